@@ -1,0 +1,57 @@
+"""
+Decoding of the JSON-string columns the REST contract sends back.
+
+The platform stores ``metadata``, ``tags``, ``toolCalls``, non-string turn
+``content`` and eval payloads as JSON-encoded strings and returns them that way
+(``"metadata": "{}"``). :func:`decode_record` turns them back into values, in
+place of the strings, throughout nested answers (a session's ``turns``, a run's
+``results`` and their ``case``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = ["JSON_STRING_FIELDS", "decode_record"]
+
+#: Columns whose value is always JSON-encoded on the wire.
+JSON_STRING_FIELDS = frozenset(
+    {"metadata", "tags", "toolCalls", "input", "expectedOutput", "actualOutput"}
+)
+#: Columns that are JSON-encoded only when the value was not a string (turn content).
+_MAYBE_JSON_FIELDS = frozenset({"content"})
+
+
+def _decode_string(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def decode_record(value: Any) -> Any:
+    """
+    Return ``value`` with every JSON-string column decoded, recursively.
+
+    Args:
+        value: An answer of the API: a dict, a list of dicts, or a scalar.
+
+    Returns:
+        The same structure with decoded columns (new containers; the input is untouched).
+    """
+    if isinstance(value, list):
+        return [decode_record(item) for item in value]
+    if not isinstance(value, dict):
+        return value
+    decoded: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in JSON_STRING_FIELDS and isinstance(item, str):
+            decoded[key] = _decode_string(item)
+        elif key in _MAYBE_JSON_FIELDS and isinstance(item, str) and item[:1] in ("{", "["):
+            decoded[key] = _decode_string(item)
+        elif isinstance(item, (dict, list)):
+            decoded[key] = decode_record(item)
+        else:
+            decoded[key] = item
+    return decoded
