@@ -8,7 +8,17 @@ It is built lazily from the environment on first use, or explicitly by
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, TypeVar, Union, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Mapping,
+    Optional,
+    Sequence,
+    TypeVar,
+    Union,
+    overload,
+)
 
 from provenant.client import ProvenantClient
 
@@ -72,6 +82,7 @@ def get_client() -> ProvenantClient:
 
 
 # -- module-level entry points on the default client ------------------------------------
+
 
 def session(
     agent_id: Optional[str] = None,

@@ -46,9 +46,9 @@ def decode_record(value: Any) -> Any:
         return value
     decoded: dict[str, Any] = {}
     for key, item in value.items():
-        if key in JSON_STRING_FIELDS and isinstance(item, str):
-            decoded[key] = _decode_string(item)
-        elif key in _MAYBE_JSON_FIELDS and isinstance(item, str) and item[:1] in ("{", "["):
+        if (key in JSON_STRING_FIELDS and isinstance(item, str)) or (
+            key in _MAYBE_JSON_FIELDS and isinstance(item, str) and item[:1] in ("{", "[")
+        ):
             decoded[key] = _decode_string(item)
         elif isinstance(item, (dict, list)):
             decoded[key] = decode_record(item)

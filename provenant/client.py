@@ -669,9 +669,7 @@ class ProvenantClient:
         )
         return runs
 
-    def submit_results(
-        self, run_id: str, results: Iterable[Mapping[str, Any]]
-    ) -> dict[str, Any]:
+    def submit_results(self, run_id: str, results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         """
         Submit the results of a run; the run becomes ``COMPLETED`` with its pass rate.
 

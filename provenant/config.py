@@ -302,13 +302,17 @@ def _validate(settings: Settings, destination: Optional[str]) -> None:
     if settings.timeout <= 0:
         raise ConfigurationError(f"timeout must be positive, not {settings.timeout!r}.")
     if settings.max_queue_size < 1:
-        raise ConfigurationError(f"max_queue_size must be at least 1, not {settings.max_queue_size}.")
+        raise ConfigurationError(
+            f"max_queue_size must be at least 1, not {settings.max_queue_size}."
+        )
     if settings.on_queue_full not in _QUEUE_POLICIES:
         raise ConfigurationError(
             f"on_queue_full={settings.on_queue_full!r}; use one of {', '.join(_QUEUE_POLICIES)}."
         )
     if not 0.0 <= settings.sample_rate <= 1.0:
-        raise ConfigurationError(f"sample_rate must be between 0 and 1, not {settings.sample_rate}.")
+        raise ConfigurationError(
+            f"sample_rate must be between 0 and 1, not {settings.sample_rate}."
+        )
     if settings.exporter_workers < 1:
         raise ConfigurationError("exporter_workers must be at least 1.")
     if settings.max_content_bytes < 1024:

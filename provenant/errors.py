@@ -29,6 +29,8 @@ one of these, branched by who can act on them::
 from __future__ import annotations
 
 import builtins
+import datetime
+import email.utils
 from typing import Any, Mapping, Optional, Sequence
 
 __all__ = [
@@ -183,7 +185,7 @@ class TransportError(ProvenantError):
     """
 
 
-class ConnectionError(TransportError):  # noqa: A001 - mirrors httpx's naming
+class ConnectionError(TransportError):
     """
     Could not connect to the API, or the connection broke mid-request.
 
@@ -191,7 +193,7 @@ class ConnectionError(TransportError):  # noqa: A001 - mirrors httpx's naming
     """
 
 
-class TimeoutError(TransportError):  # noqa: A001 - mirrors httpx's naming
+class TimeoutError(TransportError):
     """
     The API did not answer within the timeout.
 
@@ -225,12 +227,29 @@ class EvalTimeoutError(ProvenantError, builtins.TimeoutError):
 
 
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
-    """Read a ``Retry-After`` header given in seconds; ``None`` when absent or unreadable."""
+    """
+    Read a ``Retry-After`` header: delay-seconds or an HTTP-date (RFC 9110, 10.2.3).
+
+    Args:
+        value: The header's value, or ``None``.
+
+    Returns:
+        Seconds to wait (never negative), or ``None`` when absent or unreadable.
+    """
     if not value:
         return None
+    text = value.strip()
     try:
-        seconds = float(value.strip())
+        seconds = float(text)
     except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+        seconds = (when - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
         return None
     return max(0.0, seconds)
 

@@ -60,7 +60,9 @@ def provenant_api_key(provenant_server: LocalServer) -> str:
 
 
 @pytest.fixture
-def provenant_client(provenant_server: LocalServer, provenant_api_key: str) -> Iterator[ProvenantClient]:
+def provenant_client(
+    provenant_server: LocalServer, provenant_api_key: str
+) -> Iterator[ProvenantClient]:
     """
     A :class:`~provenant.ProvenantClient` bound to :func:`provenant_server` as a fresh org.
 

@@ -17,9 +17,7 @@ def add_destination_options(parser: argparse.ArgumentParser) -> None:
         help="https://... for an API, 'local' or sqlite:///path.db (default: PROVENANT_BASE_URL, "
         "then the embedded store .provenant/provenant.db)",
     )
-    parser.add_argument(
-        "--api-key", default=None, help="API key (default: PROVENANT_API_KEY)"
-    )
+    parser.add_argument("--api-key", default=None, help="API key (default: PROVENANT_API_KEY)")
 
 
 def client_from_args(args: argparse.Namespace) -> ProvenantClient:
