@@ -1,0 +1,329 @@
+"""
+The wire formats the fake provider speaks: Anthropic Messages, OpenAI Chat Completions
+and OpenAI Responses, each as one JSON answer or as Server-Sent Events.
+
+Each ``*_events`` function yields ``(event_name, data)`` pairs; the server writes them as
+``event: name`` / ``data: json`` frames (OpenAI Chat frames carry no event name, and end
+with ``data: [DONE]``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Iterator, Optional, Tuple
+
+from provenant._fake_provider._script import RecordedRequest, Reply, next_id
+
+__all__ = [
+    "anthropic_events",
+    "anthropic_message",
+    "chat_completion",
+    "chat_events",
+    "error_body",
+    "response_events",
+    "response_object",
+]
+
+Event = Tuple[Optional[str], Any]
+
+
+def _model(reply: Reply, request: RecordedRequest) -> str:
+    if reply.model:
+        return reply.model
+    body = request.body if isinstance(request.body, dict) else {}
+    return str(body.get("model") or "fake-model")
+
+
+def _tool_call_ids(reply: Reply, prefix: str) -> list[str]:
+    return [call.id or next_id(prefix) for call in reply.tool_calls]
+
+
+def error_body(api: str, status: int, message: str) -> dict[str, Any]:
+    """The provider's JSON error answer for ``status``."""
+    if api == "anthropic":
+        kind = {
+            400: "invalid_request_error",
+            401: "authentication_error",
+            404: "not_found_error",
+            429: "rate_limit_error",
+            529: "overloaded_error",
+        }.get(status, "api_error")
+        return {"type": "error", "error": {"type": kind, "message": message}}
+    kind = {400: "invalid_request_error", 429: "rate_limit_exceeded"}.get(status, "server_error")
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
+# -- Anthropic Messages -----------------------------------------------------------------
+
+
+def _anthropic_stop(reply: Reply) -> str:
+    return reply.stop_reason or ("tool_use" if reply.tool_calls else "end_turn")
+
+
+def anthropic_message(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
+    """An Anthropic ``Message`` answer."""
+    input_tokens, output_tokens = reply.usage(request)
+    content: list[dict[str, Any]] = []
+    if reply.text:
+        content.append({"type": "text", "text": reply.text})
+    for call, call_id in zip(reply.tool_calls, _tool_call_ids(reply, "toolu")):
+        content.append(
+            {"type": "tool_use", "id": call_id, "name": call.name, "input": dict(call.arguments)}
+        )
+    return {
+        "id": next_id("msg"),
+        "type": "message",
+        "role": "assistant",
+        "model": _model(reply, request),
+        "content": content,
+        "stop_reason": _anthropic_stop(reply),
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+    }
+
+
+def anthropic_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
+    """The SSE events of a streamed Anthropic message."""
+    input_tokens, output_tokens = reply.usage(request)
+    start = anthropic_message(reply, request)
+    start.update(content=[], stop_reason=None)
+    start["usage"] = {"input_tokens": input_tokens, "output_tokens": 1}
+    yield "message_start", {"type": "message_start", "message": start}
+    index = 0
+    if reply.text:
+        block = {"type": "text", "text": ""}
+        yield (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": block,
+            },
+        )
+        yield "ping", {"type": "ping"}
+        for piece in reply.chunks():
+            yield (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "text_delta", "text": piece},
+                },
+            )
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+        index += 1
+    for call, call_id in zip(reply.tool_calls, _tool_call_ids(reply, "toolu")):
+        block = {"type": "tool_use", "id": call_id, "name": call.name, "input": {}}
+        yield (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": block,
+            },
+        )
+        arguments = json.dumps(dict(call.arguments))
+        half = len(arguments) // 2
+        for part in (arguments[:half], arguments[half:]):
+            yield (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": part},
+                },
+            )
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+        index += 1
+    yield (
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": _anthropic_stop(reply), "stop_sequence": None},
+            "usage": {"output_tokens": output_tokens},
+        },
+    )
+    yield "message_stop", {"type": "message_stop"}
+
+
+# -- OpenAI Chat Completions ------------------------------------------------------------
+
+
+def _chat_finish(reply: Reply) -> str:
+    return reply.stop_reason or ("tool_calls" if reply.tool_calls else "stop")
+
+
+def _chat_usage(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
+    input_tokens, output_tokens = reply.usage(request)
+    return {
+        "prompt_tokens": input_tokens,
+        "completion_tokens": output_tokens,
+        "total_tokens": input_tokens + output_tokens,
+    }
+
+
+def chat_completion(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
+    """An OpenAI ``ChatCompletion`` answer."""
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None, "refusal": None}
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(dict(call.arguments))},
+            }
+            for call, call_id in zip(reply.tool_calls, _tool_call_ids(reply, "call"))
+        ]
+    return {
+        "id": next_id("chatcmpl"),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": _model(reply, request),
+        "choices": [
+            {"index": 0, "message": message, "finish_reason": _chat_finish(reply), "logprobs": None}
+        ],
+        "usage": _chat_usage(reply, request),
+    }
+
+
+def chat_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
+    """The SSE chunks of a streamed chat completion (usage only when asked for)."""
+    body = request.body if isinstance(request.body, dict) else {}
+    options = body.get("stream_options") or {}
+    include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+    base = {
+        "id": next_id("chatcmpl"),
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": _model(reply, request),
+    }
+
+    def chunk(delta: dict[str, Any], finish: Optional[str] = None) -> dict[str, Any]:
+        frame = dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}])
+        if include_usage:
+            frame["usage"] = None
+        return frame
+
+    yield None, chunk({"role": "assistant", "content": ""})
+    for piece in reply.chunks():
+        yield None, chunk({"content": piece})
+    for index, (call, call_id) in enumerate(zip(reply.tool_calls, _tool_call_ids(reply, "call"))):
+        head = {
+            "index": index,
+            "id": call_id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        yield None, chunk({"tool_calls": [head]})
+        arguments = json.dumps(dict(call.arguments))
+        yield None, chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments}}]})
+    yield None, chunk({}, _chat_finish(reply))
+    if include_usage:
+        yield None, dict(base, choices=[], usage=_chat_usage(reply, request))
+
+
+# -- OpenAI Responses -------------------------------------------------------------------
+
+
+def _response_items(reply: Reply) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    if reply.text:
+        items.append(
+            {
+                "type": "message",
+                "id": next_id("msg"),
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": reply.text, "annotations": []}],
+            }
+        )
+    for call, call_id in zip(reply.tool_calls, _tool_call_ids(reply, "call")):
+        items.append(
+            {
+                "type": "function_call",
+                "id": next_id("fc"),
+                "call_id": call_id,
+                "name": call.name,
+                "arguments": json.dumps(dict(call.arguments)),
+                "status": "completed",
+            }
+        )
+    return items
+
+
+def response_object(
+    reply: Reply,
+    request: RecordedRequest,
+    *,
+    items: Optional[list[dict[str, Any]]] = None,
+    status: str = "completed",
+) -> dict[str, Any]:
+    """An OpenAI ``Response`` answer (``items`` reuses already generated output items)."""
+    body = request.body if isinstance(request.body, dict) else {}
+    input_tokens, output_tokens = reply.usage(request)
+    return {
+        "id": next_id("resp"),
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "model": _model(reply, request),
+        "output": _response_items(reply) if items is None else items,
+        "instructions": body.get("instructions"),
+        "metadata": {},
+        "parallel_tool_calls": True,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "tool_choice": "auto",
+        "tools": [],
+        "error": None,
+        "incomplete_details": None,
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "total_tokens": input_tokens + output_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0},
+        },
+    }
+
+
+def response_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
+    """The SSE events of a streamed response."""
+    items = _response_items(reply)
+    final = response_object(reply, request, items=items)
+    pending = dict(final, status="in_progress", output=[], usage=None)
+    sequence = iter(range(1_000_000))
+
+    def event(kind: str, **fields: Any) -> Event:
+        return kind, dict(type=kind, sequence_number=next(sequence), **fields)
+
+    yield event("response.created", response=pending)
+    yield event("response.in_progress", response=pending)
+    for index, item in enumerate(items):
+        if item["type"] == "message":
+            yield event(
+                "response.output_item.added",
+                output_index=index,
+                item=dict(item, status="in_progress", content=[]),
+            )
+            part = {"type": "output_text", "text": "", "annotations": []}
+            where = {"item_id": item["id"], "output_index": index, "content_index": 0}
+            yield event("response.content_part.added", part=part, **where)
+            for piece in reply.chunks():
+                yield event("response.output_text.delta", delta=piece, logprobs=[], **where)
+            yield event("response.output_text.done", text=reply.text, logprobs=[], **where)
+            yield event("response.content_part.done", part=item["content"][0], **where)
+        else:
+            yield event(
+                "response.output_item.added",
+                output_index=index,
+                item=dict(item, status="in_progress", arguments=""),
+            )
+            where = {"item_id": item["id"], "output_index": index}
+            yield event("response.function_call_arguments.delta", delta=item["arguments"], **where)
+            yield event(
+                "response.function_call_arguments.done", arguments=item["arguments"], **where
+            )
+        yield event("response.output_item.done", output_index=index, item=item)
+    yield event("response.completed", response=final)

@@ -1,0 +1,149 @@
+"""What the fake provider answers: scripted replies, and the requests it received."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+__all__ = ["RecordedRequest", "Reply", "ToolCall", "echo_reply", "last_user_text"]
+
+_ids = itertools.count(1)
+
+
+def next_id(prefix: str) -> str:
+    """Return a fresh, readable, process-unique id such as ``msg_000001``."""
+    return f"{prefix}_{next(_ids):06d}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolCall:
+    """
+    A tool call the scripted model makes.
+
+    Args:
+        name: The tool's name.
+        arguments: The arguments, as a JSON object.
+        id: The call id (one is generated when omitted).
+    """
+
+    name: str
+    arguments: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    id: Optional[str] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """
+    One scripted answer of the fake provider.
+
+    Args:
+        text: The assistant's text (split into word chunks when streamed).
+        tool_calls: Tool calls made after the text.
+        input_tokens: Reported input tokens (default: a count derived from the request).
+        output_tokens: Reported output tokens (default: the number of chunks).
+        stop_reason: Overrides the stop/finish reason (default: from the content).
+        status: An HTTP error status (e.g. 500, 429) answered instead of a reply.
+        error_message: The error's message when ``status`` is set.
+        delay_s: Seconds to wait before answering (for timeouts).
+        chunk_delay_s: Seconds to wait between streamed chunks.
+        retry_after_s: ``retry-after`` header of a 429.
+        model: The model name answered (default: the requested one).
+    """
+
+    text: str = "Hello from the fake model."
+    tool_calls: Sequence[ToolCall] = ()
+    input_tokens: Optional[int] = None
+    output_tokens: Optional[int] = None
+    stop_reason: Optional[str] = None
+    status: Optional[int] = None
+    error_message: str = "The fake provider was told to fail."
+    delay_s: float = 0.0
+    chunk_delay_s: float = 0.0
+    retry_after_s: Optional[float] = None
+    model: Optional[str] = None
+
+    def chunks(self) -> list[str]:
+        """The text split into streamed pieces: words, each keeping its leading space."""
+        words = self.text.split(" ")
+        return [w if i == 0 else " " + w for i, w in enumerate(words)] if self.text else []
+
+    def usage(self, request: RecordedRequest) -> tuple[int, int]:
+        """Return ``(input_tokens, output_tokens)`` reported for ``request``."""
+        input_tokens = self.input_tokens
+        if input_tokens is None:
+            input_tokens = 5 + len(json.dumps(request.body, sort_keys=True)) // 16
+        output_tokens = self.output_tokens
+        if output_tokens is None:
+            output_tokens = max(1, len(self.chunks()) + 3 * len(self.tool_calls))
+        return input_tokens, output_tokens
+
+
+@dataclasses.dataclass
+class RecordedRequest:
+    """
+    A request the fake provider received.
+
+    Args:
+        method: The HTTP method.
+        path: The path, without the query string.
+        headers: The headers, names lower-cased.
+        body: The decoded JSON body (``None`` when absent or not JSON).
+    """
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def api(self) -> str:
+        """``"anthropic"``, ``"chat"`` or ``"responses"`` (``"unknown"`` otherwise)."""
+        if self.path.endswith("/messages"):
+            return "anthropic"
+        if self.path.endswith("/chat/completions"):
+            return "chat"
+        if self.path.endswith("/responses"):
+            return "responses"
+        return "unknown"
+
+    @property
+    def stream(self) -> bool:
+        """Whether the request asked for a streamed answer."""
+        return isinstance(self.body, dict) and bool(self.body.get("stream"))
+
+
+Responder = Callable[[RecordedRequest], Reply]
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        return " ".join(parts)
+    return ""
+
+
+def last_user_text(request: RecordedRequest) -> str:
+    """Return the text of the last user message of an Anthropic, Chat or Responses request."""
+    body = request.body if isinstance(request.body, dict) else {}
+    messages = body.get("messages")
+    if messages is None:
+        messages = body.get("input")
+    if isinstance(messages, str):
+        return messages
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                return _text_of(message.get("content"))
+    return ""
+
+
+def echo_reply(request: RecordedRequest) -> Reply:
+    """The default answer when nothing is scripted: ``"You said: <last user text>"``."""
+    return Reply(text=f"You said: {last_user_text(request)}")
