@@ -114,13 +114,18 @@ def anthropic_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
         yield "content_block_stop", {"type": "content_block_stop", "index": index}
         index += 1
     for call, call_id in zip(reply.tool_calls, _tool_call_ids(reply, "toolu")):
-        block = {"type": "tool_use", "id": call_id, "name": call.name, "input": {}}
+        tool_block: dict[str, Any] = {
+            "type": "tool_use",
+            "id": call_id,
+            "name": call.name,
+            "input": {},
+        }
         yield (
             "content_block_start",
             {
                 "type": "content_block_start",
                 "index": index,
-                "content_block": block,
+                "content_block": tool_block,
             },
         )
         arguments = json.dumps(dict(call.arguments))

@@ -206,10 +206,10 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.close_connection = True
             try:
-                for name, data in _EVENT_RENDERERS[request.api](reply, request):
+                for event, data in _EVENT_RENDERERS[request.api](reply, request):
                     frame = f"data: {json.dumps(data)}\n\n"
-                    if name is not None:
-                        frame = f"event: {name}\n" + frame
+                    if event is not None:
+                        frame = f"event: {event}\n" + frame
                     self.wfile.write(frame.encode())
                     self.wfile.flush()
                     if not provider._wait(reply.chunk_delay_s):
