@@ -169,9 +169,9 @@ def _say_implicit_destination_once(destination: Destination) -> None:
             return
         _implicit_notice_given = True
     logger.info(
-        "Provenant: no API key or base URL configured; recording to %s "
+        "provenant: no API key or base URL configured; recording to %s "
         "(browse it with `provenant sessions list`).",
-        destination.db_path,
+        destination.describe(),
     )
 
 

@@ -285,10 +285,15 @@ def error_from_response(
     where = f"{method} {path}"
     said = f": {server_message}" if server_message else ""
     if status_code == 401:
-        key = f"the API key {key_prefix}..." if key_prefix else "no API key"
+        if key_prefix:
+            advice = (
+                f"the API key {key_prefix}... was rejected. Check PROVENANT_API_KEY or the "
+                "api_key argument, and that the key is not revoked."
+            )
+        else:
+            advice = "no API key was sent. Set PROVENANT_API_KEY or pass api_key."
         return AuthenticationError(
-            f"{where} was refused (401{said}); {key} was rejected. Check PROVENANT_API_KEY "
-            "or the api_key argument, and that the key is not revoked.",
+            f"{where} was refused (401{said}); {advice}",
             status_code=status_code,
             body=body,
         )
