@@ -37,7 +37,7 @@ def _error(status: int, body: Any = None, **kwargs: Any) -> APIError:
 
 
 def test_the_tree_is_branched_by_who_can_act() -> None:
-    """API, transport and settings errors share ProvenantError; a closed client is a RuntimeError."""
+    """API, transport and settings errors share a base; a closed client is a RuntimeError."""
     for cls in (
         AuthenticationError,
         NotFoundError,
