@@ -1,0 +1,96 @@
+"""
+The embedded local store: the REST contract answered in-process, no server needed.
+
+``ProvenantClient()`` with no API key and no base URL records here (by default into
+``.provenant/provenant.db``); ``provenant serve`` exposes the same file over HTTP.
+Requests go through the very router the server mounts, as the organisation of a
+built-in local key, so every process that opens the file sees the same records and
+every answer and error has the same shape as over HTTP::
+
+    backend = LocalBackend(".provenant/provenant.db")
+    agent = backend.request("POST", "/api/agents/get-or-create", body={"name": "Bot"})
+
+.. versionadded:: 0.1
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Mapping, Optional
+
+from provenant.errors import ClientClosedError, error_from_response
+
+__all__ = ["LocalBackend"]
+
+
+class LocalBackend:
+    """
+    A :class:`~provenant.backends.Backend` over a local SQLite file.
+
+    Args:
+        db_path: The database file; its directory is created when missing.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, db_path: str) -> None:
+        from provenant.server._router import Router
+        from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store, key_prefix
+
+        self.db_path = db_path
+        self._store = Store(db_path)
+        self._router = Router(self._store)
+        self._org_id = LOCAL_ORG_ID
+        self._key_prefix = key_prefix(LOCAL_API_KEY)
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+    ) -> Any:
+        """
+        Answer one request of the REST contract from the local store.
+
+        ``timeout`` and ``retries`` are accepted for the :class:`Backend` protocol;
+        an in-process call has nothing to wait for or retry.
+
+        Raises:
+            provenant.errors.APIError: The store refused the request (same class and
+                message as the HTTP server's answer would give).
+            provenant.errors.ClientClosedError: The backend was closed.
+        """
+        if self._closed:
+            raise ClientClosedError("this local backend was closed; build a new client.")
+        status, answer, headers = self._router.call_as_org(
+            self._org_id, method, path, query, body, idempotency_key
+        )
+        if status >= 400:
+            raise error_from_response(
+                status,
+                answer,
+                method=method.upper(),
+                path=path,
+                headers=headers,
+                key_prefix=self._key_prefix,
+            )
+        return answer
+
+    def close(self) -> None:
+        """Close the database connections. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._router.close()
+        self._store.close()
+
+    def __repr__(self) -> str:
+        return f"LocalBackend(db_path={self.db_path!r})"

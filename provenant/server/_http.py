@@ -1,0 +1,147 @@
+"""
+The HTTP face of the local server: ``http.server`` in front of the router.
+
+Keep-alive HTTP/1.1 with ``Content-Length``, one daemon thread per connection,
+Nagle off (the stdlib writes headers and body separately, and with Nagle on a
+keep-alive client waits ~40 ms for the delayed ACK on every request), quiet logs.
+Everything about the contract lives in the router; this layer only moves bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Optional
+from urllib.parse import parse_qsl
+
+from provenant._version import __version__
+from provenant.server._router import MAX_BODY_BYTES, Response, Router
+
+__all__ = ["ProvenantHTTPServer"]
+
+_MAX_DRAIN_BYTES = 64 * 1024 * 1024
+
+
+class ProvenantHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that hands every request to a :class:`Router`."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], router: Router) -> None:
+        self.router = router
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = f"provenant-local/{__version__}"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    server: ProvenantHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: a local server for tests and development."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_OPTIONS(self) -> None:
+        self._serve()
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def _serve(self, head: bool = False) -> None:
+        router = self.server.router
+        raw_path, _, raw_query = self.path.partition("?")
+        if raw_path.startswith(("http://", "https://")):
+            raw_path = "/" + raw_path.split("/", 3)[-1] if raw_path.count("/") >= 3 else "/"
+        query = dict(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
+        if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
+            self.close_connection = True
+            self._send(Response(411, {"error": "Send the body with a Content-Length"}), head)
+            return
+        length_header = self.headers.get("Content-Length")
+        try:
+            length = int(length_header) if length_header else 0
+            if length < 0:
+                raise ValueError(length_header)
+        except ValueError:
+            self.close_connection = True
+            self._send(Response(400, {"error": "Invalid Content-Length"}), head)
+            return
+        if length > MAX_BODY_BYTES:
+            # Read and drop the body (so the client sees our answer instead of a reset),
+            # then let the router refuse it; past a sane bound, just hang up after answering.
+            if length <= _MAX_DRAIN_BYTES:
+                remaining = length
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
+            self.close_connection = length > _MAX_DRAIN_BYTES
+            body = b""
+        else:
+            body = self.rfile.read(length) if length else b""
+        response = router.handle(
+            self.command, raw_path, query, dict(self.headers), body, body_length=length
+        )
+        if response.stream is not None and not head:
+            self._send_stream(response)
+        else:
+            self._send(response, head)
+
+    def _send(self, response: Response, head: bool) -> None:
+        payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
+        self.send_response(response.status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if not head:
+            self.wfile.write(payload)
+
+    def _send_stream(self, response: Response) -> None:
+        assert response.stream is not None
+        self.close_connection = True
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        stream = response.stream
+        try:
+            for chunk in stream:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+        except OSError:
+            pass  # the client went away
+        finally:
+            close: Optional[Any] = getattr(stream, "close", None)
+            if close is not None:
+                close()
+
+    def handle(self) -> None:
+        # A client that drops its connection is not an error.
+        with contextlib.suppress(ConnectionError, socket.timeout):
+            super().handle()

@@ -1,0 +1,438 @@
+"""
+The SQLite store behind ``provenant serve`` and the embedded local backend.
+
+One file holds the whole data model of the REST contract: orgs, users, API keys
+(only a SHA-256 hash and the ``keyPrefix`` are kept), agents, sessions, turns, eval
+suites, cases, runs, results, and the idempotency keys of writes::
+
+    store = Store("/tmp/provenant.db")
+    key, org_id = store.create_api_key()
+    with store.write() as conn:
+        conn.execute(...)
+    store.close()
+
+The database runs in WAL mode with ``synchronous=NORMAL``; connections come from a
+small pool (any thread may use one), writes of this process are serialised by a lock
+and run in one ``BEGIN IMMEDIATE`` transaction each, so a failed write leaves nothing
+behind. Other processes on the same file wait on SQLite's busy timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import sqlite3
+import threading
+import time
+import uuid
+from typing import Iterator, Optional
+
+__all__ = [
+    "LOCAL_API_KEY",
+    "LOCAL_ORG_ID",
+    "Store",
+    "hash_key",
+    "key_prefix",
+    "new_id",
+    "now_iso",
+]
+
+#: The organisation every embedded (no-server) client records into.
+LOCAL_ORG_ID = "00000000-0000-4000-8000-000000000001"
+_LOCAL_USER_ID = "00000000-0000-4000-8000-000000000002"
+#: The built-in key of that organisation (it never leaves the machine).
+LOCAL_API_KEY = "pk_live_" + "10ca1" + "0" * 27
+
+_KEY_PREFIX = "pk_live_"
+_POOL_SIZE = 16
+_SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS orgs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    email TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    org_id TEXT NOT NULL REFERENCES orgs(id),
+    key_hash TEXT NOT NULL UNIQUE,
+    key_prefix TEXT NOT NULL,
+    name TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS agents (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    org_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    slug TEXT NOT NULL,
+    description TEXT,
+    tags TEXT NOT NULL,
+    model_family TEXT,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (org_id, slug)
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    org_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    agent_version_id TEXT,
+    environment_id TEXT,
+    external_id TEXT,
+    user_id TEXT,
+    metadata TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    total_tokens INTEGER,
+    total_latency_ms INTEGER,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_org ON sessions (org_id, started_at, seq);
+CREATE TABLE IF NOT EXISTS turns (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    tool_calls TEXT NOT NULL,
+    latency_ms INTEGER,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    metadata TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS turns_session ON turns (session_id, seq);
+CREATE TABLE IF NOT EXISTS eval_suites (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    org_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    tags TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS eval_cases (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    suite_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    input TEXT NOT NULL,
+    expected_output TEXT,
+    scoring_fn TEXT NOT NULL,
+    weight REAL NOT NULL,
+    tags TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS eval_cases_suite ON eval_cases (suite_id, seq);
+CREATE TABLE IF NOT EXISTS eval_runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    org_id TEXT NOT NULL,
+    suite_id TEXT NOT NULL,
+    agent_id TEXT NOT NULL,
+    agent_version_id TEXT,
+    environment_id TEXT,
+    status TEXT NOT NULL,
+    pass_rate REAL,
+    score REAL,
+    metadata TEXT NOT NULL,
+    started_at TEXT,
+    completed_at TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS eval_results (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    run_id TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    actual_output TEXT,
+    score REAL,
+    passed INTEGER NOT NULL,
+    latency_ms INTEGER,
+    token_count INTEGER,
+    error TEXT,
+    metadata TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS eval_results_run ON eval_results (run_id, seq);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    org_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (org_id, key, method, path)
+);
+"""
+
+
+def now_iso() -> str:
+    """The current UTC time as the contract writes it: ``2026-11-26T10:00:00.000Z``."""
+    now = time.time()
+    millis = int(now * 1000) % 1000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{millis:03d}Z"
+
+
+def new_id() -> str:
+    """A fresh UUID v4 string."""
+    return str(uuid.uuid4())
+
+
+def hash_key(key: str) -> str:
+    """The SHA-256 hex digest under which an API key is stored."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def key_prefix(key: str) -> str:
+    """The ``keyPrefix`` of a key: the first 8 characters after ``pk_live_``."""
+    rest = key[len(_KEY_PREFIX) :] if key.startswith(_KEY_PREFIX) else key
+    return rest[:8]
+
+
+class Store:
+    """
+    The SQLite file of a local Provenant server, safe to share between threads.
+
+    Args:
+        db_path: The database file; its directory is created when missing.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, db_path: str) -> None:
+        self.db_path = db_path
+        directory = os.path.dirname(os.path.abspath(db_path))
+        os.makedirs(directory, exist_ok=True)
+        self._pool: list[sqlite3.Connection] = []
+        self._all: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._closed = False
+        #: Notified after every committed write (the SSE stream waits on it).
+        self.changed = threading.Condition(threading.Lock())
+        self.version = 0
+        conn = self._connect()
+        try:
+            with self._write_lock:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        finally:
+            self._release(conn)
+        self._ensure_local_org()
+
+    # -- connections ------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.db_path, timeout=10.0, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        with self._pool_lock:
+            self._all.append(conn)
+        return conn
+
+    def _acquire(self) -> sqlite3.Connection:
+        with self._pool_lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            if self._pool:
+                return self._pool.pop()
+        return self._connect()
+
+    def _release(self, conn: sqlite3.Connection) -> None:
+        with self._pool_lock:
+            if not self._closed and len(self._pool) < _POOL_SIZE:
+                self._pool.append(conn)
+                return
+            if conn in self._all:
+                self._all.remove(conn)
+        conn.close()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """
+        Lend a connection for reads (autocommit; each statement sees committed data).
+
+        .. versionadded:: 0.1
+        """
+        conn = self._acquire()
+        try:
+            yield conn
+        finally:
+            self._release(conn)
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """
+        Run a block in one write transaction: committed on success, rolled back on error.
+
+        .. versionadded:: 0.1
+        """
+        conn = self._acquire()
+        try:
+            with self._write_lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        finally:
+            self._release(conn)
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
+
+    def close(self) -> None:
+        """
+        Close every connection. Idempotent.
+
+        .. versionadded:: 0.1
+        """
+        with self._pool_lock:
+            self._closed = True
+            conns, self._all, self._pool = self._all, [], []
+        for conn in conns:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        with self.changed:
+            self.changed.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    # -- orgs and keys ----------------------------------------------------------------
+
+    def _ensure_local_org(self) -> None:
+        with self.write() as conn:
+            if conn.execute("SELECT 1 FROM orgs WHERE id = ?", (LOCAL_ORG_ID,)).fetchone():
+                return
+            now = now_iso()
+            conn.execute(
+                "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)",
+                (LOCAL_ORG_ID, "local", now),
+            )
+            conn.execute(
+                "INSERT INTO users (id, org_id, email, created_at) VALUES (?, ?, ?, ?)",
+                (_LOCAL_USER_ID, LOCAL_ORG_ID, "local@localhost", now),
+            )
+            self._insert_key(conn, LOCAL_API_KEY, LOCAL_ORG_ID, _LOCAL_USER_ID, "local", now)
+
+    @staticmethod
+    def _insert_key(
+        conn: sqlite3.Connection, key: str, org_id: str, user_id: str, name: str, now: str
+    ) -> None:
+        conn.execute(
+            "INSERT INTO api_keys (id, user_id, org_id, key_hash, key_prefix, name, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (new_id(), user_id, org_id, hash_key(key), key_prefix(key), name, now),
+        )
+
+    def create_api_key(
+        self,
+        org_name: Optional[str] = None,
+        *,
+        key: Optional[str] = None,
+        org_id: Optional[str] = None,
+    ) -> tuple[str, str]:
+        """
+        Register an API key and return it with its org id.
+
+        Args:
+            org_name: Put the key in the org of this name (created when missing);
+                ``None`` (and no ``org_id``) creates a fresh org.
+            key: The key to register (default: a new ``pk_live_`` + 32 hex key). A key
+                already registered is left where it is.
+            org_id: Put the key in this existing org (e.g. :data:`LOCAL_ORG_ID`).
+
+        Returns:
+            ``(key, org_id)``.
+
+        .. versionadded:: 0.1
+        """
+        if key is None:
+            key = _KEY_PREFIX + secrets.token_hex(16)
+        now = now_iso()
+        with self.write() as conn:
+            row = conn.execute(
+                "SELECT org_id FROM api_keys WHERE key_hash = ?", (hash_key(key),)
+            ).fetchone()
+            if row is not None:
+                return key, str(row[0])
+            if org_id is None and org_name is not None:
+                found = conn.execute(
+                    "SELECT id FROM orgs WHERE name = ? ORDER BY created_at LIMIT 1", (org_name,)
+                ).fetchone()
+                org_id = str(found[0]) if found else None
+            if org_id is None:
+                org_id = new_id()
+                name = org_name if org_name is not None else f"org-{org_id[:8]}"
+                conn.execute(
+                    "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)",
+                    (org_id, name, now),
+                )
+            user = conn.execute(
+                "SELECT id FROM users WHERE org_id = ? ORDER BY created_at LIMIT 1", (org_id,)
+            ).fetchone()
+            if user is None:
+                if not conn.execute("SELECT 1 FROM orgs WHERE id = ?", (org_id,)).fetchone():
+                    conn.execute(
+                        "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, ?)",
+                        (org_id, org_name or f"org-{org_id[:8]}", now),
+                    )
+                user_id = new_id()
+                conn.execute(
+                    "INSERT INTO users (id, org_id, email, created_at) VALUES (?, ?, ?, ?)",
+                    (user_id, org_id, None, now),
+                )
+            else:
+                user_id = str(user[0])
+            self._insert_key(conn, key, org_id, user_id, "cli", now)
+        return key, org_id
+
+    def org_for_key(self, key: str) -> Optional[str]:
+        """
+        The org id of a valid (not revoked, not expired) key, or ``None``.
+
+        .. versionadded:: 0.1
+        """
+        with self.read() as conn:
+            row = conn.execute(
+                "SELECT org_id, expires_at, revoked_at FROM api_keys WHERE key_hash = ?",
+                (hash_key(key),),
+            ).fetchone()
+        if row is None or row[2] is not None:
+            return None
+        if row[1] is not None and str(row[1]) <= now_iso():
+            return None
+        return str(row[0])
