@@ -29,6 +29,7 @@ import inspect
 import json
 import threading
 import time
+import uuid
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -330,8 +331,11 @@ async def _run_case_async(
 
 
 def _open_session(plan: _Plan, case: Mapping[str, Any]) -> Session:
+    # An external id of its own keeps the case's session from joining a session of the
+    # same agent that the caller may have open: every case gets its own session.
     return plan.client.session(
         plan.agent_id,
+        external_id=str(uuid.uuid4()),
         metadata={"evalRunId": plan.run_id, "caseId": str(case.get("id"))},
     )
 
@@ -414,7 +418,7 @@ def _is_async(task: Task) -> bool:
 
 
 def _task_name(func: Any) -> str:
-    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    name = getattr(func, "__name__", None) or getattr(func, "__qualname__", None)
     return str(name) if name else type(func).__name__
 
 

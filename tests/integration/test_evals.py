@@ -1,0 +1,337 @@
+"""evaluate() against the real local server: running, scoring, submitting, linking sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+import provenant
+from provenant import ProvenantClient
+from provenant.errors import EvalTimeoutError
+from provenant.server import LocalServer
+
+_KINDS = ("exact_match", "contains", "json_match", "regex")
+
+
+def _make_suite(client: ProvenantClient, cases: list[dict[str, Any]]) -> str:
+    suite_id = str(client.create_eval_suite("suite under test")["id"])
+    for index, case in enumerate(cases):
+        client.add_eval_case(
+            suite_id,
+            case.get("name", f"case {index}"),
+            case["input"],
+            case.get("expected"),
+            scoring_fn=case.get("scoring_fn"),
+            weight=case.get("weight"),
+        )
+    return suite_id
+
+
+def _twenty_cases() -> list[dict[str, Any]]:
+    cases = []
+    for n in range(20):
+        kind = _KINDS[n % 4]
+        expected: Any = {
+            "exact_match": {"answer": str(2 * n)},
+            "contains": {"contains": str(2 * n)},
+            "json_match": {"answer": 2 * n},
+            "regex": {"pattern": r"^id-\d+$"},
+        }[kind]
+        cases.append(
+            {
+                "name": f"n={n}",
+                "input": {"n": n, "kind": kind},
+                "expected": expected,
+                "scoring_fn": kind,
+                "weight": 2.0 if n % 5 == 0 else 1.0,
+            }
+        )
+    return cases
+
+
+def _deterministic_task(case_input: dict[str, Any]) -> str:
+    """Right for every n not divisible by 5; records one LLM turn of n + 1 tokens."""
+    n, kind = case_input["n"], case_input["kind"]
+    session = provenant.current_session()
+    assert session is not None
+    session.add_turn("ASSISTANT", f"thinking about {n}", input_tokens=n, output_tokens=1)
+    if n % 5 == 0:
+        return "wrong"
+    return {
+        "exact_match": str(2 * n),
+        "contains": f"the result is {2 * n}!",
+        "json_match": json.dumps({"answer": 2 * n, "extra": True}),
+        "regex": f"id-{2 * n}",
+    }[kind]
+
+
+def test_twenty_cases_give_exact_pass_rate_and_weighted_score(
+    provenant_client: ProvenantClient,
+) -> None:
+    """20 deterministic cases give the exact pass rate and scores here and on the server."""
+    suite_id = _make_suite(provenant_client, _twenty_cases())
+
+    report = provenant.evaluate(
+        suite_id, _deterministic_task, agent_id="Eval Bot", client=provenant_client
+    )
+
+    assert (report.total, report.passed, report.failed, report.errored) == (20, 16, 4, 0)
+    assert report.pass_rate == 0.8
+    assert report.mean_score == 0.8
+    assert report.weighted_score == pytest.approx(16 / 24)
+    assert report.status == "COMPLETED"
+    assert report.server_pass_rate == 0.8
+    assert report.server_score == pytest.approx(0.8)
+    assert [r.name for r in report.results] == [f"n={n}" for n in range(20)]
+    assert [r.token_count for r in report.results] == [n + 1 for n in range(20)]
+    assert [r.passed for r in report.results] == [n % 5 != 0 for n in range(20)]
+
+    run = provenant_client.get_eval_run(report.run_id)
+    assert run["status"] == "COMPLETED"
+    assert run["passRate"] == 0.8
+    assert run["score"] == pytest.approx(0.8)
+    by_name = {r["case"]["name"]: r for r in run["results"]}
+    assert len(by_name) == 20
+    assert by_name["n=1"]["actualOutput"] == "the result is 2!"
+    assert by_name["n=2"]["actualOutput"] == json.dumps({"answer": 4, "extra": True})
+    assert by_name["n=3"]["tokenCount"] == 4
+    assert by_name["n=3"]["metadata"]["scoringFn"] == "regex"
+    assert by_name["n=5"]["passed"] is False
+    assert all(isinstance(r["latencyMs"], int) for r in run["results"])
+
+
+def test_each_case_runs_in_its_own_session_linked_to_the_run(
+    provenant_client: ProvenantClient,
+) -> None:
+    """Every case's session carries evalRunId and caseId and holds the turns the task recorded."""
+    suite_id = _make_suite(
+        provenant_client,
+        [{"input": {"n": n, "kind": "exact_match"}, "expected": str(2 * n)} for n in (1, 2, 3)],
+    )
+
+    # Opened inside a session of the same agent, the cases still get sessions of their own.
+    with provenant_client.session("Eval Bot"):
+        report = provenant.evaluate(
+            suite_id, _deterministic_task, agent_id="Eval Bot", client=provenant_client
+        )
+    assert provenant_client.flush(timeout=10)
+
+    sessions = [
+        provenant_client.get_session(s["id"])
+        for s in provenant_client.list_sessions(report.agent_id)
+    ]
+    linked = {s["metadata"]["caseId"]: s for s in sessions if "evalRunId" in s["metadata"]}
+    assert {r.case_id for r in report.results} == set(linked)
+    for result in report.results:
+        session = linked[result.case_id]
+        assert session["metadata"]["evalRunId"] == report.run_id
+        assert session["externalId"] == result.session_external_id
+        assert [t["role"] for t in session["turns"]] == ["ASSISTANT"]
+
+
+def test_async_task_runs_cases_concurrently_up_to_the_bound(
+    provenant_client: ProvenantClient,
+) -> None:
+    """An async task runs on one loop, cases overlapping up to max_concurrency at once."""
+    suite_id = _make_suite(
+        provenant_client, [{"input": {"n": n}, "expected": str(n)} for n in range(8)]
+    )
+    running = 0
+    peak = 0
+    loops: set[int] = set()
+
+    async def task(case_input: dict[str, Any]) -> str:
+        nonlocal running, peak
+        loops.add(id(asyncio.get_running_loop()))
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.05)
+        running -= 1
+        return str(case_input["n"])
+
+    report = provenant.evaluate(
+        suite_id, task, agent_id="Async Bot", max_concurrency=3, client=provenant_client
+    )
+
+    assert report.pass_rate == 1.0
+    assert peak == 3
+    assert len(loops) == 1
+    assert all(r.latency_ms >= 50 for r in report.results)
+
+
+def test_sync_task_runs_in_a_bounded_thread_pool_carrying_context(
+    provenant_client: ProvenantClient,
+) -> None:
+    """A sync task runs in at most max_concurrency threads at once, each case in its own session."""
+    suite_id = _make_suite(
+        provenant_client, [{"input": {"n": n}, "expected": str(n)} for n in range(6)]
+    )
+    lock = threading.Lock()
+    running = 0
+    peak = 0
+    sessions: set[str] = set()
+
+    def task(case_input: dict[str, Any]) -> str:
+        nonlocal running, peak
+        session = provenant.current_session()
+        assert session is not None
+        with lock:
+            sessions.add(session.external_id)
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return str(case_input["n"])
+
+    report = provenant.evaluate(
+        suite_id, task, agent_id="Sync Bot", max_concurrency=2, client=provenant_client
+    )
+
+    assert report.pass_rate == 1.0
+    assert peak == 2
+    assert sessions == {r.session_external_id for r in report.results}
+    assert len(sessions) == 6
+
+
+def test_failing_task_and_failing_scorer_fail_only_their_case(
+    provenant_client: ProvenantClient,
+) -> None:
+    """A raising task or scorer fails only its own case, saying which, and the run goes on."""
+    suite_id = _make_suite(
+        provenant_client,
+        [
+            {"name": "ok", "input": {"q": "ok"}, "expected": "ok"},
+            {"name": "task raises", "input": {"q": "boom"}, "expected": "boom"},
+            {"name": "scorer raises", "input": {"q": "divide"}, "expected": "divide"},
+        ],
+    )
+
+    def task(case_input: dict[str, Any]) -> str:
+        if case_input["q"] == "boom":
+            raise RuntimeError("the model is down")
+        return str(case_input["q"])
+
+    def strict(output: Any, expected: Any, case: dict[str, Any]) -> bool:
+        if output == "divide":
+            return bool(1 / 0)
+        return bool(output == expected)
+
+    report = provenant.evaluate(
+        suite_id, task, agent_id="Fragile Bot", scorers=[strict], client=provenant_client
+    )
+
+    rows = {r.name: r for r in report.results}
+    assert rows["ok"].passed and rows["ok"].error is None
+    assert not rows["task raises"].passed
+    assert rows["task raises"].error == "RuntimeError: the model is down"
+    assert rows["task raises"].output is None
+    assert not rows["scorer raises"].passed
+    assert rows["scorer raises"].output == "divide"
+    assert rows["scorer raises"].error == "scorer strict raised ZeroDivisionError: division by zero"
+    assert report.errored == 2
+    assert report.pass_rate == pytest.approx(1 / 3)
+    errors = {
+        r["case"]["name"]: r["error"]
+        for r in provenant_client.get_eval_run(report.run_id)["results"]
+    }
+    assert errors == {
+        "ok": None,
+        "task raises": "RuntimeError: the model is down",
+        "scorer raises": "scorer strict raised ZeroDivisionError: division by zero",
+    }
+
+
+def test_custom_scorers_combine_and_keep_their_reasons(provenant_client: ProvenantClient) -> None:
+    """Several scorers pass a case only together; its score is their mean and reasons are kept."""
+    suite_id = _make_suite(provenant_client, [{"input": {"q": "Paris"}, "expected": "Paris"}])
+
+    def half(output: Any, expected: Any, case: dict[str, Any]) -> dict[str, Any]:
+        return {"passed": True, "score": 0.5, "reason": "half right"}
+
+    report = provenant.evaluate(
+        suite_id,
+        lambda case_input: case_input["q"],
+        agent_id="Scored Bot",
+        scorers={"exact": "exact_match", "half": half},
+        client=provenant_client,
+    )
+
+    (row,) = report.results
+    assert (row.passed, row.score, row.reason) == (True, 0.75, "half: half right")
+    assert row.scoring_fn == "exact,half"
+
+
+def test_unknown_scoring_fn_fails_the_case_with_a_hint(provenant_client: ProvenantClient) -> None:
+    """A case whose scoringFn has no client-side scorer fails, telling the user to pass scorers=."""
+    suite_id = _make_suite(
+        provenant_client,
+        [{"input": {"q": "x"}, "expected": "x", "scoring_fn": "llm_judge"}],
+    )
+
+    report = provenant.evaluate(
+        suite_id, lambda i: i["q"], agent_id="Judge Bot", client=provenant_client
+    )
+
+    (row,) = report.results
+    assert not row.passed
+    assert row.error is not None and "'llm_judge'" in row.error and "scorers=" in row.error
+
+
+def test_unknown_builtin_name_is_refused_before_any_run(provenant_client: ProvenantClient) -> None:
+    """A misspelt built-in scorer name raises ValueError and creates no run."""
+    suite_id = _make_suite(provenant_client, [{"input": {"q": "x"}, "expected": "x"}])
+
+    with pytest.raises(ValueError, match="unknown scorer 'exact'"):
+        provenant.evaluate(suite_id, lambda i: i, scorers="exact", client=provenant_client)
+
+    assert provenant_client.list_eval_runs(suite_id=suite_id) == []
+
+
+def test_module_level_evaluate_uses_the_default_client(
+    provenant_server: LocalServer, provenant_api_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """provenant.evaluate() without client= uses the default client; no progress off a TTY."""
+    client = provenant.configure(base_url=provenant_server.url, api_key=provenant_api_key)
+    try:
+        suite_id = _make_suite(client, [{"input": {"q": "x"}, "expected": "x"}])
+        report = provenant.evaluate(suite_id, lambda i: i["q"], agent_id="Default Bot", wait=False)
+    finally:
+        provenant.shutdown()
+
+    assert report.status is None
+    assert report.passed == 1
+    assert capsys.readouterr().err == ""
+
+
+def test_wait_for_completion_times_out_naming_run_and_status(
+    provenant_client: ProvenantClient,
+) -> None:
+    """A run without results stays QUEUED, and waiting for it raises a TimeoutError naming it."""
+    suite_id = _make_suite(provenant_client, [{"input": {"q": "x"}, "expected": "x"}])
+    run_id = str(provenant_client.create_eval_run(suite_id, "Idle Bot")["id"])
+
+    started = time.monotonic()
+    with pytest.raises(TimeoutError) as caught:
+        provenant_client.wait_for_completion(
+            run_id, poll_interval_seconds=0.05, timeout_seconds=0.3
+        )
+
+    assert time.monotonic() - started < 2.0
+    assert isinstance(caught.value, EvalTimeoutError)
+    assert str(caught.value) == (
+        f"eval run {run_id} did not complete within 0.3 s; its last status was QUEUED."
+    )
+    assert (caught.value.run_id, caught.value.last_status) == (run_id, "QUEUED")
+
+
+def test_empty_suite_is_refused(provenant_client: ProvenantClient) -> None:
+    """Evaluating a suite without cases raises ValueError rather than leave a run QUEUED."""
+    suite_id = str(provenant_client.create_eval_suite("empty")["id"])
+    with pytest.raises(ValueError, match="has no cases"):
+        provenant.evaluate(suite_id, lambda i: i, client=provenant_client)
