@@ -1,29 +1,34 @@
-"""PLACEHOLDER: replaced by the tracing core (issue 3)."""
+"""
+The tracing core: sessions, spans, the process-wide context, ``@trace`` and delivery.
+
+::
+
+    from provenant.tracing import Session, Span, current_session, current_span
+
+    with client.session("Support Bot") as session:
+        assert current_session() is session
+
+Recording lives here and never opens a socket; :mod:`provenant.tracing._exporter` ships
+the events in the background through a :class:`~provenant.backends.Backend`.
+
+.. versionadded:: 0.1
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from provenant.tracing._context import current_session, current_span, current_span_path
+from provenant.tracing._session import Session
+from provenant.tracing._span import Span
+from provenant.tracing._threads import ThreadPoolExecutor, wrap_context
+from provenant.tracing._trace import TraceKind
 
-
-class Session:  # placeholder
-    pass
-
-
-class Span:  # placeholder
-    pass
-
-
-class ThreadPoolExecutor:  # placeholder
-    pass
-
-
-def current_session() -> Any:
-    return None
-
-
-def current_span() -> Any:
-    return None
-
-
-def wrap_context(fn: Any) -> Any:
-    return fn
+__all__ = [
+    "Session",
+    "Span",
+    "ThreadPoolExecutor",
+    "TraceKind",
+    "current_session",
+    "current_span",
+    "current_span_path",
+    "wrap_context",
+]

@@ -1,0 +1,417 @@
+"""
+:class:`Exporter`: the one object that ships recorded events, on background threads.
+
+The caller's thread only appends an immutable event to a bounded in-memory queue (a
+``deque``, no lock) and wakes a worker when it sleeps. Each session is pinned to one of
+``exporter_workers`` threads (``provenant-exporter-N``), so its create, turns and end go
+out in order while sessions go out in parallel::
+
+    exporter.emit_turn(session, body)    # never blocks (unless on_queue_full="block")
+    exporter.flush(timeout=5)            # True when everything was delivered
+    exporter.stats()                     # enqueued, delivered, retried, dropped, queue_depth
+
+Transient failures (no connection, timeouts, 429 honouring Retry-After, 5xx) are retried
+with exponential backoff and jitter; every write carries one ``Idempotency-Key`` per
+event, reused on its retries, so an answer lost in a restart never duplicates a record.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import os
+import random
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from provenant._logging import log_fault, logger
+from provenant.errors import (
+    APIError,
+    AuthenticationError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+
+if TYPE_CHECKING:
+    from provenant.backends import Backend
+    from provenant.config import Settings
+    from provenant.tracing._session import Session
+
+__all__ = ["Exporter"]
+
+_IDLE_WAIT_S = 1.0
+_BACKOFF_BASE_S = 0.05
+_BACKOFF_CAP_S = 5.0
+_RETRY_AFTER_CAP_S = 60.0
+_FLUSH_POLL_S = 0.002
+_BLOCK_POLL_S = 0.0005
+
+
+class _Event:
+    """One record to deliver: a session's create, one of its turns, or its end."""
+
+    __slots__ = ("body", "key", "kind", "session")
+
+    def __init__(self, kind: str, session: Session, body: dict[str, Any]) -> None:
+        self.kind = kind
+        self.session = session
+        self.body = body
+        self.key: Optional[str] = None  # the Idempotency-Key, chosen on the first attempt
+
+
+class _Lane:
+    """The queue, wake event and thread of one worker."""
+
+    __slots__ = ("busy", "queue", "sleeping", "thread", "wake")
+
+    def __init__(self) -> None:
+        self.queue: deque[_Event] = deque()
+        self.wake = threading.Event()
+        self.sleeping = False
+        self.busy = False
+        self.thread: Optional[threading.Thread] = None
+
+
+class _Dropped(Exception):
+    """An event cannot be delivered; ``reason`` names why (a stats key)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _fork_hook(ref: weakref.WeakMethod[Callable[[], None]]) -> Callable[[], None]:
+    def after_in_child() -> None:
+        method = ref()
+        if method is not None:
+            method()
+
+    return after_in_child
+
+
+class Exporter:
+    """
+    Delivers the events of one client's sessions in the background.
+
+    Args:
+        settings: The client's settings (queue size and policy, workers, attempts).
+        agent_ids: The client's cache of agent ids by name, shared with it.
+        agent_ids_lock: The lock of that cache.
+    """
+
+    def __init__(
+        self, settings: Settings, agent_ids: dict[str, str], agent_ids_lock: threading.Lock
+    ) -> None:
+        self._settings = settings
+        self._agent_ids = agent_ids
+        self._agent_ids_lock = agent_ids_lock
+        self._workers = max(1, settings.exporter_workers)
+        self._max_queue = settings.max_queue_size
+        self._reset_state()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_fork_hook(weakref.WeakMethod(self._reset_state)))
+
+    def _reset_state(self) -> None:
+        """Start from nothing: in ``__init__``, and in a forked child (no threads, no queue)."""
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._lanes = [_Lane() for _ in range(self._workers)]
+        self._started = False
+        self._stopping = False
+        self._closed = False
+        self._stop = threading.Event()
+        self._backend: Optional[Backend] = None
+        self._shards = itertools.count()
+        self._enqueued = 0
+        self._delivered = 0
+        self._retried = 0
+        self._dropped: dict[str, int] = {}
+        self._auth_logged = False
+        self._atexit: Optional[Callable[[], None]] = None
+
+    # -- the caller's side ----------------------------------------------------------
+
+    def next_shard(self) -> int:
+        """Pick the worker of a new root session (round robin)."""
+        return next(self._shards) % self._workers
+
+    def emit_create(self, session: Session, body: dict[str, Any]) -> None:
+        """Enqueue a session's create (the agent is resolved by the worker)."""
+        self._emit(_Event("create", session, body))
+
+    def emit_turn(self, session: Session, body: dict[str, Any]) -> None:
+        """Enqueue one turn of a session."""
+        self._emit(_Event("turn", session, body))
+
+    def emit_end(self, session: Session, body: dict[str, Any]) -> None:
+        """Enqueue a session's end."""
+        self._emit(_Event("end", session, body))
+
+    def _emit(self, event: _Event) -> None:
+        if self._pid != os.getpid():
+            self._reset_state()
+        if self._closed:
+            self._drop(event, "shutdown")
+            return
+        if not self._started:
+            self._start()
+        lanes = self._lanes
+        if sum(len(lane.queue) for lane in lanes) >= self._max_queue and not self._make_room(event):
+            return
+        lane = lanes[event.session.shard]
+        lane.queue.append(event)
+        self._enqueued += 1
+        if lane.sleeping:
+            lane.wake.set()
+
+    def _make_room(self, event: _Event) -> bool:
+        """Apply ``on_queue_full``; True when ``event`` may be enqueued."""
+        policy = self._settings.on_queue_full
+        lanes = self._lanes
+        if policy == "drop_oldest":
+            longest = max(lanes, key=lambda lane: len(lane.queue))
+            try:
+                oldest = longest.queue.popleft()
+            except IndexError:
+                return True
+            self._drop(oldest, "queue_full_oldest")
+            return True
+        if policy == "block":
+            deadline = time.monotonic() + self._settings.queue_block_timeout
+            while sum(len(lane.queue) for lane in lanes) >= self._max_queue:
+                if time.monotonic() >= deadline or self._closed:
+                    self._drop(event, "queue_full_timeout")
+                    return False
+                time.sleep(_BLOCK_POLL_S)
+            return True
+        self._drop(event, "queue_full")
+        return False
+
+    def _drop(self, event: _Event, reason: str) -> None:
+        with self._lock:
+            self._dropped[reason] = self._dropped.get(reason, 0) + 1
+        if event.kind == "create":
+            event.session._mark_created(None)
+
+    # -- threads ----------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started or self._closed:
+                return
+            for index, lane in enumerate(self._lanes):
+                lane.thread = threading.Thread(
+                    target=self._run, args=(lane,), name=f"provenant-exporter-{index}", daemon=True
+                )
+                lane.thread.start()
+            ref = weakref.ref(self)
+
+            def flush_at_exit() -> None:
+                exporter = ref()
+                if exporter is not None:
+                    exporter.shutdown(exporter._settings.flush_timeout)
+
+            self._atexit = flush_at_exit
+            atexit.register(flush_at_exit)
+            self._started = True
+
+    def _run(self, lane: _Lane) -> None:
+        queue = lane.queue
+        while True:
+            lane.busy = True
+            try:
+                event = queue.popleft()
+            except IndexError:
+                lane.busy = False
+                if self._stopping:
+                    return
+                self._sleep(lane)
+                continue
+            self._deliver(event)
+
+    def _sleep(self, lane: _Lane) -> None:
+        lane.sleeping = True
+        if not lane.queue:  # an append that missed the flag is seen here
+            lane.wake.wait(_IDLE_WAIT_S)
+            lane.wake.clear()
+        lane.sleeping = False
+
+    # -- delivery ---------------------------------------------------------------------
+
+    def _deliver(self, event: _Event) -> None:
+        try:
+            if event.kind == "create":
+                self._deliver_create(event)
+                return
+            session = event.session
+            server_id = session.server_id
+            if server_id is None:
+                raise _Dropped("session_not_created")
+            suffix = "turns" if event.kind == "turn" else "end"
+            self._send(event, f"/api/sessions/{server_id}/{suffix}", event.body)
+        except _Dropped as dropped:
+            self._drop(event, dropped.reason)
+        except Exception as exc:  # a bug of ours: never kill the worker
+            log_fault("exporter", "the exporter failed to deliver an event; dropped it", exc)
+            self._drop(event, "internal_error")
+
+    def _deliver_create(self, event: _Event) -> None:
+        session = event.session
+        body = dict(event.body)
+        body["agentId"] = self._agent_id(event, session.agent or "")
+        parent = session.parent
+        if parent is not None and parent.server_id is not None:
+            body["metadata"] = dict(body.get("metadata") or {}, parentSessionId=parent.server_id)
+        answer = self._send(event, "/api/sessions", body)
+        session._mark_created(str(answer["id"]))
+
+    def _agent_id(self, event: _Event, agent: str) -> str:
+        from provenant.client import is_uuid
+
+        if is_uuid(agent):
+            return agent
+        with self._agent_ids_lock:
+            cached = self._agent_ids.get(agent)
+        if cached is not None:
+            return cached
+        lookup = _Event("agent", event.session, {})
+        answer = self._send(lookup, "/api/agents/get-or-create", {"name": agent}, count=False)
+        agent_id = str(answer["id"])
+        with self._agent_ids_lock:
+            self._agent_ids[agent] = agent_id
+        return agent_id
+
+    def _send(self, event: _Event, path: str, body: dict[str, Any], count: bool = True) -> Any:
+        """POST with retries on transient failures; raise :class:`_Dropped` when giving up."""
+        if event.key is None:
+            event.key = str(uuid.uuid4())
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: Optional[float] = None
+            try:
+                answer = self._get_backend().request(
+                    "POST", path, body=body, idempotency_key=event.key, retries=0
+                )
+            except AuthenticationError as exc:
+                self._log_auth_once(exc)
+                raise _Dropped("unauthorized") from None
+            except RateLimitError as exc:
+                retry_after = exc.retry_after
+            except (ServerError, TransportError):
+                pass
+            except APIError as exc:
+                raise _Dropped(f"rejected_{exc.status_code}") from None
+            else:
+                if count:
+                    with self._lock:
+                        self._delivered += 1
+                return answer
+            if attempt >= self._settings.max_delivery_attempts:
+                raise _Dropped("retries_exhausted")
+            with self._lock:
+                self._retried += 1
+            if self._stop.wait(self._backoff(attempt, retry_after)):
+                raise _Dropped("shutdown")
+
+    @staticmethod
+    def _backoff(attempt: int, retry_after: Optional[float]) -> float:
+        delay: float = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2.0 ** (attempt - 1))
+        delay *= random.uniform(0.5, 1.0)
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, _RETRY_AFTER_CAP_S))
+        return delay
+
+    def _get_backend(self) -> Backend:
+        backend = self._backend
+        if backend is None:
+            with self._lock:
+                backend = self._backend
+                if backend is None:
+                    from provenant.backends import open_backend
+
+                    backend = self._backend = open_backend(self._settings)
+        return backend
+
+    def _log_auth_once(self, exc: AuthenticationError) -> None:
+        with self._lock:
+            if self._auth_logged:
+                return
+            self._auth_logged = True
+        logger.log(
+            logging.ERROR,
+            "provenant: the API refused the API key %s... (401); nothing will be recorded "
+            "until it is fixed. Check PROVENANT_API_KEY. (%s)",
+            self._settings.key_prefix or "(none)",
+            exc,
+        )
+
+    # -- flush, stats, shutdown -------------------------------------------------------
+
+    def _idle(self) -> bool:
+        return all(not lane.queue and not lane.busy for lane in self._lanes)
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every event is delivered or dropped; True when the queue emptied."""
+        if self._pid != os.getpid():
+            self._reset_state()
+        if not self._started:
+            return True
+        deadline = time.monotonic() + (self._settings.flush_timeout if timeout is None else timeout)
+        for lane in self._lanes:
+            lane.wake.set()
+        while not self._idle():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_FLUSH_POLL_S)
+        return True
+
+    def stats(self) -> dict[str, Any]:
+        """Return the delivery counters."""
+        with self._lock:
+            return {
+                "enqueued": self._enqueued,
+                "delivered": self._delivered,
+                "retried": self._retried,
+                "dropped": dict(self._dropped),
+                "queue_depth": sum(len(lane.queue) for lane in self._lanes),
+            }
+
+    def shutdown(self, timeout: Optional[float] = None) -> bool:
+        """Flush (bounded), stop the workers, drop what is left (counted) and close."""
+        if self._closed:
+            return True
+        delivered = self.flush(timeout)
+        with self._lock:
+            self._closed = True
+            self._stopping = True
+        self._stop.set()
+        deadline = time.monotonic() + 1.0
+        for lane in self._lanes:
+            lane.wake.set()
+        for lane in self._lanes:
+            thread = lane.thread
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        for lane in self._lanes:
+            while lane.queue:
+                try:
+                    self._drop(lane.queue.popleft(), "shutdown")
+                except IndexError:
+                    break
+        if self._atexit is not None:
+            atexit.unregister(self._atexit)
+            self._atexit = None
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            try:
+                backend.close()
+            except Exception as exc:
+                log_fault("exporter-close", "closing the exporter's backend failed", exc)
+        return delivered

@@ -1,0 +1,163 @@
+"""
+Payload safety: turn anything a user passes into JSON the wire accepts, never raising.
+
+::
+
+    value, truncated = to_jsonable({"when": datetime.now(), "blob": b"..."}, 256 * 1024)
+    # ({"when": "2026-11-27T10:00:00", "blob": "<bytes: 3>"}, False)
+
+Non-JSON objects become a readable form (dataclasses and pydantic models as dicts, dates
+ISO, sets as lists, bytes summarised, anything else ``repr``), cycles are cut, depth is
+bounded, and a value whose JSON is over ``max_bytes`` is cut down and flagged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import enum
+import json
+import math
+import uuid
+from decimal import Decimal
+from typing import Any, Callable, Optional
+
+from provenant._logging import log_fault
+
+__all__ = ["MASK_FAILED", "prepare_content", "to_jsonable"]
+
+_MAX_DEPTH = 32
+_MAX_REPR_CHARS = 1000
+_MAX_ITEMS = 10_000
+_TRUNCATED_MARK = "...[truncated]"
+
+#: Recorded in place of a content whose ``mask`` raised, so nothing unmasked leaves.
+MASK_FAILED = "<masked: the mask function failed>"
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<unrepresentable {type(value).__name__}>"
+    if len(text) > _MAX_REPR_CHARS:
+        text = text[:_MAX_REPR_CHARS] + _TRUNCATED_MARK
+    return text
+
+
+def _convert(value: Any, depth: int, seen: set[int]) -> Any:
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth >= _MAX_DEPTH:
+        return "<too deep>"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<bytes: {len(value)}>"
+    if isinstance(value, enum.Enum):
+        return _convert(value.value, depth + 1, seen)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, Decimal)):
+        return str(value)
+    ident = id(value)
+    if ident in seen:
+        return "<cycle>"
+    seen.add(ident)
+    try:
+        return _convert_container(value, depth, seen)
+    finally:
+        seen.discard(ident)
+
+
+def _convert_container(value: Any, depth: int, seen: set[int]) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for index, (key, item) in enumerate(value.items()):
+            if index >= _MAX_ITEMS:
+                out["..."] = f"<{len(value) - _MAX_ITEMS} more items>"
+                break
+            name = key if isinstance(key, str) else _safe_repr(key)
+            out[name] = _convert(item, depth + 1, seen)
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+        if isinstance(value, (set, frozenset)):
+            with contextlib.suppress(Exception):
+                items = sorted(items)
+        converted = [_convert(item, depth + 1, seen) for item in items[:_MAX_ITEMS]]
+        if len(items) > _MAX_ITEMS:
+            converted.append(f"<{len(items) - _MAX_ITEMS} more items>")
+        return converted
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
+        return _convert(fields, depth + 1, seen)
+    model_dump = getattr(value, "model_dump", None)
+    if callable(model_dump) and not isinstance(value, type):
+        try:
+            return _convert(model_dump(), depth + 1, seen)
+        except Exception:
+            return _safe_repr(value)
+    return _safe_repr(value)
+
+
+def _truncate(value: Any, text: str, max_bytes: int) -> Any:
+    if isinstance(value, str):
+        raw = value.encode("utf-8")[: max(0, max_bytes - len(_TRUNCATED_MARK))]
+        return raw.decode("utf-8", errors="ignore") + _TRUNCATED_MARK
+    raw = text.encode("utf-8")[: max(0, max_bytes - len(_TRUNCATED_MARK))]
+    return raw.decode("utf-8", errors="ignore") + _TRUNCATED_MARK
+
+
+def to_jsonable(value: Any, max_bytes: int) -> tuple[Any, bool]:
+    """
+    Convert a value to a JSON-serialisable form of at most about ``max_bytes``.
+
+    Args:
+        value: Anything.
+        max_bytes: The largest JSON size kept; a larger value is cut to a string.
+
+    Returns:
+        ``(jsonable, truncated)``. Never raises.
+    """
+    try:
+        if isinstance(value, str):
+            if len(value) * 4 <= max_bytes or len(value.encode("utf-8")) <= max_bytes:
+                return value, False
+            return _truncate(value, value, max_bytes), True
+        converted = _convert(value, 0, set())
+        if isinstance(converted, (str, int, float, bool)) or converted is None:
+            if isinstance(converted, str) and len(converted.encode("utf-8")) > max_bytes:
+                return _truncate(converted, converted, max_bytes), True
+            return converted, False
+        text = json.dumps(converted, ensure_ascii=False, separators=(",", ":"))
+        if len(text) * 4 <= max_bytes or len(text.encode("utf-8")) <= max_bytes:
+            return converted, False
+        return _truncate(converted, text, max_bytes), True
+    except Exception as exc:  # a bug of ours must not reach the host
+        log_fault("payload", "could not convert a recorded value; recorded its type", exc)
+        return f"<unserialisable {type(value).__name__}>", False
+
+
+def prepare_content(
+    value: Any, mask: Optional[Callable[[Any], Any]], max_bytes: int
+) -> tuple[Any, bool]:
+    """
+    Mask a content (when a mask is set) and make it safe for the wire.
+
+    A mask that raises is logged through the repeat filter, and :data:`MASK_FAILED` is
+    recorded in place of the content, so nothing unmasked leaves the process.
+
+    Returns:
+        ``(jsonable, truncated)``. Never raises.
+    """
+    if mask is not None:
+        try:
+            value = mask(value)
+        except Exception as exc:
+            log_fault("mask", "the mask function raised; recorded a placeholder", exc)
+            return MASK_FAILED, False
+    return to_jsonable(value, max_bytes)

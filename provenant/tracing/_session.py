@@ -1,0 +1,481 @@
+"""
+:class:`Session`: the handle of one traced session, a sync and async context manager.
+
+::
+
+    with client.session("Support Bot", user_id="u1") as session:
+        session.add_turn("USER", "Hello")       # enqueued, never blocks or raises
+        session.external_id                     # known at once
+    session.id                                  # the server's id (a bounded wait)
+
+Recording never opens a socket here: a session builds immutable events (create, turns,
+end) and hands them to the client's exporter.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+
+from provenant._logging import log_fault
+from provenant.tracing._context import get_current, pop_block, push_block, span_path
+from provenant.tracing._payload import prepare_content, to_jsonable
+from provenant.tracing._span import Span, notify_start
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from provenant.tracing._exporter import Exporter
+    from provenant.tracing._tracer import Tracer
+    from provenant.tracing._transcript import Transcript
+
+__all__ = ["Session"]
+
+_ID_WAIT_S = 5.0
+_ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
+_END_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
+_SPAN_STATUS = {"COMPLETED": "ok", "FAILED": "error", "CANCELLED": "cancelled"}
+# Metadata keys that carry content, left out when capture_content is off.
+_CONTENT_METADATA_KEYS = ("toolInput", "input", "output", "arguments")
+_transcript_lock = threading.Lock()
+
+
+def _exit_status(exc_type: Optional[type[BaseException]]) -> Optional[str]:
+    if exc_type is None:
+        return None
+    if exc_type.__name__ == "CancelledError" or issubclass(exc_type, GeneratorExit):
+        return "CANCELLED"
+    return "FAILED"
+
+
+class Session:
+    """
+    One traced session: a handle usable with ``with`` and ``async with``.
+
+    Built by :meth:`provenant.ProvenantClient.session` (ended when its block exits) or
+    :meth:`~provenant.ProvenantClient.start_session` (ended by :meth:`end`). A session
+    that is disabled or not sampled is a no-op handle with the same methods.
+
+    Attributes:
+        agent: The agent as given (a UUID or a name).
+        parent: The session this one is a child of (another agent's), or ``None``.
+        metadata: The metadata sent on create.
+        sampled: Whether this session is recorded.
+        root_span: The session's root span (``kind == "session"``), once started.
+
+    .. versionadded:: 0.1
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_created",
+        "_ended",
+        "_exporter",
+        "_external_id",
+        "_input_tokens",
+        "_join",
+        "_latency_ms",
+        "_lock",
+        "_observers",
+        "_output_tokens",
+        "_server_id",
+        "_started",
+        "_status",
+        "_tracer",
+        "_transcript",
+        "_turns",
+        "agent",
+        "agent_version_id",
+        "create_failed",
+        "environment_id",
+        "metadata",
+        "parent",
+        "root_span",
+        "sampled",
+        "shard",
+        "tags",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        tracer: Tracer,
+        agent: Optional[str],
+        *,
+        session_id: Optional[str] = None,
+        user_id: Optional[str] = None,
+        external_id: Optional[str] = None,
+        agent_version_id: Optional[str] = None,
+        environment_id: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        tags: Optional[Sequence[str]] = None,
+        sampled: bool = True,
+        join: bool = False,
+    ) -> None:
+        self._tracer = tracer
+        self._exporter: Optional[Exporter] = tracer._exporter
+        self._observers = tracer._observers
+        self.agent = agent
+        self._external_id = external_id
+        self.user_id = user_id
+        self.agent_version_id = agent_version_id
+        self.environment_id = environment_id
+        self.metadata: dict[str, Any] = dict(metadata) if metadata else {}
+        self.tags: list[str] = list(tags) if tags else []
+        self.parent: Optional[Session] = None
+        self.sampled = sampled and tracer.enabled
+        self._server_id = session_id
+        self._created: Optional[threading.Event] = None
+        self.create_failed = False
+        self._started = False
+        self._ended = False
+        self._status: Optional[str] = None
+        self._join = join
+        self._lock = threading.Lock()
+        self._input_tokens = 0
+        self._output_tokens = 0
+        self._latency_ms = 0
+        self._turns = 0
+        self._transcript: Optional[Transcript] = None
+        self.root_span: Optional[Span] = None
+        self.shard = 0
+
+    def __repr__(self) -> str:
+        return f"Session(agent={self.agent!r}, external_id={self.external_id!r})"
+
+    # -- identity ---------------------------------------------------------------------
+
+    @property
+    def external_id(self) -> str:
+        """
+        The client-side id of the session, known at once (sent as ``externalId``).
+
+        .. versionadded:: 0.1
+        """
+        external_id = self._external_id
+        if external_id is None:
+            external_id = self._external_id = str(uuid.uuid4())
+        return external_id
+
+    @property
+    def id(self) -> Optional[str]:
+        """
+        The server's id of the session: waits (at most 5 s) for the background create.
+
+        ``None`` when the create failed, the session is not recorded, or it is not started.
+
+        .. versionadded:: 0.1
+        """
+        server_id = self._server_id
+        if server_id is not None or not self._started or not self.sampled:
+            return server_id
+        created = self._created
+        if created is not None:
+            created.wait(_ID_WAIT_S)
+        return self._server_id
+
+    @property
+    def usage(self) -> dict[str, int]:
+        """
+        Totals so far: ``input_tokens``, ``output_tokens`` and ``turns``.
+
+        .. versionadded:: 0.1
+        """
+        with self._lock:
+            return {
+                "input_tokens": self._input_tokens,
+                "output_tokens": self._output_tokens,
+                "turns": self._turns,
+            }
+
+    @property
+    def transcript(self) -> Transcript:
+        """
+        The session's transcript fingerprint (what was recorded already), created lazily.
+
+        .. versionadded:: 0.1
+        """
+        transcript = self._transcript
+        if transcript is None:
+            with _transcript_lock:
+                transcript = self._transcript
+                if transcript is None:
+                    from provenant.tracing._transcript import Transcript
+
+                    transcript = self._transcript = Transcript()
+        return transcript
+
+    @property
+    def ended(self) -> bool:
+        """
+        Whether the session was ended.
+
+        .. versionadded:: 0.1
+        """
+        return self._ended
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def _start(self, parent_span: Optional[Span] = None) -> None:
+        """Create the root span, tell the observers, then enqueue the create event."""
+        if self._started:
+            return
+        self._started = True
+        external_id = self.external_id
+        if not self.sampled:
+            self.root_span = Span("invoke_agent", "session", parent_span, self)
+            return
+        observers = self._observers
+        root = Span(f"invoke_agent {self.agent}", "session", parent_span, self, observers)
+        root.attributes["agent"] = self.agent
+        root.attributes["conversation_id"] = external_id
+        self.root_span = root
+        if observers:
+            notify_start(observers, root)
+        exporter = self._exporter
+        if exporter is None or self._server_id is not None:
+            return
+        self._created = threading.Event()
+        body: dict[str, Any] = {"externalId": external_id, "tags": self.tags}
+        if self.user_id is not None:
+            body["userId"] = self.user_id
+        if self.agent_version_id is not None:
+            body["agentVersionId"] = self.agent_version_id
+        if self.environment_id is not None:
+            body["environmentId"] = self.environment_id
+        parent = self.parent
+        if parent is not None:
+            self.metadata.setdefault("parentSessionExternalId", parent.external_id)
+            self.shard = parent.shard
+        else:
+            self.shard = exporter.next_shard()
+        body["metadata"] = to_jsonable(self.metadata, self._tracer.settings.max_content_bytes)[0]
+        exporter.emit_create(self, body)
+
+    def set_status(self, status: str) -> None:
+        """
+        Set the status the session ends with (``COMPLETED``, ``FAILED`` or ``CANCELLED``).
+
+        .. versionadded:: 0.1
+        """
+        wire = status.upper()
+        if wire not in _END_STATUSES:
+            raise ValueError(f"status {status!r} is not one of {', '.join(_END_STATUSES)}.")
+        self._status = wire
+
+    def end(self, status: Optional[str] = None) -> None:
+        """
+        End the session (idempotent): its end event follows its turns.
+
+        Args:
+            status: ``COMPLETED`` (default), ``FAILED`` or ``CANCELLED``; defaults to the
+                one given to :meth:`set_status`.
+
+        .. versionadded:: 0.1
+        """
+        if status is not None:
+            self.set_status(status)
+        with self._lock:
+            if self._ended or not self._started:
+                return
+            self._ended = True
+            final = self._status or "COMPLETED"
+            total_tokens = self._input_tokens + self._output_tokens
+            total_latency = self._latency_ms
+        root = self.root_span
+        if root is not None:
+            root.end(status=_SPAN_STATUS[final])
+        exporter = self._exporter
+        if exporter is None or not self.sampled:
+            return
+        body: dict[str, Any] = {"status": final}
+        if total_tokens:
+            body["totalTokens"] = total_tokens
+        if total_latency:
+            body["totalLatencyMs"] = total_latency
+        exporter.emit_end(self, body)
+
+    # -- context manager ------------------------------------------------------------
+
+    def _enter(self) -> Session:
+        if not self._tracer.enabled:
+            return self
+        if self._started:
+            # A started handle (start_session, or re-entered): current, not ended on exit.
+            push_block(self.root_span, None)
+            return self
+        current = get_current()
+        outer = None if current is None else current.session
+        if outer is not None and self._joins(outer):
+            push_block(None, None)
+            return outer
+        if outer is not None and self._server_id is None:
+            self.parent = outer
+            self.sampled = self.sampled and outer.sampled
+        if self.agent is None:
+            self.agent = self._tracer.default_agent()
+        self._start(current)
+        push_block(self.root_span, self)
+        return self
+
+    def _exit(self, exc_type: Optional[type[BaseException]]) -> None:
+        if not self._tracer.enabled:
+            return
+        owner = pop_block()
+        if owner is not None:
+            failed = _exit_status(exc_type)
+            if failed is not None:
+                owner._status = failed
+            owner.end()
+
+    def _joins(self, outer: Session) -> bool:
+        # A resumed session or one given its own external id is never merged into another.
+        if self._server_id is not None or self._external_id is not None:
+            return False
+        return self.agent is None or self._tracer.same_agent(self.agent, outer.agent)
+
+    def __enter__(self) -> Session:
+        return self._enter()
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self._exit(exc_type)
+
+    async def __aenter__(self) -> Session:
+        return self._enter()
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self._exit(exc_type)
+
+    # -- turns ------------------------------------------------------------------------
+
+    def add_turn(
+        self,
+        role: str,
+        content: Any,
+        *,
+        tool_calls: Optional[Sequence[Mapping[str, Any]]] = None,
+        latency_ms: Optional[int] = None,
+        input_tokens: Optional[int] = None,
+        output_tokens: Optional[int] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        """
+        Record a turn; it is enqueued for delivery, never blocks and never raises.
+
+        Args:
+            role: ``USER``, ``ASSISTANT``, ``SYSTEM`` or ``TOOL`` (any case).
+            content: A string, or any value (made JSON-safe, masked, truncated).
+            tool_calls: The tool calls of an assistant turn.
+            latency_ms: Latency in milliseconds.
+            input_tokens: Prompt tokens.
+            output_tokens: Completion tokens.
+            metadata: A JSON object; ``span`` (the current span path) is added when a
+                traced function of this session is running.
+
+        .. versionadded:: 0.1
+        """
+        if not self.sampled:
+            return
+        try:
+            self._add_turn(
+                role, content, tool_calls, latency_ms, input_tokens, output_tokens, metadata
+            )
+        except Exception as exc:
+            log_fault("add-turn", "could not record a turn; it was dropped", exc)
+
+    def _add_turn(
+        self,
+        role: str,
+        content: Any,
+        tool_calls: Optional[Sequence[Mapping[str, Any]]],
+        latency_ms: Optional[int],
+        input_tokens: Optional[int],
+        output_tokens: Optional[int],
+        metadata: Optional[Mapping[str, Any]],
+    ) -> None:
+        wire_role = role.upper()
+        if wire_role not in _ROLES:
+            log_fault("turn-role", f"turn role {role!r} is not one of {', '.join(_ROLES)}")
+            return
+        with self._lock:
+            self._turns += 1
+            self._input_tokens += input_tokens or 0
+            self._output_tokens += output_tokens or 0
+            self._latency_ms += latency_ms or 0
+        exporter = self._exporter
+        if exporter is None:
+            return
+        if not self._started:
+            log_fault("turn-unstarted", "a turn was added to a session never entered or started")
+            return
+        settings = self._tracer.settings
+        meta: dict[str, Any] = dict(metadata) if metadata else {}
+        if "span" not in meta:
+            current = get_current()
+            if current is not None and current.session is self:
+                path = span_path(current)
+                if path:
+                    meta["span"] = path
+        body: dict[str, Any] = {"role": wire_role}
+        if settings.capture_content:
+            body["content"], truncated = prepare_content(
+                content, settings.mask, settings.max_content_bytes
+            )
+            if tool_calls:
+                body["toolCalls"] = [self._safe_tool_call(call) for call in tool_calls]
+            if truncated:
+                meta["truncated"] = True
+        else:
+            body["content"] = ""
+            if tool_calls:
+                body["toolCalls"] = [
+                    {k: v for k, v in call.items() if k in ("id", "name", "type")}
+                    for call in tool_calls
+                ]
+            for key in _CONTENT_METADATA_KEYS:
+                meta.pop(key, None)
+        if latency_ms is not None:
+            body["latencyMs"] = int(latency_ms)
+        if input_tokens is not None:
+            body["inputTokens"] = int(input_tokens)
+        if output_tokens is not None:
+            body["outputTokens"] = int(output_tokens)
+        if meta:
+            body["metadata"] = to_jsonable(meta, settings.max_content_bytes)[0]
+        exporter.emit_turn(self, body)
+
+    def _safe_tool_call(self, call: Mapping[str, Any]) -> Any:
+        settings = self._tracer.settings
+        out = dict(call)
+        for key in ("input", "arguments"):
+            if key in out:
+                out[key] = prepare_content(out[key], settings.mask, settings.max_content_bytes)[0]
+        return to_jsonable(out, settings.max_content_bytes)[0]
+
+    # -- used by the exporter ---------------------------------------------------------
+
+    def _mark_created(self, server_id: Optional[str]) -> None:
+        """Record the server's id (or the create's failure) and wake waiters on ``id``."""
+        if server_id is None:
+            self.create_failed = True
+        else:
+            self._server_id = server_id
+        created = self._created
+        if created is not None:
+            created.set()
+
+    @property
+    def server_id(self) -> Optional[str]:
+        """The server id if known now, without waiting."""
+        return self._server_id

@@ -1,0 +1,267 @@
+"""
+:class:`Tracer`: one per client; builds sessions and spans, holds observers and the exporter.
+
+::
+
+    tracer = client._tracer
+    session, owned = tracer.session_for_call(agent_id="Support Bot")
+    span = tracer.start_span("chat claude", kind="llm", session=session)
+    ...
+    span.end()
+    if owned:
+        session.end()
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+
+from provenant._logging import log_fault
+from provenant.errors import ConfigurationError
+from provenant.tracing._context import get_current
+from provenant.tracing._session import Session
+from provenant.tracing._span import Span, notify_start
+
+if TYPE_CHECKING:
+    from provenant.client import ProvenantClient
+    from provenant.config import Settings
+    from provenant.tracing._exporter import Exporter
+
+__all__ = ["Tracer"]
+
+
+class Tracer:
+    """
+    The tracing side of one :class:`~provenant.ProvenantClient`.
+
+    Attributes:
+        settings: The client's settings.
+        enabled: False when tracing is off (every entry point is a no-op).
+        capture_content: False when only roles, tokens and latency are recorded.
+
+    .. versionadded:: 0.1
+    """
+
+    def __init__(self, client: ProvenantClient) -> None:
+        settings = client.settings
+        self.settings: Settings = settings
+        self.enabled = settings.enabled
+        self.capture_content = settings.capture_content
+        self._client = client
+        self._observers: list[Any] = []
+        self._exporter: Optional[Exporter] = None
+        if self.enabled and settings.deliver_to_provenant:
+            from provenant.tracing._exporter import Exporter
+
+            self._exporter = Exporter(settings, client._agent_ids, client._agent_ids_lock)
+        if self.enabled and settings.otel:
+            self._add_otel_observer()
+
+    def _add_otel_observer(self) -> None:
+        try:
+            from provenant.otel import make_observer
+
+            self.add_observer(make_observer(self.settings.otel, self.settings))
+        except Exception as exc:
+            log_fault("otel-observer", "could not set up the OpenTelemetry export", exc)
+
+    # -- observers --------------------------------------------------------------------
+
+    def add_observer(self, observer: Any) -> None:
+        """
+        Register an observer: ``on_start(span)`` and ``on_end(span)`` on the caller's thread.
+
+        .. versionadded:: 0.1
+        """
+        self._observers.append(observer)
+
+    # -- agents -----------------------------------------------------------------------
+
+    def default_agent(self) -> str:
+        """Return the client's default agent, or raise :class:`ConfigurationError`."""
+        agent = self.settings.agent_id
+        if agent is None:
+            raise ConfigurationError(
+                "no agent given and no default agent configured: pass agent_id= to "
+                "session() or trace(), ProvenantClient(agent_id=...), or set PROVENANT_AGENT."
+            )
+        return agent
+
+    def same_agent(self, first: Optional[str], second: Optional[str]) -> bool:
+        """Tell whether two agent references (names or ids) name the same agent, as far as known."""
+        if first == second:
+            return True
+        if first is None or second is None:
+            return False
+        cache = self._client._agent_ids
+        return cache.get(first, first) == cache.get(second, second)
+
+    def _sample(self) -> bool:
+        rate = self.settings.sample_rate
+        return rate >= 1.0 or (rate > 0.0 and random.random() < rate)
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def new_session(
+        self,
+        agent: Optional[str],
+        *,
+        session_id: Optional[str] = None,
+        user_id: Optional[str] = None,
+        external_id: Optional[str] = None,
+        agent_version_id: Optional[str] = None,
+        environment_id: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        tags: Optional[Sequence[str]] = None,
+    ) -> Session:
+        """Build a session handle (not started), its sampling decided now."""
+        return Session(
+            self,
+            agent,
+            session_id=session_id,
+            user_id=user_id,
+            external_id=external_id,
+            agent_version_id=agent_version_id,
+            environment_id=environment_id,
+            metadata=metadata,
+            tags=tags,
+            sampled=self.enabled and self._sample(),
+        )
+
+    def session(
+        self,
+        agent_id: Optional[str] = None,
+        *,
+        session_id: Optional[str] = None,
+        user_id: Optional[str] = None,
+        external_id: Optional[str] = None,
+        agent_version_id: Optional[str] = None,
+        environment_id: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        tags: Optional[Sequence[str]] = None,
+        start: bool = False,
+    ) -> Session:
+        """
+        Build the handle of :meth:`ProvenantClient.session` (``start=False``) or
+        :meth:`~ProvenantClient.start_session` (``start=True``, started, not current).
+
+        Raises:
+            ConfigurationError: No agent given, none configured, and no session to join.
+
+        .. versionadded:: 0.1
+        """
+        if self.enabled and agent_id is None and (start or get_current() is None):
+            agent_id = self.default_agent()
+        session = self.new_session(
+            agent_id,
+            session_id=session_id,
+            user_id=user_id,
+            external_id=external_id,
+            agent_version_id=agent_version_id,
+            environment_id=environment_id,
+            metadata=metadata,
+            tags=tags,
+        )
+        if start and self.enabled:
+            session._start()
+        return session
+
+    def session_for_call(
+        self,
+        agent_id: Optional[str] = None,
+        user_id: Optional[str] = None,
+        external_id: Optional[str] = None,
+        agent_version_id: Optional[str] = None,
+        environment_id: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        tags: Optional[Sequence[str]] = None,
+    ) -> tuple[Session, bool]:
+        """
+        The session an LLM call records into: the current one (whichever client opened
+        it), or a new single-call session, started but not current, that the caller ends.
+
+        Never raises: with no agent at all the call gets a no-op session.
+
+        Returns:
+            ``(session, owned)``; ``owned`` is True when the caller must end it.
+
+        .. versionadded:: 0.1
+        """
+        current = get_current()
+        if current is not None:
+            return current.session, False
+        if not self.enabled:
+            return Session(self, agent_id, sampled=False), False
+        agent = agent_id if agent_id is not None else self.settings.agent_id
+        if agent is None:
+            log_fault(
+                "no-agent",
+                "an LLM call outside any session has no agent (pass agent_id= to instrument() "
+                "or set PROVENANT_AGENT); it was not recorded",
+            )
+            return Session(self, None, sampled=False), False
+        session = self.new_session(
+            agent,
+            user_id=user_id,
+            external_id=external_id,
+            agent_version_id=agent_version_id,
+            environment_id=environment_id,
+            metadata=metadata,
+            tags=tags,
+        )
+        session._start()
+        return session, True
+
+    # -- spans ------------------------------------------------------------------------
+
+    def start_span(
+        self,
+        name: str,
+        kind: str = "llm",
+        session: Optional[Session] = None,
+        attributes: Optional[Mapping[str, Any]] = None,
+    ) -> Span:
+        """
+        Start a span that is NOT made current (a stream outlives the call that opened it).
+
+        Args:
+            name: The span's name.
+            kind: ``"llm"`` (default), ``"tool"``, ``"step"``, ``"agent"``.
+            session: Its session; defaults to the current one.
+            attributes: Initial attributes.
+
+        Returns:
+            The span; end it with :meth:`Span.end`.
+
+        .. versionadded:: 0.1
+        """
+        parent = get_current()
+        if session is None:
+            session = parent.session if parent is not None else Session(self, None, sampled=False)
+        observers = self._observers if session.sampled else None
+        span = Span(name, kind, parent, session, observers)
+        if attributes:
+            span.attributes.update(attributes)
+        if observers:
+            notify_start(observers, span)
+        return span
+
+    # -- delivery ---------------------------------------------------------------------
+
+    def flush(self, timeout: Optional[float] = None) -> bool:
+        """Wait until every recorded event is delivered; True when all were."""
+        exporter = self._exporter
+        return True if exporter is None else exporter.flush(timeout)
+
+    def stats(self) -> dict[str, Any]:
+        """Delivery counters (zeros when nothing is delivered to Provenant)."""
+        exporter = self._exporter
+        if exporter is None:
+            return {"enqueued": 0, "delivered": 0, "retried": 0, "dropped": {}, "queue_depth": 0}
+        return exporter.stats()
+
+    def shutdown(self, timeout: Optional[float] = None) -> bool:
+        """Flush (bounded) and stop the exporter."""
+        exporter = self._exporter
+        return True if exporter is None else exporter.shutdown(timeout)

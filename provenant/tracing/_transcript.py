@@ -1,0 +1,198 @@
+"""
+The per-session transcript fingerprint that keeps chat history from being recorded twice.
+
+Chat APIs resend the whole history on every call. A session's :class:`Transcript`
+remembers what it has recorded, so each call records only what is new::
+
+    changed, new = session.transcript.select_new(system, messages)   # record these
+    ...                                                              # the call
+    session.transcript.note_reply(messages, reply)                   # after the call
+
+How a message is recognised: every non-assistant message gets a *chain key*, a hash of
+its own content chained onto the key of the non-assistant message before it (assistant
+messages are left out of the chain: callers often re-serialise them, so their exact form
+is not stable). A message whose chain key is known was recorded already. So a repeated
+``"yes"`` later in a conversation is new (its prefix differs), several independent
+conversations in one session each record their own messages, and a retried call records
+nothing twice. The one blind spot: two conversations whose whole history so far is
+identical are indistinguishable from a retry, and the second records only its reply.
+
+The system prompt is recorded when it differs from the one in effect where the
+conversation's known prefix ends (for a new conversation: when this session never
+recorded it). Tool results that a traced tool recorded already (``note_tool_result``)
+are not recorded again when they come back to the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import threading
+from typing import Any, Hashable, Optional, Sequence
+
+__all__ = ["NormalizedMessage", "Transcript", "content_key"]
+
+_ROOT = "provenant-transcript-root"
+_NO_SYSTEM: Hashable = ("no-system",)
+# A session is finite, but a runaway loop must not grow the memory without bound: past
+# this many known chain keys the oldest half is forgotten (at worst a duplicate turn).
+_MAX_KNOWN_KEYS = 200_000
+
+
+@dataclasses.dataclass(frozen=True)
+class NormalizedMessage:
+    """
+    One chat message in the provider-neutral form the transcript and the turns use.
+
+    Args:
+        role: ``"SYSTEM"``, ``"USER"``, ``"ASSISTANT"`` or ``"TOOL"``.
+        content: A string, or a list of JSON parts (images summarised, never inlined).
+        tool_calls: For assistant messages, ``{"id", "name", "arguments"}`` dicts.
+        tool_call_id: For tool results, the id of the call answered.
+        name: For tool results, the tool's name when the provider says it.
+    """
+
+    role: str
+    content: Any
+    tool_calls: tuple[Any, ...] = ()
+    tool_call_id: Optional[str] = None
+    name: Optional[str] = None
+
+
+def content_key(content: Any) -> Hashable:
+    """Return a hashable key of a message content: the text itself, or canonical JSON."""
+    if isinstance(content, str):
+        return content
+    try:
+        return json.dumps(content, sort_keys=True, separators=(",", ":"), default=repr)
+    except (TypeError, ValueError):  # e.g. keys of mixed types
+        return repr(content)
+
+
+def _result_forms(value: Any) -> frozenset[str]:
+    """The textual forms a tool result may take when it is sent back to the model."""
+    forms: set[str] = set()
+    if isinstance(value, str):
+        text = value.strip()
+        forms.add(text)
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return frozenset(forms)
+    with contextlib.suppress(TypeError, ValueError):
+        forms.add(json.dumps(value, sort_keys=True, separators=(",", ":")))
+    if not isinstance(value, str):
+        forms.add(str(value).strip())
+    return frozenset(forms)
+
+
+def _message_text(content: Any) -> str:
+    """The text of a tool message's content (a string or a list of text parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [p.get("text") for p in content if isinstance(p, dict)]
+        return "".join(t for t in texts if isinstance(t, str))
+    return ""
+
+
+class Transcript:
+    """
+    Remembers what one session has recorded, so resent history is not recorded again.
+
+    Thread-safe; every method is cheap (a hash per message) and never does I/O.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # chain key -> the system prompt key in effect when that message was recorded
+        self._known: dict[Hashable, Hashable] = {}
+        self._systems: set[Hashable] = set()
+        self._tool_results: list[frozenset[str]] = []
+        self._replies = 0
+
+    def select_new(
+        self,
+        system: Optional[Any],
+        messages: Sequence[NormalizedMessage],
+        *,
+        root: Optional[str] = None,
+    ) -> tuple[bool, list[NormalizedMessage]]:
+        """
+        Return what a call adds to the session, and remember it as recorded.
+
+        Args:
+            system: The call's system prompt (``None`` when it has none).
+            messages: The call's messages in order, history included.
+            root: Anchors the chain elsewhere than the start of a conversation (the
+                Responses API's ``previous_response_id``: its input is all new).
+
+        Returns:
+            ``(system_changed, new_messages)``: whether to record the system prompt, and
+            the non-assistant messages not recorded before, in order. Tool results a
+            traced tool recorded already are left out (and forgotten, one per result).
+        """
+        system_key = _NO_SYSTEM if system is None else content_key(system)
+        chain: Hashable = _ROOT if root is None else (_ROOT, root)
+        new: list[NormalizedMessage] = []
+        with self._lock:
+            known = self._known
+            prefix_system: Optional[Hashable] = None
+            for message in messages:
+                if message.role == "ASSISTANT":
+                    continue
+                chain = hash(
+                    (chain, message.role, message.tool_call_id, content_key(message.content))
+                )
+                recorded_under = known.get(chain)
+                if recorded_under is not None:
+                    prefix_system = recorded_under
+                    continue
+                known[chain] = system_key
+                if message.role == "TOOL" and self._take_tool_result(message.content):
+                    continue
+                new.append(message)
+            if prefix_system is None:
+                system_changed = system is not None and system_key not in self._systems
+            else:
+                system_changed = system is not None and prefix_system != system_key
+            if system is not None:
+                self._systems.add(system_key)
+            if len(known) > _MAX_KNOWN_KEYS:
+                for key in list(known)[: _MAX_KNOWN_KEYS // 2]:
+                    del known[key]
+        return system_changed, new
+
+    def note_reply(self, messages: Sequence[NormalizedMessage], reply: NormalizedMessage) -> None:
+        """
+        Remember that a call's reply was recorded.
+
+        Assistant messages are not part of the chain (see the module docstring), so this
+        only counts replies; it exists so that producers keep one call order.
+        """
+        with self._lock:
+            self._replies += 1
+
+    def note_tool_result(self, value: Any) -> None:
+        """Remember a result a traced tool recorded as a TOOL turn, to skip it once later."""
+        forms = _result_forms(value)
+        if forms:
+            with self._lock:
+                self._tool_results.append(forms)
+
+    @property
+    def replies(self) -> int:
+        """How many replies were noted."""
+        return self._replies
+
+    def _take_tool_result(self, content: Any) -> bool:
+        """Forget and return True for the first noted result matching ``content``."""
+        if not self._tool_results:
+            return False
+        incoming = _result_forms(_message_text(content))
+        for index, forms in enumerate(self._tool_results):
+            if forms & incoming:
+                del self._tool_results[index]
+                return True
+        return False
