@@ -234,7 +234,7 @@ def _scorers_for(plan: _Plan, case: Mapping[str, Any]) -> tuple[tuple[str, Optio
     return ((name, BUILTIN_SCORERS.get(name)),)
 
 
-def _score(plan: _Plan, case: Mapping[str, Any], output: Any) -> tuple[Score, str, Optional[str]]:
+def _score(plan: _Plan, case: dict[str, Any], output: Any) -> tuple[Score, str, Optional[str]]:
     """Apply the case's scorers: (combined score, their names, a scorer's error or None)."""
     scorers = _scorers_for(plan, case)
     names = ",".join(name for name, _ in scorers)
@@ -342,7 +342,7 @@ def _open_session(plan: _Plan, case: Mapping[str, Any]) -> Session:
 
 def _finish_case(
     plan: _Plan,
-    case: Mapping[str, Any],
+    case: dict[str, Any],
     session: Session,
     output: Any,
     error: Optional[str],

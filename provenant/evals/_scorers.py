@@ -27,7 +27,7 @@ import dataclasses
 import json
 import math
 import re
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Union
 
 __all__ = [
     "BUILTIN_SCORERS",
@@ -45,7 +45,7 @@ __all__ = [
 #: ``passed``/``score``/``reason``.
 ScorerResult = Union[bool, float, int, Mapping[str, Any], "Score"]
 #: ``(output, expected, case) -> ScorerResult``; ``case`` is the suite's case dict.
-Scorer = Callable[[Any, Any, Mapping[str, Any]], ScorerResult]
+Scorer = Callable[[Any, Any, Dict[str, Any]], ScorerResult]
 
 #: A number returned by a scorer passes when it reaches this.
 _PASS_THRESHOLD = 0.5
