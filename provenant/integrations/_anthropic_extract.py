@@ -1,0 +1,167 @@
+"""Read Anthropic Messages requests, replies and raw stream events into neutral records."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from provenant.integrations._extract import (
+    ReplyInfo,
+    RequestInfo,
+    field,
+    items_of,
+    normalise_parts,
+    parse_arguments,
+    summarise_part,
+)
+from provenant.tracing._transcript import NormalizedMessage
+
+__all__ = ["StreamAccumulator", "read_reply", "read_request"]
+
+
+def _system_text(system: Any) -> Optional[Any]:
+    if isinstance(system, str):
+        return system
+    if isinstance(system, (list, tuple)):
+        return normalise_parts(system)
+    return None  # absent, None, or the SDK's ``omit`` sentinel
+
+
+def _assistant(content: Any) -> NormalizedMessage:
+    if isinstance(content, str):
+        return NormalizedMessage("ASSISTANT", content)
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for block in items_of(content):
+        kind = field(block, "type")
+        if kind == "text":
+            texts.append(str(field(block, "text", "")))
+        elif kind == "tool_use":
+            calls.append(
+                {
+                    "id": field(block, "id"),
+                    "name": field(block, "name"),
+                    "arguments": field(block, "input", {}),
+                }
+            )
+    return NormalizedMessage("ASSISTANT", "".join(texts), tool_calls=tuple(calls))
+
+
+def _user(content: Any) -> list[NormalizedMessage]:
+    if isinstance(content, str):
+        return [NormalizedMessage("USER", content)]
+    messages: list[NormalizedMessage] = []
+    rest: list[Any] = []
+    for block in items_of(content):
+        if field(block, "type") == "tool_result":
+            messages.append(
+                NormalizedMessage(
+                    "TOOL",
+                    normalise_parts(field(block, "content", "")),
+                    tool_call_id=field(block, "tool_use_id"),
+                )
+            )
+        else:
+            rest.append(summarise_part(block))
+    if rest:
+        messages.append(NormalizedMessage("USER", normalise_parts(rest)))
+    return messages
+
+
+def read_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo:
+    """The neutral request of ``messages.create(**kwargs)`` (``messages`` already a list)."""
+    messages: list[NormalizedMessage] = []
+    for message in items_of(kwargs.get("messages")):
+        role = field(message, "role")
+        content = field(message, "content", "")
+        if role == "assistant":
+            messages.append(_assistant(content))
+        else:
+            messages.extend(_user(content))
+    model = kwargs.get("model")
+    return RequestInfo(
+        model=model if isinstance(model, str) else None,
+        system=_system_text(kwargs.get("system")),
+        messages=messages,
+        stream=stream,
+    )
+
+
+def read_reply(message: Any) -> ReplyInfo:
+    """The neutral reply of an Anthropic ``Message``."""
+    reply = _assistant(field(message, "content", ()))
+    usage = field(message, "usage")
+    return ReplyInfo(
+        text=reply.content,
+        tool_calls=list(reply.tool_calls),
+        model=field(message, "model"),
+        response_id=field(message, "id"),
+        stop_reason=field(message, "stop_reason"),
+        input_tokens=field(usage, "input_tokens"),
+        output_tokens=field(usage, "output_tokens"),
+        request_id=getattr(message, "_request_id", None),
+    )
+
+
+class StreamAccumulator:
+    """Builds the reply of an Anthropic raw event stream as the events pass by."""
+
+    def __init__(self) -> None:
+        self.reply = ReplyInfo()
+        self.complete = False
+        self.has_token = False
+        self._texts: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}
+        self._json: dict[int, list[str]] = {}
+
+    def observe(self, event: Any) -> bool:
+        """Take one event into account; never asks to hide it (returns False)."""
+        kind = field(event, "type")
+        if kind == "content_block_delta":
+            delta = field(event, "delta")
+            delta_kind = field(delta, "type")
+            if delta_kind == "text_delta":
+                self._texts.append(str(field(delta, "text", "")))
+                self.has_token = True
+            elif delta_kind == "input_json_delta":
+                self._json.setdefault(field(event, "index", 0), []).append(
+                    str(field(delta, "partial_json", ""))
+                )
+                self.has_token = True
+        elif kind == "content_block_start":
+            block = field(event, "content_block")
+            if field(block, "type") == "tool_use":
+                self._calls[field(event, "index", 0)] = {
+                    "id": field(block, "id"),
+                    "name": field(block, "name"),
+                    "arguments": field(block, "input", {}),
+                }
+                self.has_token = True
+        elif kind == "message_start":
+            message = field(event, "message")
+            usage = field(message, "usage")
+            self.reply.model = field(message, "model")
+            self.reply.response_id = field(message, "id")
+            self.reply.input_tokens = field(usage, "input_tokens")
+            self.reply.output_tokens = field(usage, "output_tokens")
+        elif kind == "message_delta":
+            self.reply.stop_reason = field(field(event, "delta"), "stop_reason")
+            usage = field(event, "usage")
+            for name in ("input_tokens", "output_tokens"):
+                value = field(usage, name)
+                if value is not None:
+                    setattr(self.reply, name, value)
+        elif kind == "message_stop":
+            self.complete = True
+        return False
+
+    def result(self) -> ReplyInfo:
+        """The reply so far."""
+        self.reply.text = "".join(self._texts)
+        calls = []
+        for index in sorted(self._calls):
+            call = dict(self._calls[index])
+            if index in self._json:
+                call["arguments"] = parse_arguments("".join(self._json[index]))
+            calls.append(call)
+        self.reply.tool_calls = calls
+        return self.reply

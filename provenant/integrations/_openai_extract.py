@@ -1,0 +1,288 @@
+"""Read OpenAI Chat Completions and Responses requests, replies and stream events."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from provenant.integrations._extract import (
+    ReplyInfo,
+    RequestInfo,
+    field,
+    items_of,
+    normalise_parts,
+    parse_arguments,
+)
+from provenant.tracing._transcript import NormalizedMessage
+
+__all__ = [
+    "ChatStreamAccumulator",
+    "ResponsesStreamAccumulator",
+    "read_chat_reply",
+    "read_chat_request",
+    "read_response",
+    "read_responses_request",
+]
+
+_SYSTEM_ROLES = ("system", "developer")
+
+
+def _join_system(parts: list[Any]) -> Optional[Any]:
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    if all(isinstance(p, str) for p in parts):
+        return "\n\n".join(parts)
+    return parts
+
+
+def _model(kwargs: Mapping[str, Any]) -> Optional[str]:
+    model = kwargs.get("model")
+    return model if isinstance(model, str) else None
+
+
+def _call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    return {"id": call_id, "name": name, "arguments": parse_arguments(arguments)}
+
+
+# -- Chat Completions -------------------------------------------------------------------
+
+
+def read_chat_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo:
+    """The neutral request of ``chat.completions.create(**kwargs)``."""
+    system: list[Any] = []
+    messages: list[NormalizedMessage] = []
+    for message in items_of(kwargs.get("messages")):
+        role = field(message, "role")
+        content = normalise_parts(field(message, "content"))
+        if role in _SYSTEM_ROLES:
+            system.append(content)
+        elif role == "assistant":
+            calls = tuple(
+                _call(
+                    field(c, "id"),
+                    field(field(c, "function"), "name"),
+                    field(field(c, "function"), "arguments"),
+                )
+                for c in items_of(field(message, "tool_calls"))
+            )
+            messages.append(NormalizedMessage("ASSISTANT", content, tool_calls=calls))
+        elif role in ("tool", "function"):
+            messages.append(
+                NormalizedMessage(
+                    "TOOL",
+                    content,
+                    tool_call_id=field(message, "tool_call_id"),
+                    name=field(message, "name"),
+                )
+            )
+        else:
+            messages.append(NormalizedMessage("USER", content))
+    return RequestInfo(_model(kwargs), _join_system(system), messages, stream)
+
+
+def read_chat_reply(completion: Any) -> ReplyInfo:
+    """The neutral reply of a ``ChatCompletion`` (first choice)."""
+    choices = field(completion, "choices", ())
+    choice = choices[0] if choices else None
+    message = field(choice, "message")
+    usage = field(completion, "usage")
+    return ReplyInfo(
+        text=str(field(message, "content", "") or field(message, "refusal", "")),
+        tool_calls=[
+            _call(
+                field(c, "id"),
+                field(field(c, "function"), "name"),
+                field(field(c, "function"), "arguments"),
+            )
+            for c in items_of(field(message, "tool_calls"))
+        ],
+        model=field(completion, "model"),
+        response_id=field(completion, "id"),
+        stop_reason=field(choice, "finish_reason"),
+        input_tokens=field(usage, "prompt_tokens"),
+        output_tokens=field(usage, "completion_tokens"),
+        request_id=getattr(completion, "_request_id", None),
+    )
+
+
+class ChatStreamAccumulator:
+    """
+    Builds the reply of a chat completion stream as the chunks pass by.
+
+    Args:
+        hide_usage_chunk: The SDK asked for usage itself, so the usage-only chunk is
+            swallowed and the caller sees exactly the chunks it asked for.
+    """
+
+    def __init__(self, *, hide_usage_chunk: bool = False) -> None:
+        self.reply = ReplyInfo()
+        self.complete = False
+        self.has_token = False
+        self._hide_usage_chunk = hide_usage_chunk
+        self._texts: list[str] = []
+        self._calls: dict[int, dict[str, Any]] = {}
+        self._arguments: dict[int, list[str]] = {}
+
+    def observe(self, chunk: Any) -> bool:
+        """Take one chunk into account; True when it is the usage chunk to hide."""
+        reply = self.reply
+        if reply.response_id is None:
+            reply.response_id = field(chunk, "id")
+            reply.model = field(chunk, "model")
+        usage = field(chunk, "usage")
+        if usage is not None:
+            reply.input_tokens = field(usage, "prompt_tokens")
+            reply.output_tokens = field(usage, "completion_tokens")
+        choices = field(chunk, "choices", ())
+        if not choices:
+            return self._hide_usage_chunk and usage is not None
+        choice = choices[0]
+        delta = field(choice, "delta")
+        text = field(delta, "content")
+        if text:
+            self._texts.append(str(text))
+            self.has_token = True
+        for call in field(delta, "tool_calls", ()):
+            index = field(call, "index", 0)
+            function = field(call, "function")
+            entry = self._calls.setdefault(index, {"id": None, "name": None, "arguments": {}})
+            if field(call, "id") is not None:
+                entry["id"] = field(call, "id")
+            if field(function, "name") is not None:
+                entry["name"] = field(function, "name")
+            self._arguments.setdefault(index, []).append(str(field(function, "arguments", "")))
+            self.has_token = True
+        finish = field(choice, "finish_reason")
+        if finish is not None:
+            reply.stop_reason = finish
+            self.complete = True
+        return False
+
+    def result(self) -> ReplyInfo:
+        """The reply so far."""
+        self.reply.text = "".join(self._texts)
+        calls = []
+        for index in sorted(self._calls):
+            call = dict(self._calls[index])
+            call["arguments"] = parse_arguments("".join(self._arguments.get(index, ())))
+            calls.append(call)
+        self.reply.tool_calls = calls
+        return self.reply
+
+
+# -- Responses --------------------------------------------------------------------------
+
+
+def read_responses_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo:
+    """The neutral request of ``responses.create(**kwargs)``."""
+    instructions = kwargs.get("instructions")
+    system: list[Any] = [instructions] if isinstance(instructions, str) else []
+    messages: list[NormalizedMessage] = []
+    items = kwargs.get("input")
+    if isinstance(items, str):
+        items = [{"role": "user", "content": items}]
+    for item in items if isinstance(items, (list, tuple)) else ():
+        kind = field(item, "type", "message")
+        if kind == "message":
+            role = field(item, "role")
+            content = normalise_parts(field(item, "content"))
+            if role in _SYSTEM_ROLES:
+                system.append(content)
+            elif role == "assistant":
+                messages.append(NormalizedMessage("ASSISTANT", content))
+            else:
+                messages.append(NormalizedMessage("USER", content))
+        elif kind == "function_call":
+            call = _call(field(item, "call_id"), field(item, "name"), field(item, "arguments"))
+            messages.append(NormalizedMessage("ASSISTANT", "", tool_calls=(call,)))
+        elif kind == "function_call_output":
+            output = field(item, "output", "")
+            messages.append(
+                NormalizedMessage(
+                    "TOOL", normalise_parts(output), tool_call_id=field(item, "call_id")
+                )
+            )
+    previous = kwargs.get("previous_response_id")
+    return RequestInfo(
+        _model(kwargs),
+        _join_system(system),
+        messages,
+        stream,
+        root=previous if isinstance(previous, str) else None,
+    )
+
+
+def read_response(response: Any) -> ReplyInfo:
+    """The neutral reply of a ``Response``."""
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for item in field(response, "output", ()):
+        kind = field(item, "type")
+        if kind == "message":
+            for part in field(item, "content", ()):
+                if field(part, "type") == "output_text":
+                    texts.append(str(field(part, "text", "")))
+                elif field(part, "type") == "refusal":
+                    texts.append(str(field(part, "refusal", "")))
+        elif kind == "function_call":
+            calls.append(
+                _call(field(item, "call_id"), field(item, "name"), field(item, "arguments"))
+            )
+    usage = field(response, "usage")
+    incomplete = field(field(response, "incomplete_details"), "reason")
+    return ReplyInfo(
+        text="".join(texts),
+        tool_calls=calls,
+        model=field(response, "model"),
+        response_id=field(response, "id"),
+        stop_reason=incomplete or field(response, "status"),
+        input_tokens=field(usage, "input_tokens"),
+        output_tokens=field(usage, "output_tokens"),
+        request_id=getattr(response, "_request_id", None),
+    )
+
+
+_TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")
+
+
+class ResponsesStreamAccumulator:
+    """Builds the reply of a Responses event stream as the events pass by."""
+
+    def __init__(self) -> None:
+        self.reply = ReplyInfo()
+        self.complete = False
+        self.has_token = False
+        self._final: Optional[ReplyInfo] = None
+        self._texts: list[str] = []
+        self._calls: dict[Any, dict[str, Any]] = {}
+
+    def observe(self, event: Any) -> bool:
+        """Take one event into account; never asks to hide it (returns False)."""
+        kind = field(event, "type")
+        if kind == "response.output_text.delta":
+            self._texts.append(str(field(event, "delta", "")))
+            self.has_token = True
+        elif kind == "response.output_item.done" or kind == "response.output_item.added":
+            item = field(event, "item")
+            if field(item, "type") == "function_call":
+                self._calls[field(event, "output_index", 0)] = _call(
+                    field(item, "call_id"), field(item, "name"), field(item, "arguments")
+                )
+                self.has_token = True
+        elif kind == "response.created":
+            response = field(event, "response")
+            self.reply.response_id = field(response, "id")
+            self.reply.model = field(response, "model")
+        elif kind in _TERMINAL_EVENTS:
+            self._final = read_response(field(event, "response"))
+            self.complete = True
+        return False
+
+    def result(self) -> ReplyInfo:
+        """The reply so far (the final response's own account once it arrived)."""
+        if self._final is not None:
+            return self._final
+        self.reply.text = "".join(self._texts)
+        self.reply.tool_calls = [self._calls[i] for i in sorted(self._calls)]
+        return self.reply
