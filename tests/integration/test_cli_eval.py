@@ -215,3 +215,42 @@ def test_import_refuses_a_bad_file_and_adds_nothing(
     assert status == 2
     assert message in capsys.readouterr().err
     assert provenant_client.get_eval_suite(suite_id)["cases"] == []
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_gate_draws_progress_on_a_terminal(
+    provenant_server: LocalServer, provenant_api_key: str, suite_id: str, tmp_path: Path
+) -> None:
+    """With standard error on a terminal, `eval run` draws cases done and the pass rate so far."""
+    (tmp_path / "gate_task.py").write_text(_TASK_MODULE, encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    primary, secondary = os.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "provenant", "eval", "run", "--suite", suite_id,
+             "--task", "gate_task:answer", "--max-concurrency", "1",
+             *_destination(provenant_server, provenant_api_key)],
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=secondary, text=True,
+            timeout=60, check=False,
+        )  # fmt: skip
+        os.close(secondary)
+        secondary = -1
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # Linux answers EIO once the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(primary)
+        if secondary != -1:
+            os.close(secondary)
+
+    assert done.returncode == 1  # 75% < the default minimum of 100%
+    text = drawn.decode()
+    assert "eval: 1/4 cases, pass rate 100.0%" in text
+    assert "eval: 4/4 cases, pass rate 75.0%" in text
+    assert "eval:" not in done.stdout
