@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import urllib.parse
 import uuid
 from typing import (
     TYPE_CHECKING,
@@ -83,6 +84,19 @@ def _drop_none(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
+def _segment(value: str) -> str:
+    """Quote an id for use as one path segment (an id never changes the route)."""
+    return urllib.parse.quote(str(value), safe="")
+
+
+_SLUG_GAP_RE = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(name: str) -> str:
+    """Derive an agent slug as the platform does: lower-case, runs of others to ``-``."""
+    return _SLUG_GAP_RE.sub("-", name.lower()).strip("-")
+
+
 def _normalise_result(result: Mapping[str, Any]) -> dict[str, Any]:
     """Map a caller's result dict to the wire's field names, losing nothing."""
     wire: dict[str, Any] = {}
@@ -101,9 +115,17 @@ def _normalise_result(result: Mapping[str, Any]) -> dict[str, Any]:
     if "caseId" not in wire:
         raise ValueError(f"every result needs a caseId; got keys {sorted(result)}.")
     if extra:
-        metadata = dict(wire.get("metadata") or {})
+        given = wire.get("metadata")
+        if isinstance(given, Mapping):
+            metadata = dict(given)
+        else:
+            metadata = {} if given is None else {"metadata": given}
         for key, value in extra.items():
-            metadata.setdefault(key, value)
+            if key in metadata and metadata[key] != value:
+                raise ValueError(
+                    f"result key {key!r} is not a wire field and clashes with metadata[{key!r}]."
+                )
+            metadata[key] = value
         wire["metadata"] = metadata
     return wire
 
@@ -269,8 +291,6 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        from provenant.server._slug import slugify
-
         body = _drop_none(
             {
                 "name": name,
@@ -357,7 +377,7 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        agent: dict[str, Any] = self._request("GET", f"/api/agents/{agent_id}")
+        agent: dict[str, Any] = self._request("GET", f"/api/agents/{_segment(agent_id)}")
         return agent
 
     # -- sessions and turns -----------------------------------------------------------
@@ -412,7 +432,7 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        session: dict[str, Any] = self._request("GET", f"/api/sessions/{session_id}")
+        session: dict[str, Any] = self._request("GET", f"/api/sessions/{_segment(session_id)}")
         return session
 
     def list_sessions(
@@ -447,7 +467,7 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        answer: dict[str, Any] = self._request("DELETE", f"/api/sessions/{session_id}")
+        answer: dict[str, Any] = self._request("DELETE", f"/api/sessions/{_segment(session_id)}")
         return answer
 
     def add_turn(
@@ -497,7 +517,7 @@ class ProvenantClient:
             }
         )
         turn: dict[str, Any] = self._request(
-            "POST", f"/api/sessions/{session_id}/turns", body=body, write=True
+            "POST", f"/api/sessions/{_segment(session_id)}/turns", body=body, write=True
         )
         return turn
 
@@ -530,7 +550,7 @@ class ProvenantClient:
             {"status": wire_status, "totalTokens": total_tokens, "totalLatencyMs": total_latency_ms}
         )
         session: dict[str, Any] = self._request(
-            "POST", f"/api/sessions/{session_id}/end", body=body, write=True
+            "POST", f"/api/sessions/{_segment(session_id)}/end", body=body, write=True
         )
         return session
 
@@ -551,7 +571,7 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        suite: dict[str, Any] = self._request("GET", f"/api/evals/suites/{suite_id}")
+        suite: dict[str, Any] = self._request("GET", f"/api/evals/suites/{_segment(suite_id)}")
         return suite
 
     def create_eval_suite(
@@ -567,7 +587,11 @@ class ProvenantClient:
         .. versionadded:: 0.1
         """
         body = _drop_none(
-            {"name": name, "description": description, "tags": list(tags) if tags else None}
+            {
+                "name": name,
+                "description": description,
+                "tags": list(tags) if tags is not None else None,
+            }
         )
         suite: dict[str, Any] = self._request("POST", "/api/evals/suites", body=body, write=True)
         return suite
@@ -611,7 +635,7 @@ class ProvenantClient:
             }
         )
         case: dict[str, Any] = self._request(
-            "POST", f"/api/evals/suites/{suite_id}/cases", body=body, write=True
+            "POST", f"/api/evals/suites/{_segment(suite_id)}/cases", body=body, write=True
         )
         return case
 
@@ -653,7 +677,7 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        run: dict[str, Any] = self._request("GET", f"/api/evals/runs/{run_id}")
+        run: dict[str, Any] = self._request("GET", f"/api/evals/runs/{_segment(run_id)}")
         return run
 
     def list_eval_runs(
@@ -690,7 +714,10 @@ class ProvenantClient:
         """
         wire = [_normalise_result(result) for result in results]
         answer: dict[str, Any] = self._request(
-            "POST", f"/api/evals/runs/{run_id}/results", body={"results": wire}, write=True
+            "POST",
+            f"/api/evals/runs/{_segment(run_id)}/results",
+            body={"results": wire},
+            write=True,
         )
         return answer
 

@@ -20,7 +20,6 @@ the backend's repr, of any log line or of any exception message.
 from __future__ import annotations
 
 import builtins
-import http.client
 import json
 import logging
 import platform
@@ -33,6 +32,7 @@ import urllib.parse
 from typing import Any, Mapping, Optional, Tuple
 
 from provenant._version import __version__
+from provenant.backends._http11 import Connection, ProtocolError
 from provenant.config import key_prefix
 from provenant.errors import (
     APIError,
@@ -63,8 +63,6 @@ _MAX_RETRY_AFTER_S = 30.0
 _DEFAULT_MAX_IDLE_CONNECTIONS = 16
 _RETRYABLE_STATUSES = frozenset({502, 503, 504})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
-
-_Address = Tuple[str, int]
 
 
 class _Retryable(Exception):
@@ -128,15 +126,23 @@ class HttpBackend:
         if self._scheme == "https" and self._ssl_context is None:
             self._ssl_context = ssl.create_default_context()
         self._key_prefix = key_prefix(api_key)
-        headers = {
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-            "Connection": "keep-alive",
-        }
+        default_port = 443 if self._scheme == "https" else 80
+        host_header = self._host if ":" not in self._host else f"[{self._host}]"
+        if self._port != default_port:
+            host_header = f"{host_header}:{self._port}"
+        headers = [
+            f"Host: {host_header}",
+            f"User-Agent: {USER_AGENT}",
+            "Accept: application/json",
+            "Connection: keep-alive",
+        ]
         if api_key:
-            headers["Authorization"] = f"Bearer {api_key}"
-        self._base_headers: Tuple[Tuple[str, str], ...] = tuple(headers.items())
-        self._idle: list[http.client.HTTPConnection] = []
+            if "\r" in api_key or "\n" in api_key:
+                raise ConfigurationError("the API key holds a line break; check its value.")
+            headers.append(f"Authorization: Bearer {api_key}")
+        # Built once: every request starts with these bytes.
+        self._static_headers = "".join(f"{line}\r\n" for line in headers)
+        self._idle: list[Connection] = []
         self._lock = threading.Lock()
         self._closed = False
         self._addresses: Optional[list[Any]] = None
@@ -252,37 +258,37 @@ class HttpBackend:
         idempotency_key: Optional[str],
         timeout: Optional[float],
     ) -> Any:
-        conn, reused = self._acquire(timeout)
+        message = self._message(method, target, payload, idempotency_key)
+        head = method == "HEAD"
+        conn: Optional[Connection] = None
         try:
+            conn, reused = self._acquire(timeout)
             try:
-                status, retry_after, data, keep = self._exchange(
-                    conn, method, target, payload, idempotency_key
-                )
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                response = conn.exchange(message, head=head)
+            except (BrokenPipeError, ConnectionResetError):
                 if not reused:
                     raise
                 # The server closed this kept-alive connection while it sat idle (e.g.
                 # its keep-alive timeout): the request never reached it. Reconnect once.
                 conn.close()
-                conn, reused = self._new_connection(timeout), False
-                status, retry_after, data, keep = self._exchange(
-                    conn, method, target, payload, idempotency_key
-                )
+                conn = None
+                conn = self._new_connection(timeout)
+                response = conn.exchange(message, head=head)
         except ssl.SSLCertVerificationError as exc:
-            conn.close()
+            _close(conn)
             raise ConnectionError(
                 f"{method} {self._url}{path}: the server's TLS certificate was refused ({exc})."
             ) from exc
         except (socket.timeout, builtins.TimeoutError) as exc:
-            conn.close()
+            _close(conn)
             timed_out = TimeoutError(
                 f"{method} {self._url}{path} got no answer within "
                 f"{timeout or self._timeout:g} s; the API may be overloaded or unreachable."
             )
             timed_out.__cause__ = exc
             raise _Retryable(timed_out, always=False, wait_s=None) from exc
-        except (OSError, http.client.HTTPException) as exc:
-            conn.close()
+        except (OSError, ProtocolError) as exc:
+            _close(conn)
             # A refused connection never reached the application: always safe to repeat.
             refused = isinstance(exc, ConnectionRefusedError)
             broken = ConnectionError(
@@ -292,38 +298,36 @@ class HttpBackend:
             broken.__cause__ = exc
             raise _Retryable(broken, always=refused, wait_s=None) from exc
         except BaseException:
-            conn.close()
+            _close(conn)
             raise
-        if keep:
+        if response.keep_alive:
             self._release(conn)
         else:
             conn.close()
-        return self._answer(method, path, status, retry_after, data)
+        retry_after = response.headers.get("retry-after") if response.status == 429 else None
+        return self._answer(method, path, response.status, retry_after, response.body)
 
-    def _exchange(
+    def _message(
         self,
-        conn: http.client.HTTPConnection,
         method: str,
         target: str,
         payload: Optional[bytes],
         idempotency_key: Optional[str],
-    ) -> Tuple[int, Optional[str], bytes, bool]:
-        conn.putrequest(method, target, skip_accept_encoding=True)
-        for name, value in self._base_headers:
-            conn.putheader(name, value)
+    ) -> bytes:
+        """The whole request as bytes, sent in one ``sendall()``."""
+        if "\r" in target or "\n" in target or " " in target:
+            raise ValueError(f"the request target {target!r} holds whitespace or a line break.")
+        head = f"{method} {target} HTTP/1.1\r\n{self._static_headers}"
         if idempotency_key is not None:
-            conn.putheader("Idempotency-Key", idempotency_key)
+            if "\r" in idempotency_key or "\n" in idempotency_key:
+                raise ValueError("an Idempotency-Key cannot hold a line break.")
+            head += f"Idempotency-Key: {idempotency_key}\r\n"
         if payload is not None:
-            conn.putheader("Content-Type", "application/json")
-            conn.putheader("Content-Length", str(len(payload)))
-        elif method in ("POST", "PUT", "PATCH"):
-            conn.putheader("Content-Length", "0")
-        # Headers and body leave in one send(): no Nagle/delayed-ACK stall.
-        conn.endheaders(payload)
-        response = conn.getresponse()
-        data = response.read()
-        retry_after = response.getheader("Retry-After") if response.status == 429 else None
-        return response.status, retry_after, data, not response.will_close
+            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+            return head.encode("latin-1") + payload
+        if method in ("POST", "PUT", "PATCH"):
+            head += "Content-Length: 0\r\n"
+        return (head + "\r\n").encode("latin-1")
 
     def _answer(
         self, method: str, path: str, status: int, retry_after: Optional[str], data: bytes
@@ -365,69 +369,44 @@ class HttpBackend:
 
     # -- the pool -------------------------------------------------------------------------
 
-    def _acquire(self, timeout: Optional[float]) -> Tuple[http.client.HTTPConnection, bool]:
+    def _acquire(self, timeout: Optional[float]) -> Tuple[Connection, bool]:
         with self._lock:
             if self._closed:
                 raise ClientClosedError("this backend was closed; build a new client.")
             conn = self._idle.pop() if self._idle else None
         if conn is None:
             return self._new_connection(timeout), False
-        wanted = self._timeout if timeout is None else timeout
-        if conn.timeout != wanted:
-            conn.timeout = wanted
-            if conn.sock is not None:
-                conn.sock.settimeout(wanted)
+        conn.set_timeout(self._timeout if timeout is None else timeout)
         return conn, True
 
-    def _release(self, conn: http.client.HTTPConnection) -> None:
+    def _release(self, conn: Connection) -> None:
         with self._lock:
             if not self._closed and len(self._idle) < self._max_idle:
                 self._idle.append(conn)
                 return
         conn.close()
 
-    def _new_connection(self, timeout: Optional[float]) -> http.client.HTTPConnection:
+    def _new_connection(self, timeout: Optional[float]) -> Connection:
         wanted = self._timeout if timeout is None else timeout
-        conn: http.client.HTTPConnection
-        if self._scheme == "https":
-            conn = http.client.HTTPSConnection(
-                self._host, self._port, timeout=wanted, context=self._ssl_context
-            )
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=wanted)
-        # Resolve the host once per backend rather than on every new connection.
-        conn._create_connection = self._create_connection  # type: ignore[attr-defined]
+        # Resolve the host once per backend rather than for every new connection.
+        addresses = self._addresses
+        if addresses is None:
+            addresses = socket.getaddrinfo(self._host, self._port, 0, socket.SOCK_STREAM)
+            self._addresses = addresses
+        try:
+            conn = Connection.open(addresses, self._host, wanted, self._ssl_context)
+        except OSError:
+            # The host may have moved: resolve it again next time.
+            self._addresses = None
+            raise
         with self._lock:
             self._connections_opened += 1
         return conn
 
-    def _create_connection(
-        self,
-        address: _Address,
-        timeout: Any = None,
-        source_address: Optional[_Address] = None,
-    ) -> socket.socket:
-        addresses = self._addresses
-        if addresses is None:
-            addresses = socket.getaddrinfo(address[0], address[1], 0, socket.SOCK_STREAM)
-            self._addresses = addresses
-        last: Optional[OSError] = None
-        for family, kind, proto, _name, sockaddr in addresses:
-            sock = socket.socket(family, kind, proto)
-            try:
-                if timeout is not None:
-                    sock.settimeout(timeout)
-                if source_address is not None:
-                    sock.bind(source_address)
-                sock.connect(sockaddr)
-                return sock
-            except OSError as exc:
-                sock.close()
-                last = exc
-        # Every cached address failed: resolve again next time (the host may have moved).
-        self._addresses = None
-        assert last is not None
-        raise last
+
+def _close(conn: Optional[Connection]) -> None:
+    if conn is not None:
+        conn.close()
 
 
 def _describe(exc: BaseException) -> str:

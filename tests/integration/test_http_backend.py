@@ -619,3 +619,103 @@ def test_tls_is_verified(
     assert backend.request("GET", "/api/agents") == {"ok": 0}
     assert backend.request("GET", "/api/agents") == {"ok": 1}
     backend.close()
+
+
+# -- answers framed every way HTTP/1.1 allows ------------------------------------------------
+
+
+def test_host_header_names_host_and_port(fault_server: Callable[..., FaultServer]) -> None:
+    """The Host header carries the host and its non-default port."""
+    server = fault_server(ok())
+    backend = HttpBackend(server.url)
+    backend.request("GET", "/health")
+    backend.close()
+    assert server.requests[0].headers["host"] == f"127.0.0.1:{server.port}"
+
+
+def test_chunked_answers_are_decoded(fault_server: Callable[..., FaultServer]) -> None:
+    """An answer with Transfer-Encoding: chunked is reassembled and the connection reused."""
+    body = json.dumps({"chunked": True, "text": "x" * 100}).encode()
+    chunks = b"".join(
+        f"{len(body[i : i + 40]):x}\r\n".encode() + body[i : i + 40] + b"\r\n"
+        for i in range(0, len(body), 40)
+    )
+    answer = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\nX-T: 1\r\n\r\n"
+    )
+    server = fault_server(lambda i, r: answer)
+    backend = HttpBackend(server.url)
+    assert backend.request("GET", "/a") == {"chunked": True, "text": "x" * 100}
+    assert backend.request("GET", "/b") == {"chunked": True, "text": "x" * 100}
+    backend.close()
+    assert server.accepts == 1
+
+
+def test_interim_100_and_http10_answers(fault_server: Callable[..., FaultServer]) -> None:
+    """A 100 Continue before the answer is skipped; an HTTP/1.0 answer closes the connection."""
+    answer = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    server = fault_server(lambda i, r: answer)
+    backend = HttpBackend(server.url)
+    assert backend.request("GET", "/a") == {}
+    assert backend.request("GET", "/b") == {}
+    backend.close()
+    assert server.accepts == 2
+
+
+def test_an_answer_broken_off_is_a_connection_error(
+    fault_server: Callable[..., FaultServer],
+) -> None:
+    """A body shorter than its Content-Length raises ConnectionError."""
+    server = fault_server(
+        lambda i, r: b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{}", close_after_answer=True
+    )
+    backend = HttpBackend(server.url)
+    with pytest.raises(ConnectionError, match="broke off"):
+        backend.request("POST", "/a", body={})
+    backend.close()
+
+
+def test_garbage_answers_are_a_connection_error(fault_server: Callable[..., FaultServer]) -> None:
+    """A reply that is not HTTP raises ConnectionError."""
+    server = fault_server(lambda i, r: b"SSH-2.0-OpenSSH\r\n\r\n")
+    backend = HttpBackend(server.url)
+    with pytest.raises(ConnectionError, match="malformed"):
+        backend.request("POST", "/a", body={})
+    backend.close()
+
+
+def test_header_injection_is_refused(fault_server: Callable[..., FaultServer]) -> None:
+    """A line break in a path or an idempotency key is refused before anything is sent."""
+    server = fault_server(ok())
+    backend = HttpBackend(server.url)
+    with pytest.raises(ValueError):
+        backend.request("GET", "/a\r\nX-Evil: 1")
+    with pytest.raises(ValueError):
+        backend.request("POST", "/a", body={}, idempotency_key="k\r\nX-Evil: 1")
+    backend.close()
+    assert server.requests == []
+
+
+def test_many_small_posts_per_second(fault_server: Callable[..., FaultServer]) -> None:
+    """Four threads push small POSTs through one backend at well over 1,000 requests a second."""
+    answer = http_response(201, {"ok": True})
+    server = fault_server(lambda i, r: answer)
+    backend = HttpBackend(server.url, api_key=SECRET_KEY)
+    per_thread = 500
+
+    def work() -> None:
+        for _ in range(per_thread):
+            backend.request("POST", "/api/sessions/s/turns", body={"role": "USER"}, retries=0)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    rate = 4 * per_thread / (time.perf_counter() - started)
+    backend.close()
+    assert len(server.requests) == 4 * per_thread
+    assert server.accepts == 4
+    # The fault server is a thread per connection in this very process; the bound is loose.
+    assert rate > 1000, rate
