@@ -719,3 +719,72 @@ def test_many_small_posts_per_second(fault_server: Callable[..., FaultServer]) -
     assert server.accepts == 4
     # The fault server is a thread per connection in this very process; the bound is loose.
     assert rate > 1000, rate
+
+
+# -- the same faults through ProvenantClient --------------------------------------------------
+
+
+def _client(url: str, **options: object) -> provenant.ProvenantClient:
+    return provenant.ProvenantClient(base_url=url, api_key=SECRET_KEY, enabled=False, **options)  # type: ignore[arg-type]
+
+
+def test_client_raises_rate_limit_error_after_retries(
+    fault_server: Callable[..., FaultServer],
+) -> None:
+    """An explicit call answered 429 every time retries and then raises RateLimitError."""
+    server = fault_server(
+        lambda i, r: http_response(429, {"error": "Too many"}, headers={"Retry-After": "0.05"})
+    )
+    client = _client(server.url)
+    with pytest.raises(RateLimitError) as caught:
+        client.list_agents()
+    assert caught.value.retry_after == 0.05
+    assert len(server.requests) == 3
+    client.shutdown()
+
+
+def test_client_retries_a_write_with_one_idempotency_key(
+    fault_server: Callable[..., FaultServer],
+) -> None:
+    """A write answered 503 is retried with the same Idempotency-Key and then succeeds."""
+    server = fault_server(fail_then_ok(http_response(503, {"error": "x"}), failures=2))
+    client = _client(server.url)
+    assert client.add_turn("s1", "USER", "hi") == {"ok": True}
+    keys = {request.headers["idempotency-key"] for request in server.requests}
+    assert len(server.requests) == 3 and len(keys) == 1
+    uuid_text = keys.pop()
+    assert re.fullmatch(r"[0-9a-f-]{36}", uuid_text)
+    client.shutdown()
+
+
+def test_client_raises_server_error(fault_server: Callable[..., FaultServer]) -> None:
+    """An explicit call answered 500 raises ServerError with the status, without retrying."""
+    server = fault_server(lambda i, r: http_response(500, {"error": "Internal server error"}))
+    client = _client(server.url)
+    with pytest.raises(ServerError) as caught:
+        client.get_session("s1")
+    assert caught.value.status_code == 500
+    assert "Internal server error" in str(caught.value)
+    assert len(server.requests) == 1
+    client.shutdown()
+
+
+def test_client_raises_connection_error() -> None:
+    """An explicit call to a port nobody listens on raises ConnectionError."""
+    client = _client(refused_url())
+    with pytest.raises(ConnectionError):
+        client.list_sessions()
+    client.shutdown()
+
+
+def test_client_raises_timeout_error(fault_server: Callable[..., FaultServer]) -> None:
+    """An explicit call to a server that never answers raises TimeoutError."""
+    server = fault_server(lambda i, r: STALL)
+    client = _client(server.url, timeout=0.1)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        client.create_session("00000000-0000-4000-8000-000000000000")
+    # A write carries an idempotency key, so it is retried: 3 attempts of 0.1 s.
+    assert len(server.requests) == 3
+    assert time.monotonic() - started < 5
+    client.shutdown()
