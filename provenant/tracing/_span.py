@@ -13,16 +13,17 @@ observers are only called when some are registered::
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional, overload
 
 from provenant._logging import log_fault
 
 if TYPE_CHECKING:
     from provenant.tracing._session import Session
 
-__all__ = ["Span", "notify_end", "notify_start"]
+__all__ = ["Span", "new_span", "notify_end", "notify_start"]
 
 _time_ns = time.time_ns
+_new = object.__new__
 
 
 def notify_start(observers: list[Any], span: Span) -> None:
@@ -43,6 +44,38 @@ def notify_end(observers: list[Any], span: Span) -> None:
             log_fault("observer", f"observer {type(observer).__name__}.on_end failed", exc)
 
 
+class _LazyDict:
+    """A dict attribute created on first read (a non-data descriptor: the instance wins after)."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> _LazyDict: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type[Any]) -> dict[str, Any]: ...
+
+    def __get__(self, instance: Optional[object], owner: type[Any]) -> Any:
+        if instance is None:
+            return self
+        value: dict[str, Any] = {}
+        instance.__dict__[self._name] = value
+        return value
+
+
+def new_span(name: str, kind: str, parent: Optional[Span], session: Session) -> Span:
+    """Build an untimed span without observers as cheaply as Python allows (the hot path)."""
+    span = _new(Span)
+    span.name = name
+    span.kind = kind
+    span.parent = parent
+    span.session = session
+    return span
+
+
 class Span:
     """
     One traced operation inside a session.
@@ -52,8 +85,9 @@ class Span:
         kind: ``"session"``, ``"agent"``, ``"step"``, ``"tool"`` or ``"llm"``.
         parent: The span current when this one started, or ``None``.
         session: The session the span belongs to.
-        start_time_ns: Start, from :func:`time.time_ns`.
-        end_time_ns: End, or ``None`` while it runs.
+        start_time_ns: Start, from :func:`time.time_ns` (``0`` for a span nobody
+            observes: the hot path does not read the clock).
+        end_time_ns: End (``0`` when untimed), or ``None`` while it runs.
         attributes: Free attributes (see HACKING.md "Span attributes").
         status: ``"ok"``, ``"error"`` or ``"cancelled"``.
         error: The exception that ended it, if any.
@@ -64,22 +98,20 @@ class Span:
     .. versionadded:: 0.1
     """
 
-    __slots__ = (
-        "_observers",
-        "_opening",
-        "attributes",
-        "end_time_ns",
-        "error",
-        "input",
-        "kind",
-        "name",
-        "observer_data",
-        "output",
-        "parent",
-        "session",
-        "start_time_ns",
-        "status",
-    )
+    # The fields every span sets live in slots; the rest are class defaults until a slow
+    # path sets them (into the lazily created instance dict), so that a span joining a
+    # session on the hot path costs four attribute stores and no clock reading.
+    __slots__ = ("__dict__", "_end", "kind", "name", "parent", "session")
+
+    start_time_ns: int = 0
+    status: str = "ok"
+    error: Optional[BaseException] = None
+    input: Any = None
+    output: Any = None
+    _opening: bool = False
+    _observers: Optional[list[Any]] = None
+    attributes: _LazyDict = _LazyDict("attributes")
+    observer_data: _LazyDict = _LazyDict("observer_data")
 
     def __init__(
         self,
@@ -94,15 +126,13 @@ class Span:
         self.parent = parent
         self.session = session
         self.start_time_ns = _time_ns()
-        self.end_time_ns: Optional[int] = None
-        self.attributes: dict[str, Any] = {}
-        self.status = "ok"
-        self.error: Optional[BaseException] = None
-        self.input: Any = None
-        self.output: Any = None
-        self.observer_data: dict[str, Any] = {}
-        self._opening = False
-        self._observers = observers
+        if observers:
+            self._observers = observers
+
+    @property
+    def end_time_ns(self) -> Optional[int]:
+        """End, from :func:`time.time_ns`, or ``None`` while the span runs."""
+        return getattr(self, "_end", None)
 
     def __repr__(self) -> str:
         return f"Span(name={self.name!r}, kind={self.kind!r}, status={self.status!r})"
@@ -130,7 +160,7 @@ class Span:
 
         .. versionadded:: 0.1
         """
-        return self.end_time_ns is not None
+        return hasattr(self, "_end")
 
     def end(self, error: Optional[BaseException] = None, status: Optional[str] = None) -> None:
         """
@@ -142,9 +172,9 @@ class Span:
 
         .. versionadded:: 0.1
         """
-        if self.end_time_ns is not None:
+        if hasattr(self, "_end"):
             return
-        self.end_time_ns = _time_ns()
+        self._end = _time_ns()
         if error is not None:
             self.error = error
             self.status = "error"

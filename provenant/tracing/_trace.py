@@ -27,7 +27,7 @@ from provenant.errors import ConfigurationError
 from provenant.tracing._context import get_current, reset_current, set_current
 from provenant.tracing._payload import prepare_content, to_jsonable
 from provenant.tracing._session import Session
-from provenant.tracing._span import Span, notify_start
+from provenant.tracing._span import Span, new_span, notify_start
 
 __all__ = ["TraceKind", "make_trace_decorator"]
 
@@ -38,6 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _perf_counter = time.perf_counter
 _time_ns = time.time_ns
+_new = object.__new__
 
 
 class _Spec:
@@ -248,12 +249,11 @@ def _wrap_function(spec: _Spec) -> Callable[..., Any]:
     name = spec.name
     kind = spec.kind
     fast = kind != "tool" and spec.agent_id is None
-    capture_output = spec.capture_output
     get = get_current
     set_ = set_current
     reset = reset_current
-    new_span = Span
-    now = _time_ns
+    new = _new
+    span_type = Span
 
     def traced(*args: Any, **kwargs: Any) -> Any:
         parent = get()
@@ -262,20 +262,23 @@ def _wrap_function(spec: _Spec) -> Callable[..., Any]:
             if not session.sampled:
                 return func(*args, **kwargs)
             if not session._observers:
-                span = new_span(name, kind, parent, session)
+                # The hot path: a span built inline (no __init__ frame), made current
+                # for the call. Nobody reads its output (no observers), so none is kept.
+                span = new(span_type)
+                span.name = name
+                span.kind = kind
+                span.parent = parent
+                span.session = session
                 token = set_(span)
                 try:
                     result = func(*args, **kwargs)
                 except BaseException as exc:
-                    span.end_time_ns = now()
                     span.status = "error"
                     span.error = exc
                     raise
                 finally:
                     reset(token)
-                span.end_time_ns = now()
-                if capture_output:
-                    span.output = result
+                    span._end = 0
                 return result
         call = _begin(spec, parent, args, kwargs)
         if call is None:
@@ -299,7 +302,6 @@ def _wrap_coroutine(spec: _Spec) -> Callable[..., Any]:
     name = spec.name
     kind = spec.kind
     fast = kind != "tool" and spec.agent_id is None
-    capture_output = spec.capture_output
 
     async def traced(*args: Any, **kwargs: Any) -> Any:
         parent = get_current()
@@ -308,22 +310,19 @@ def _wrap_coroutine(spec: _Spec) -> Callable[..., Any]:
             if not session.sampled:
                 return await func(*args, **kwargs)
             if not session._observers:
-                span = Span(name, kind, parent, session)
+                span = new_span(name, kind, parent, session)
                 token = set_current(span)
                 try:
-                    result = await func(*args, **kwargs)
+                    return await func(*args, **kwargs)
                 except BaseException as exc:
-                    span.end_time_ns = _time_ns()
                     cancelled = type(exc).__name__ == "CancelledError"
                     span.status = "cancelled" if cancelled else "error"
-                    span.error = None if cancelled else exc
+                    if not cancelled:
+                        span.error = exc
                     raise
                 finally:
                     reset_current(token)
-                span.end_time_ns = _time_ns()
-                if capture_output:
-                    span.output = result
-                return result
+                    span._end = 0
         call = _begin(spec, parent, args, kwargs)
         if call is None:
             return await func(*args, **kwargs)
