@@ -13,7 +13,7 @@ import provenant as prov
 __all__ = ["AGENT", "MODEL", "QUESTIONS", "SYSTEM", "lookup_order", "run_conversation"]
 
 AGENT = "Support Bot (demo)"
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-5-5"
 SYSTEM = "You are the support agent of an online shop. Be brief and precise."
 QUESTIONS = (
     "Hi! Where is my order A1234?",
