@@ -24,6 +24,12 @@ def _answer(request: RecordedRequest) -> Reply:
     )
 
 
+def _text(message: anthropic.types.Message) -> str:
+    block = message.content[0]
+    assert isinstance(block, anthropic.types.TextBlock)
+    return block.text
+
+
 @pytest.mark.parametrize("flavour", ["sync", "async"])
 def test_llm_calls_of_each_case_are_recorded_linked_and_counted(
     provenant_client: ProvenantClient, fake_provider: FakeProvider, flavour: str
@@ -47,7 +53,7 @@ def test_llm_calls_of_each_case_are_recorded_linked_and_counted(
             max_tokens=50,
             messages=[{"role": "user", "content": case_input["country"]}],
         )
-        return str(message.content[0].text)
+        return _text(message)
 
     async def async_task(case_input: dict[str, Any]) -> str:
         # An async client's connections belong to one event loop: evaluate() runs the
@@ -60,7 +66,7 @@ def test_llm_calls_of_each_case_are_recorded_linked_and_counted(
                 max_tokens=50,
                 messages=[{"role": "user", "content": case_input["country"]}],
             )
-        return str(message.content[0].text)
+        return _text(message)
 
     task: Any = sync_task if flavour == "sync" else async_task
     with llm:
