@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import threading
 import time
@@ -335,3 +336,50 @@ def test_empty_suite_is_refused(provenant_client: ProvenantClient) -> None:
     suite_id = str(provenant_client.create_eval_suite("empty")["id"])
     with pytest.raises(ValueError, match="has no cases"):
         provenant.evaluate(suite_id, lambda i: i, client=provenant_client)
+
+
+_REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="unset")
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_tasks_see_the_callers_context(provenant_client: ProvenantClient, flavour: str) -> None:
+    """Context variables set by the caller are visible to the task, in threads and in tasks."""
+    suite_id = _make_suite(
+        provenant_client, [{"input": {"n": n}, "expected": "req-1"} for n in range(3)]
+    )
+
+    def sync_task(case_input: dict[str, Any]) -> str:
+        return _REQUEST_ID.get()
+
+    async def async_task(case_input: dict[str, Any]) -> str:
+        return _REQUEST_ID.get()
+
+    token = _REQUEST_ID.set("req-1")
+    try:
+        report = provenant.evaluate(
+            suite_id,
+            sync_task if flavour == "sync" else async_task,
+            agent_id="Context Bot",
+            client=provenant_client,
+        )
+    finally:
+        _REQUEST_ID.reset(token)
+
+    assert report.pass_rate == 1.0
+
+
+def test_async_task_from_inside_a_running_event_loop(provenant_client: ProvenantClient) -> None:
+    """Called from a coroutine, evaluate() still runs an async task's cases to completion."""
+    suite_id = _make_suite(
+        provenant_client, [{"input": {"n": n}, "expected": str(n)} for n in range(3)]
+    )
+
+    async def task(case_input: dict[str, Any]) -> str:
+        await asyncio.sleep(0)
+        return str(case_input["n"])
+
+    async def caller() -> float:
+        report = provenant.evaluate(suite_id, task, agent_id="Loop Bot", client=provenant_client)
+        return report.pass_rate
+
+    assert asyncio.run(caller()) == 1.0
