@@ -10,8 +10,11 @@ Everything about the contract lives in the router; this layer only moves bytes.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
 import socket
+import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Optional
 from urllib.parse import parse_qsl
@@ -22,6 +25,41 @@ from provenant.server._router import MAX_BODY_BYTES, Response, Router
 __all__ = ["ProvenantHTTPServer"]
 
 _MAX_DRAIN_BYTES = 64 * 1024 * 1024
+_MAX_HEADERS = 100
+_MAX_LINE = 65536
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
+_date_cache: list[Any] = [0, ""]
+
+
+def _http_date() -> str:
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[1] = email.utils.formatdate(now, usegmt=True)
+        _date_cache[0] = now
+    return str(_date_cache[1])
+
+
+class _Headers:
+    """Request headers: case-insensitive ``get``, and ``items()`` as received."""
+
+    __slots__ = ("_by_lower", "_items")
+
+    def __init__(self) -> None:
+        self._items: list[tuple[str, str]] = []
+        self._by_lower: dict[str, str] = {}
+
+    def add(self, name: str, value: str) -> None:
+        self._items.append((name, value))
+        self._by_lower.setdefault(name.lower(), value)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._by_lower.get(name.lower(), default)
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._items)
+
+    def lower_dict(self) -> dict[str, str]:
+        return self._by_lower
 
 
 class ProvenantHTTPServer(ThreadingHTTPServer):
@@ -42,9 +80,43 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     disable_nagle_algorithm = True
     server: ProvenantHTTPServer
+    raw_requestline: bytes
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: a local server for tests and development."""
+
+    def parse_request(self) -> bool:
+        """Parse the request line and headers; a fast path for plain HTTP/1.x requests."""
+        words = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n").split()
+        if len(words) != 3 or words[2] not in ("HTTP/1.1", "HTTP/1.0"):
+            return super().parse_request()
+        self.command, self.path, self.request_version = words
+        self.requestline = " ".join(words)
+        headers = _Headers()
+        for _ in range(_MAX_HEADERS):
+            line = self.rfile.readline(_MAX_LINE + 1)
+            if len(line) > _MAX_LINE:
+                self.close_connection = True
+                self.send_error(431, "Header line too long")
+                return False
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, sep, value = line.decode("iso-8859-1").partition(":")
+            if sep:
+                headers.add(name.strip(), value.strip())
+        else:
+            self.close_connection = True
+            self.send_error(431, "Too many headers")
+            return False
+        self.headers = headers  # type: ignore[assignment]
+        connection = headers.get("Connection", "").lower()
+        if self.request_version == "HTTP/1.1":
+            self.close_connection = connection == "close"
+        else:
+            self.close_connection = connection != "keep-alive"
+        if headers.get("Expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
 
     def do_GET(self) -> None:
         self._serve()
@@ -100,8 +172,12 @@ class _Handler(BaseHTTPRequestHandler):
             body = b""
         else:
             body = self.rfile.read(length) if length else b""
+        headers = self.headers
+        header_map = (
+            headers.lower_dict() if isinstance(headers, _Headers) else dict(headers.items())
+        )
         response = router.handle(
-            self.command, raw_path, query, dict(self.headers), body, body_length=length
+            self.command, raw_path, query, header_map, body, body_length=length
         )
         if response.stream is not None and not head:
             self._send_stream(response)
@@ -109,17 +185,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(response, head)
 
     def _send(self, response: Response, head: bool) -> None:
+        # One write per answer: status line, headers and body together (the stdlib
+        # sends them piecemeal, and formats a Date header per call).
         payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
-        self.send_response(response.status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
+        reason = _REASONS.get(response.status, "Unknown")
+        lines = [
+            f"HTTP/1.1 {response.status} {reason}",
+            f"Server: {self.server_version}",
+            f"Date: {_http_date()}",
+            "Content-Type: application/json; charset=utf-8",
+            f"Content-Length: {len(payload)}",
+        ]
+        lines.extend(f"{name}: {value}" for name, value in response.headers.items())
         if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if not head:
-            self.wfile.write(payload)
+            lines.append("Connection: close")
+        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+        self.wfile.write(head_bytes if head else head_bytes + payload)
 
     def _send_stream(self, response: Response) -> None:
         assert response.stream is not None

@@ -14,6 +14,7 @@ columns behave the same on either::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -1079,15 +1080,17 @@ class Router:
                     return status, answer, {}, None
                 with self.store.write() as conn:
                     if idempotency_key:
-                        replay = _replay(conn, org_id, idempotency_key, method, path)
+                        digest = _idempotency_hash(org_id, idempotency_key, method, path)
+                        replay = _replay(conn, digest, org_id, idempotency_key)
                         if replay is not None:
                             return replay[0], replay[1], {"Idempotent-Replayed": "true"}, None
                     status, answer = route.handler(conn, org_id, params, query, body)
                     if idempotency_key and 200 <= status < 300:
                         conn.execute(
-                            "INSERT OR REPLACE INTO idempotency_keys (org_id, key, method, path,"
-                            " status, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            "INSERT OR REPLACE INTO idempotency (hash, org_id, key, method, path,"
+                            " status, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             (
+                                digest,
                                 org_id,
                                 idempotency_key,
                                 method,
@@ -1164,12 +1167,18 @@ def _parse_body(raw: bytes) -> Any:
         return Response(400, {"error": "Malformed JSON body"})
 
 
-def _replay(conn: Conn, org_id: str, key: str, method: str, path: str) -> Optional[tuple[int, Any]]:
+def _idempotency_hash(org_id: str, key: str, method: str, path: str) -> int:
+    # One integer key (the table's rowid): a single b-tree to touch per write.
+    material = "\x00".join((org_id, method, path, key)).encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.sha256(material).digest()[:8], "big", signed=True)
+
+
+def _replay(conn: Conn, digest: int, org_id: str, key: str) -> Optional[tuple[int, Any]]:
     row = conn.execute(
-        "SELECT status, body, created_at FROM idempotency_keys"
-        " WHERE org_id = ? AND key = ? AND method = ? AND path = ?",
-        (org_id, key, method, path),
+        "SELECT status, body, created_at, org_id, key FROM idempotency WHERE hash = ?", (digest,)
     ).fetchone()
-    if row is None or time.time() - float(row[2]) > _IDEMPOTENCY_TTL_SECONDS:
+    if row is None or row[3] != org_id or row[4] != key:
+        return None
+    if time.time() - float(row[2]) > _IDEMPOTENCY_TTL_SECONDS:
         return None
     return int(row[0]), json.loads(row[1])

@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 __all__ = [
     "LOCAL_API_KEY",
@@ -108,7 +108,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE INDEX IF NOT EXISTS sessions_org ON sessions (org_id, started_at, seq);
 CREATE TABLE IF NOT EXISTS turns (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL,
     session_id TEXT NOT NULL,
     role TEXT NOT NULL,
     content TEXT NOT NULL,
@@ -177,15 +177,15 @@ CREATE TABLE IF NOT EXISTS eval_results (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS eval_results_run ON eval_results (run_id, seq);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
+CREATE TABLE IF NOT EXISTS idempotency (
+    hash INTEGER PRIMARY KEY,
     org_id TEXT NOT NULL,
     key TEXT NOT NULL,
     method TEXT NOT NULL,
     path TEXT NOT NULL,
     status INTEGER NOT NULL,
     body TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (org_id, key, method, path)
+    created_at REAL NOT NULL
 );
 """
 
@@ -231,18 +231,23 @@ class Store:
         self._all: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+        self._batch: Optional[_Batch] = None
+        self._writer: Optional[sqlite3.Connection] = None
         self._closed = False
         #: Notified after every committed write (the SSE stream waits on it).
         self.changed = threading.Condition(threading.Lock())
         self.version = 0
         conn = self._connect()
         try:
-            with self._write_lock:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-        finally:
-            self._release(conn)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except BaseException:
+            self.close()
+            raise
+        self._writer = conn
         self._ensure_local_org()
 
     # -- connections ------------------------------------------------------------------
@@ -288,28 +293,19 @@ class Store:
         finally:
             self._release(conn)
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
+    def write(self) -> _WriteTransaction:
         """
-        Run a block in one write transaction: committed on success, rolled back on error.
+        Run a block as one atomic write: all of it is committed, or none of it.
+
+        Writes of concurrent threads are grouped: each block runs in its own savepoint
+        (a failing block rolls back only itself), and one ``COMMIT`` covers the blocks
+        that queued up meanwhile; every block returns only once its commit is done.
+        On this machine a commit costs far more than the statements it covers, so
+        grouping is what lets concurrent senders go past ~1,000 turns/s.
 
         .. versionadded:: 0.1
         """
-        conn = self._acquire()
-        try:
-            with self._write_lock:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield conn
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-        finally:
-            self._release(conn)
-        with self.changed:
-            self.version += 1
-            self.changed.notify_all()
+        return _WriteTransaction(self)
 
     def close(self) -> None:
         """
@@ -317,9 +313,20 @@ class Store:
 
         .. versionadded:: 0.1
         """
-        with self._pool_lock:
-            self._closed = True
-            conns, self._all, self._pool = self._all, [], []
+        with self._write_lock:
+            batch, writer = self._batch, self._writer
+            if batch is not None and writer is not None:
+                # Writers queued behind the last one lost the race to us: commit for them.
+                try:
+                    writer.execute("COMMIT")
+                except sqlite3.Error as error:
+                    batch.error = error
+                self._batch = None
+                batch.done.set()
+            with self._pool_lock:
+                self._closed = True
+                self._writer = None
+                conns, self._all, self._pool = self._all, [], []
         for conn in conns:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
@@ -436,3 +443,99 @@ class Store:
         if row[1] is not None and str(row[1]) <= now_iso():
             return None
         return str(row[0])
+
+
+class _Batch:
+    """The jobs sharing one open write transaction, and the event of its commit."""
+
+    __slots__ = ("done", "error", "size")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.error: Optional[BaseException] = None
+        self.size = 0
+
+
+_MAX_BATCH = 64
+
+
+class _WriteTransaction:
+    """Context manager of :meth:`Store.write` (see there)."""
+
+    __slots__ = ("_batch", "_store")
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._batch: Optional[_Batch] = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        store = self._store
+        with store._waiting_lock:
+            store._waiting += 1
+        store._write_lock.acquire()
+        with store._waiting_lock:
+            store._waiting -= 1
+        try:
+            conn = store._writer
+            if conn is None:
+                raise RuntimeError("the store is closed")
+            batch = store._batch
+            if batch is None:
+                conn.execute("BEGIN IMMEDIATE")
+                batch = store._batch = _Batch()
+            batch.size += 1
+            self._batch = batch
+            conn.execute("SAVEPOINT job")
+        except BaseException:
+            if self._batch is not None:
+                self._finish(failed=True)
+            else:
+                store._write_lock.release()
+            raise
+        return conn
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        conn = self._store._writer
+        assert conn is not None
+        failed = exc_type is not None
+        try:
+            if failed:
+                conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self._finish(failed)
+
+    def _finish(self, failed: bool) -> None:
+        store = self._store
+        batch = self._batch
+        assert batch is not None
+        conn = store._writer
+        if store._waiting > 0 and batch.size < _MAX_BATCH and conn is not None:
+            # Someone is queued behind us: let them write into the same transaction;
+            # the last writer of the group commits for everyone.
+            store._write_lock.release()
+            if failed:
+                return
+            batch.done.wait()
+            if batch.error is not None:
+                raise batch.error
+            return
+        try:
+            if conn is not None:
+                conn.execute("COMMIT")
+        except BaseException as error:
+            batch.error = error
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")  # type: ignore[union-attr]
+        finally:
+            store._batch = None
+            batch.done.set()
+            store._write_lock.release()
+        with store.changed:
+            store.version += 1
+            store.changed.notify_all()
+        if batch.error is not None and not failed:
+            raise batch.error
