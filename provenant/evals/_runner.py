@@ -247,7 +247,11 @@ def _score(plan: _Plan, case: dict[str, Any], output: Any) -> tuple[Score, str, 
             )
             return Score(False, 0.0), names, message
         try:
-            scores.append((name, to_score(scorer(output, case.get("expectedOutput"), case))))
+            verdict = scorer(output, case.get("expectedOutput"), case)
+            if inspect.iscoroutine(verdict):
+                verdict.close()  # never awaited: close it rather than warn
+                raise TypeError("scorers are plain functions; an async scorer is not supported")
+            scores.append((name, to_score(verdict)))
         except Exception as exc:  # a user's scorer may raise anything: it fails the case
             return Score(False, 0.0), names, f"scorer {name} raised {_describe(exc)}"
     if len(scores) == 1:

@@ -383,3 +383,26 @@ def test_async_task_from_inside_a_running_event_loop(provenant_client: Provenant
         return report.pass_rate
 
     assert asyncio.run(caller()) == 1.0
+
+
+def test_async_scorer_fails_the_case_saying_why(provenant_client: ProvenantClient) -> None:
+    """An async scorer fails its case with a scorer error, without an un-awaited warning."""
+    suite_id = _make_suite(provenant_client, [{"input": {"q": "x"}, "expected": "x"}])
+
+    async def judge(output: Any, expected: Any, case: dict[str, Any]) -> bool:
+        return True
+
+    report = provenant.evaluate(
+        suite_id,
+        lambda i: i["q"],
+        agent_id="Judge Bot",
+        scorers=judge,  # type: ignore[arg-type]  # what the type checker would refuse
+        client=provenant_client,
+    )
+
+    (row,) = report.results
+    assert not row.passed
+    assert row.error == (
+        "scorer judge raised TypeError: scorers are plain functions; "
+        "an async scorer is not supported"
+    )
