@@ -223,7 +223,8 @@ def test_gate_draws_progress_on_a_terminal(
 ) -> None:
     """With standard error on a terminal, `eval run` draws cases done and the pass rate so far."""
     (tmp_path / "gate_task.py").write_text(_TASK_MODULE, encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
     primary, secondary = os.openpty()
     try:
         done = subprocess.run(
