@@ -11,7 +11,6 @@ from provenant.integrations._extract import (
     items_of,
     normalise_parts,
     parse_arguments,
-    summarise_part,
 )
 from provenant.tracing._transcript import NormalizedMessage
 
@@ -61,7 +60,7 @@ def _user(content: Any) -> list[NormalizedMessage]:
                 )
             )
         else:
-            rest.append(summarise_part(block))
+            rest.append(block)
     if rest:
         messages.append(NormalizedMessage("USER", normalise_parts(rest)))
     return messages

@@ -96,12 +96,16 @@ def _abandon(call: LlmCall) -> None:
 
 
 def _wrap_result(
-    api: ApiSpec, call: LlmCall, result: Any, hide: bool, raw: bool, is_async: bool
+    api: ApiSpec, call: LlmCall, result: Any, hide: bool, raw: Any, is_async: bool
 ) -> Any:
-    """Zone 3: record a plain reply, or return the stream behind a recording proxy."""
-    if raw:
-        # LegacyAPIResponse.parse() caches its answer, so the caller's parse() is the same.
-        reply = api.read_reply(result.parse())
+    """
+    Zone 3: record a plain reply, or return the stream behind a recording proxy.
+
+    ``raw`` is false, or the parsed reply of a ``with_raw_response`` call: the SDKs'
+    ``parse()`` caches its answer, so the caller's own ``parse()`` returns the same object.
+    """
+    if raw is not False:
+        reply = api.read_reply(raw)
         reply.request_id = reply.request_id or _header(result, api.request_id_header)
         call.succeed(reply)
         return result
@@ -128,8 +132,10 @@ def make_call_wrapper(
             record_fault("before-call", exc)
             return None, kwargs, False, False
 
-    def after(call: LlmCall, result: Any, hide: bool, raw: bool) -> Any:
+    def after(call: LlmCall, result: Any, hide: bool, raw: Any) -> Any:
         try:
+            if raw is True:
+                raw = result.parse()
             return _wrap_result(api, call, result, hide, raw, is_async)
         except Exception as exc:
             record_fault("after-call", exc)
@@ -159,6 +165,13 @@ def make_call_wrapper(
             except BaseException as exc:
                 failed(call, exc)
                 raise
+            if raw:
+                try:
+                    raw = await result.parse()
+                except Exception as exc:
+                    record_fault("after-call", exc)
+                    _abandon(call)
+                    return result
             return after(call, result, hide, raw)
 
         return async_wrapper

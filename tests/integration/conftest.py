@@ -1,12 +1,17 @@
-"""Fixtures of the integration tests: the fake model provider on 127.0.0.1."""
+"""Fixtures of the integration tests: the fake model provider, instrumented clients, records."""
 
 from __future__ import annotations
 
-from typing import Iterator
+import asyncio
+import inspect
+from typing import Any, Awaitable, Callable, Iterator, Optional, TypeVar
 
 import pytest
 
 from provenant._fake_provider import FakeProvider, start_fake_provider
+from provenant.client import ProvenantClient
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +26,81 @@ def fake_provider(_fake_provider_server: FakeProvider) -> Iterator[FakeProvider]
     _fake_provider_server.reset()
     yield _fake_provider_server
     _fake_provider_server.reset()
+
+
+Recorded = Callable[[], "list[dict[str, Any]]"]
+
+
+@pytest.fixture
+def recorded(provenant_client: ProvenantClient) -> Recorded:
+    """Flush, then return every session of the test's org with its turns, oldest first."""
+
+    def sessions() -> list[dict[str, Any]]:
+        assert provenant_client.flush(10)
+        listed = provenant_client.list_sessions()
+        full = [provenant_client.get_session(s["id"]) for s in listed]
+        return sorted(full, key=lambda s: (s["startedAt"], s["createdAt"]))
+
+    return sessions
+
+
+def roles(session: dict[str, Any]) -> list[str]:
+    """The roles of a recorded session's turns, in order."""
+    return [turn["role"] for turn in session["turns"]]
+
+
+def assistant_turns(session: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ASSISTANT turns of a recorded session."""
+    return [turn for turn in session["turns"] if turn["role"] == "ASSISTANT"]
+
+
+async def maybe(value: Any) -> Any:
+    """Await ``value`` when a sync/async-agnostic scenario got an awaitable, else return it."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+async def drain(stream: Any, limit: Optional[int] = None) -> list[Any]:
+    """Read a sync or async stream to its end (or ``limit`` items, then stop reading)."""
+    items: list[Any] = []
+    if hasattr(type(stream), "__anext__"):
+        async for item in stream:
+            items.append(item)
+            if limit is not None and len(items) >= limit:
+                break
+    else:
+        for item in stream:
+            items.append(item)
+            if limit is not None and len(items) >= limit:
+                break
+    return items
+
+
+def scenario(body: Callable[[], Awaitable[T]], *clients: Any) -> T:
+    """Run an async test scenario on a fresh event loop, then close ``clients`` on it."""
+
+    async def run() -> T:
+        try:
+            return await body()
+        finally:
+            for client in clients:
+                await maybe(client.close())
+
+    return asyncio.run(run())
+
+
+class Helpers:
+    """The helpers above, as a fixture (test modules cannot import a conftest)."""
+
+    maybe = staticmethod(maybe)
+    drain = staticmethod(drain)
+    scenario = staticmethod(scenario)
+    roles = staticmethod(roles)
+    assistant_turns = staticmethod(assistant_turns)
+
+
+@pytest.fixture
+def h() -> type[Helpers]:
+    """Helpers shared by the instrumentation tests."""
+    return Helpers
