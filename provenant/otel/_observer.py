@@ -34,12 +34,15 @@ __all__ = ["OtelObserver"]
 
 #: Where an OpenTelemetry span is kept in ``span.observer_data``.
 SPAN_KEY = "provenant.otel.span"
-#: The token of the context attached while the span is current, in ``span.observer_data``.
-TOKEN_KEY = "provenant.otel.token"
-#: The context attached, to check it is still current before detaching.
-CONTEXT_KEY = "provenant.otel.context"
+#: The tokens of the contexts attached while the span is current (a stack).
+TOKENS_KEY = "provenant.otel.tokens"
+#: Set once the OpenTelemetry span has ended.
+ENDED_KEY = "provenant.otel.ended"
 
 INSTRUMENTATION_SCOPE = "provenant"
+
+# Spans of traced functions: current from on_start to on_end on the caller's thread.
+_SCOPED_KINDS = frozenset(("agent", "step", "tool"))
 
 _SPAN_KINDS: Dict[str, SpanKind] = {
     "llm": SpanKind.CLIENT,
@@ -89,6 +92,10 @@ class OtelObserver:
         """
         Start the OpenTelemetry span of a Provenant span that just started.
 
+        A traced function's span (``agent``, ``step``, ``tool``) is also made the
+        current OpenTelemetry context until it ends: the tracing core makes it current
+        right after this call and restores the context right before ``on_end``.
+
         Args:
             span: The Provenant span.
         """
@@ -107,6 +114,8 @@ class OtelObserver:
                 metadata = span.session.metadata
                 metadata["otelTraceId"] = format_trace_id(span_context.trace_id)
                 metadata["otelSpanId"] = format_span_id(span_context.span_id)
+        elif span.kind in _SCOPED_KINDS:
+            self.on_enter(span)
 
     def on_end(self, span: Any) -> None:
         """
@@ -116,12 +125,14 @@ class OtelObserver:
             span: The Provenant span.
         """
         data = span.observer_data
-        otel_span = data.pop(SPAN_KEY, None)
-        if otel_span is None:
+        otel_span = data.get(SPAN_KEY)
+        if otel_span is None or data.get(ENDED_KEY):
             return
-        self.deactivate(span)
+        data[ENDED_KEY] = True
+        while data.get(TOKENS_KEY):
+            self.on_exit(span)
         if span.kind == "llm":
-            # The model is often known only once the request was read.
+            # The model may be known only once the reply was read.
             otel_span.update_name(_attributes.span_name(span))
         otel_span.set_attributes(
             _attributes.end_attributes(span, capture_content=self._capture_content)
@@ -134,43 +145,47 @@ class OtelObserver:
                 otel_span.record_exception(error, escaped=True)
         otel_span.end(end_time=span.end_time_ns)
 
-    def activate(self, span: Any) -> None:
+    def on_enter(self, span: Any) -> None:
         """
         Make a span's OpenTelemetry span the current OpenTelemetry context.
 
-        Called when the Provenant span becomes current on this thread, so that spans
-        the host or a provider SDK starts inside it are its children.
+        Called when the Provenant span becomes current on this thread (a session block
+        is entered; an LLM call's provider request runs), so that the spans the host or
+        a provider SDK starts meanwhile (anthropic's ``anthropic.messages.create``) are
+        its children. Each call is undone by one :meth:`on_exit`.
 
         Args:
             span: The Provenant span, already started.
         """
         data = span.observer_data
         otel_span = data.get(SPAN_KEY)
-        if otel_span is None or TOKEN_KEY in data:
+        if otel_span is None:
             return
-        ctx = trace.set_span_in_context(otel_span)
-        data[TOKEN_KEY] = otel_context.attach(ctx)
-        data[CONTEXT_KEY] = ctx
+        token = otel_context.attach(trace.set_span_in_context(otel_span))
+        tokens = data.get(TOKENS_KEY)
+        if tokens is None:
+            data[TOKENS_KEY] = [token]
+        else:
+            tokens.append(token)
 
-    def deactivate(self, span: Any) -> None:
+    def on_exit(self, span: Any) -> None:
         """
-        Restore the OpenTelemetry context that was current before :meth:`activate`.
+        Restore the OpenTelemetry context that was current before the last :meth:`on_enter`.
 
-        Restores nothing when the context has changed since (a span the host forgot to
-        end, or a different thread or task): resetting it there would undo someone
-        else's context.
+        Like the tracing core's own context, the value before is restored whatever was
+        attached since; a token from another ``contextvars.Context`` (the span ends in
+        another task or thread) restores nothing there.
 
         Args:
             span: The Provenant span.
         """
-        data = span.observer_data
-        token = data.pop(TOKEN_KEY, None)
-        ctx = data.pop(CONTEXT_KEY, None)
-        if token is None or otel_context.get_current() is not ctx:
+        tokens = span.observer_data.get(TOKENS_KEY)
+        if not tokens:
             return
+        token = tokens.pop()
         if isinstance(token, contextvars.Token):
-            # ValueError: created in another contextvars.Context (a copied task
-            # context); the context it was attached in is not this one: nothing to restore.
+            # ValueError: created in another contextvars.Context, which is not this
+            # one; OpenTelemetry's detach() would log it as an error on every call.
             with contextlib.suppress(ValueError):
                 token.var.reset(token)
         else:  # a runtime context that is not contextvars-based (OTEL_PYTHON_CONTEXT)
@@ -179,20 +194,22 @@ class OtelObserver:
     def _parent_context(self, span: Any) -> Optional[otel_context.Context]:
         """Return the OpenTelemetry parent of a span (``None``: the current context)."""
         parent = span.parent
+        if parent is None and span.kind != "session":
+            # An LLM call in a single-call session has no parent span: its session's root.
+            parent = span.session.root_span
         parent_otel = parent.observer_data.get(SPAN_KEY) if parent is not None else None
         if parent_otel is None:
-            # A session root (or a span whose parent is not exported): join the host's
-            # active OpenTelemetry span, if any.
+            # A session's root: join the host's active OpenTelemetry span, if any.
             return None
         current = trace.get_current_span()
         if current is parent_otel:
             return None
         if (
-            current.is_recording()
-            and (current.get_span_context().trace_id == parent_otel.get_span_context().trace_id)
-            and CONTEXT_KEY in parent.observer_data
+            parent.observer_data.get(TOKENS_KEY)
+            and current.is_recording()
+            and current.get_span_context().trace_id == parent_otel.get_span_context().trace_id
         ):
-            # The parent is current and the host started a span inside it: nest under
-            # the host's span, which is where this call really happens.
+            # The parent is current here and the host started a span inside it: nest
+            # under the host's span, which is where this call really happens.
             return None
         return trace.set_span_in_context(parent_otel)
