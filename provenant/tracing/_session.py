@@ -14,6 +14,7 @@ end) and hands them to the client's exporter.
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
@@ -73,6 +74,7 @@ class Session:
         "_ended",
         "_exporter",
         "_external_id",
+        "_identified",
         "_input_tokens",
         "_join",
         "_latency_ms",
@@ -118,6 +120,7 @@ class Session:
         self._observers = tracer._observers
         self.agent = agent
         self._external_id = external_id
+        self._identified = external_id is not None or session_id is not None
         self.user_id = user_id
         self.agent_version_id = agent_version_id
         self.environment_id = environment_id
@@ -315,8 +318,10 @@ class Session:
             self.sampled = self.sampled and outer.sampled
         if self.agent is None:
             self.agent = self._tracer.default_agent()
+        # A resumed session (session_id=) is not ended by its block, only by end().
+        resumed = self._server_id is not None
         self._start(current)
-        push_block(self.root_span, self)
+        push_block(self.root_span, None if resumed else self)
         return self
 
     def _exit(self, exc_type: Optional[type[BaseException]]) -> None:
@@ -331,7 +336,7 @@ class Session:
 
     def _joins(self, outer: Session) -> bool:
         # A resumed session or one given its own external id is never merged into another.
-        if self._server_id is not None or self._external_id is not None:
+        if self._identified:
             return False
         return self.agent is None or self._tracer.same_agent(self.agent, outer.agent)
 
@@ -429,9 +434,9 @@ class Session:
                     meta["span"] = path
         body: dict[str, Any] = {"role": wire_role}
         if settings.capture_content:
-            body["content"], truncated = prepare_content(
-                content, settings.mask, settings.max_content_bytes
-            )
+            safe, truncated = prepare_content(content, settings.mask, settings.max_content_bytes)
+            # The wire takes a string, an object or an array: other scalars go as JSON text.
+            body["content"] = safe if isinstance(safe, (str, dict, list)) else json.dumps(safe)
             if tool_calls:
                 body["toolCalls"] = [self._safe_tool_call(call) for call in tool_calls]
             if truncated:

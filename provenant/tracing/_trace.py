@@ -74,7 +74,7 @@ class _Spec:
         self.func = func
         self.get_client = get_client
         self.qualname: str = qualname
-        self.name: str = name or qualname
+        self.name: str = name or getattr(func, "__name__", None) or qualname
         self.kind = kind
         self.agent_id = agent_id
         self.capture_input = capture_input

@@ -1,0 +1,90 @@
+"""Payload safety: anything a user passes becomes JSON the wire accepts."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+from typing import Any
+
+from provenant.tracing._payload import MASK_FAILED, prepare_content, to_jsonable
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+    when: datetime.date
+
+
+class _Model:
+    def model_dump(self) -> dict[str, Any]:
+        return {"name": "m", "tags": {"b", "a"}}
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<Opaque thing>"
+
+
+def test_non_json_values_become_readable() -> None:
+    """Dataclasses, pydantic-like models, dates, sets, bytes and objects become JSON."""
+    value = {
+        "point": _Point(1, datetime.date(2026, 1, 2)),
+        "model": _Model(),
+        "bytes": b"abcd",
+        "opaque": _Opaque(),
+        "nan": float("nan"),
+        3: "int key",
+    }
+    converted, truncated = to_jsonable(value, 256 * 1024)
+    assert not truncated
+    assert converted == {
+        "point": {"x": 1, "when": "2026-01-02"},
+        "model": {"name": "m", "tags": ["a", "b"]},
+        "bytes": "<bytes: 4>",
+        "opaque": "<Opaque thing>",
+        "nan": "nan",
+        "3": "int key",
+    }
+    json.dumps(converted)
+
+
+def test_cycles_are_cut() -> None:
+    """A self-referencing structure is recorded with the cycle replaced by a marker."""
+    loop: dict[str, Any] = {"a": 1}
+    loop["self"] = loop
+    items: list[Any] = [1]
+    items.append(items)
+    assert to_jsonable(loop, 4096) == ({"a": 1, "self": "<cycle>"}, False)
+    assert to_jsonable(items, 4096) == ([1, "<cycle>"], False)
+
+
+def test_shared_references_are_not_cycles() -> None:
+    """The same object twice side by side is recorded twice, not as a cycle."""
+    shared = {"k": "v"}
+    assert to_jsonable([shared, shared], 4096) == ([{"k": "v"}, {"k": "v"}], False)
+
+
+def test_oversized_content_is_truncated_and_flagged() -> None:
+    """A content over max_bytes is cut to about that size and reported truncated."""
+    text, truncated = to_jsonable("x" * 5000, 1024)
+    assert truncated and len(text.encode()) <= 1024 and text.endswith("[truncated]")
+    big, truncated = to_jsonable({"k": "y" * 5000}, 1024)
+    assert truncated and isinstance(big, str) and len(big.encode()) <= 1024
+
+
+def test_a_raising_mask_records_a_placeholder() -> None:
+    """A mask that raises never reaches the caller and nothing unmasked is kept."""
+
+    def broken(value: Any) -> Any:
+        raise RuntimeError("boom")
+
+    assert prepare_content("secret", broken, 4096) == (MASK_FAILED, False)
+
+
+def test_a_mask_rewrites_content() -> None:
+    """The mask's answer is what gets recorded."""
+    assert prepare_content("card 4242", lambda v: v.replace("4242", "****"), 4096) == (
+        "card ****",
+        False,
+    )
