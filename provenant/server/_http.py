@@ -85,6 +85,15 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet: a local server for tests and development."""
 
+    def send_error(
+        self, code: int, message: Optional[str] = None, explain: Optional[str] = None
+    ) -> None:
+        """Answer protocol-level errors as JSON too; an unknown method is a 405."""
+        if code == 501:
+            code, message = 405, "Method not allowed"
+        self.close_connection = True
+        self._send(Response(code, {"error": message or _REASONS.get(code, "Error")}), False)
+
     def parse_request(self) -> bool:
         """Parse the request line and headers; a fast path for plain HTTP/1.x requests."""
         words = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n").split()

@@ -945,9 +945,13 @@ class Router:
             method = method.upper()
             if len(path) > 1 and path.endswith("/"):
                 path = path.rstrip("/") or "/"
-            if path == "/health" and method == "GET":
-                return Response(200, {"status": "ok", "ts": now_iso()})
-            if path == "/api/docs/spec" and method == "GET":
+            if path in ("/health", "/api/docs/spec"):
+                if method == "HEAD":
+                    return Response(200)
+                if method != "GET":
+                    return Response(405, {"error": "Method not allowed"}, {"Allow": "GET"})
+                if path == "/health":
+                    return Response(200, {"status": "ok", "ts": now_iso()})
                 return Response(200, self.spec())
             if not path.startswith("/api/"):
                 return Response(404, {"error": "Not found"})
@@ -1105,6 +1109,12 @@ class Router:
                 return reply.status, reply.body, {}, None
             except (UnicodeEncodeError, UnicodeDecodeError):
                 return 400, {"error": "Request text is not valid Unicode"}, {}, None
+        allowed = {r.method for r in _ROUTES if r.pattern.match(path)}
+        if _STREAM.match(path):
+            allowed.add("GET")
+        if allowed:
+            headers = {"Allow": ", ".join(sorted(allowed))}
+            return 405, {"error": "Method not allowed"}, headers, None
         return 404, {"error": "Not found"}, {}, None
 
     def _open_stream(
