@@ -89,14 +89,6 @@ def _segment(value: str) -> str:
     return urllib.parse.quote(str(value), safe="")
 
 
-_SLUG_GAP_RE = re.compile(r"[^a-z0-9]+")
-
-
-def slugify(name: str) -> str:
-    """Derive an agent slug as the platform does: lower-case, runs of others to ``-``."""
-    return _SLUG_GAP_RE.sub("-", name.lower()).strip("-")
-
-
 def _normalise_result(result: Mapping[str, Any]) -> dict[str, Any]:
     """Map a caller's result dict to the wire's field names, losing nothing."""
     wire: dict[str, Any] = {}
@@ -291,6 +283,8 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
+        from provenant.server._slug import slugify  # the one slug rule, shared with the server
+
         body = _drop_none(
             {
                 "name": name,

@@ -18,8 +18,9 @@ from typing import Any, Optional
 
 from provenant._cli._browse import compact_json, render_table, short_time
 from provenant._cli._common import add_destination_options, client_from_args
-from provenant.client import ProvenantClient, is_uuid, slugify
+from provenant.client import ProvenantClient, is_uuid
 from provenant.errors import NotFoundError
+from provenant.server._slug import slugify
 
 __all__ = ["add_commands", "render_transcript"]
 

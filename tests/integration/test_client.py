@@ -417,3 +417,10 @@ def test_both_destinations_answer_the_same_shape(
         finally:
             client.shutdown()
     assert answers["http"] == answers["local"]
+
+
+def test_a_name_without_slug_characters_still_gets_one_agent(client: ProvenantClient) -> None:
+    """create_agent and get_or_create_agent agree on the slug of a name with no [a-z0-9] in it."""
+    created = client.create_agent("客服")
+    assert created["slug"].startswith("agent-")
+    assert client.get_or_create_agent("客服") == created["id"]
