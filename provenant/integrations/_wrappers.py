@@ -13,18 +13,21 @@ The wrapt wrappers put on a client's resource methods: three zones around the ca
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from provenant.integrations._call import ApiSpec, Integration, LlmCall, record_fault
 from provenant.integrations._extract import ReplyInfo
 from provenant.integrations._streams import AsyncStreamProxy, StreamRecorder, SyncStreamProxy
+from provenant.tracing._span import entered
 
 __all__ = ["Switch", "make_call_wrapper", "make_copy_wrapper", "make_stream_helper_wrapper"]
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
-# The header the provider SDKs add for ``with_raw_response`` ("raw") and
-# ``with_streaming_response`` ("stream") (anthropic/openai ``_legacy_response.py``).
+# The header the provider SDKs add for ``with_raw_response`` ("raw" in anthropic's
+# ``_response.py``, "true" in openai's ``_legacy_response.py``) and for
+# ``with_streaming_response`` ("stream"), whose body is not read yet: passed through.
 _RAW_HEADER = "x-stainless-raw-response"
 
 
@@ -67,7 +70,7 @@ def _prepare(
     """Zone 1: return ``(call or None, kwargs to send, hide usage chunk, raw response)``."""
     stream = kwargs.get("stream") is True
     raw = _raw_mode(kwargs)
-    if raw is not None and (raw != "raw" or stream):
+    if raw is not None and (raw == "stream" or stream):
         return None, kwargs, False, False  # streamed raw responses pass through untouched
     hide = False
     if stream and integration.stream_usage and api.name == "chat":
@@ -161,13 +164,16 @@ def make_call_wrapper(
                 return await wrapped(*args, **call_kwargs)
             call.restart_clock()
             try:
-                result = await wrapped(*args, **call_kwargs)
+                with entered(call.span):
+                    result = await wrapped(*args, **call_kwargs)
             except BaseException as exc:
                 failed(call, exc)
                 raise
             if raw:
                 try:
-                    raw = await result.parse()
+                    raw = result.parse()  # openai's async raw response parses synchronously
+                    if inspect.isawaitable(raw):
+                        raw = await raw
                 except Exception as exc:
                     record_fault("after-call", exc)
                     _abandon(call)
@@ -184,7 +190,8 @@ def make_call_wrapper(
             return wrapped(*args, **call_kwargs)
         call.restart_clock()
         try:
-            result = wrapped(*args, **call_kwargs)
+            with entered(call.span):
+                result = wrapped(*args, **call_kwargs)
         except BaseException as exc:
             failed(call, exc)
             raise
@@ -233,7 +240,8 @@ def _traced_request(
     if call is None:
         return request()
     try:
-        raw_stream = request()
+        with entered(call.span):
+            raw_stream = request()
     except BaseException as exc:
         call.fail(exc)
         raise
@@ -247,7 +255,8 @@ async def _traced_request_async(
     if call is None:
         return await request
     try:
-        raw_stream = await request
+        with entered(call.span):
+            raw_stream = await request
     except BaseException as exc:
         call.fail(exc)
         raise

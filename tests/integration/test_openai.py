@@ -1,0 +1,384 @@
+"""The instrumented OpenAI client (Chat Completions, Responses) against the fake provider."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import openai
+import pytest
+from pydantic import BaseModel
+
+import provenant
+from provenant._fake_provider import FakeProvider, Reply, ToolCall
+from provenant.client import ProvenantClient
+
+MODEL = "gpt-test"
+
+
+@pytest.fixture(params=["sync", "async"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def make_client(mode: str, fake: FakeProvider, **options: Any) -> Any:
+    cls = openai.AsyncOpenAI if mode == "async" else openai.OpenAI
+    return cls(base_url=fake.openai_base_url, api_key="test-key", max_retries=0, **options)
+
+
+@pytest.fixture
+def client(mode: str, fake_provider: FakeProvider, provenant_client: ProvenantClient) -> Any:
+    return provenant.instrument(
+        make_client(mode, fake_provider), provenant=provenant_client, agent_id="GPT Bot"
+    )
+
+
+def chat(*texts: str, system: str = "You are terse.") -> list[dict[str, Any]]:
+    return [{"role": "system", "content": system}] + [{"role": "user", "content": t} for t in texts]
+
+
+# -- Chat Completions -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_chat_create_records_the_reply(client, streamed, fake_provider, recorded, h):
+    """chat.completions.create records SYSTEM, USER and an ASSISTANT turn with its metadata."""
+    fake_provider.script(Reply(text="Hi back", input_tokens=9, output_tokens=2))
+    extra: dict[str, Any] = {"stream_options": {"include_usage": True}} if streamed else {}
+
+    async def body() -> Any:
+        result = await h.maybe(
+            client.chat.completions.create(
+                model=MODEL, messages=chat("Hi"), stream=streamed, **extra
+            )
+        )
+        if streamed:
+            assert isinstance(result, (openai.Stream, openai.AsyncStream))
+            return await h.drain(result)
+        assert type(result) is openai.types.chat.ChatCompletion
+        return result
+
+    h.scenario(body, client)
+    [session] = recorded()
+    assert session["status"] == "COMPLETED"
+    assert h.roles(session) == ["SYSTEM", "USER", "ASSISTANT"]
+    reply = session["turns"][2]
+    assert reply["content"] == "Hi back"
+    assert (reply["inputTokens"], reply["outputTokens"]) == (9, 2)
+    meta = reply["metadata"]
+    assert (meta["model"], meta["provider"], meta["stopReason"]) == (MODEL, "openai", "stop")
+    assert meta["stream"] is streamed
+    assert meta["requestId"].startswith("req_")
+    if streamed:
+        assert meta["timeToFirstTokenMs"] >= 0
+        assert meta["incomplete"] is False
+
+
+def test_chat_stream_without_usage_is_left_as_it_is(client, fake_provider, recorded, h):
+    """By default a chat stream is requested unchanged, so its tokens are unknown."""
+
+    async def body() -> list[Any]:
+        stream = await h.maybe(
+            client.chat.completions.create(model=MODEL, messages=chat("Hi"), stream=True)
+        )
+        return await h.drain(stream)
+
+    h.scenario(body, client)
+    [request] = fake_provider.received("chat")
+    assert "stream_options" not in request.body
+    [session] = recorded()
+    reply = h.assistant_turns(session)[0]
+    assert reply["content"] == "You said: Hi"
+    assert reply["inputTokens"] is None
+
+
+def test_stream_usage_asks_for_usage_and_hides_the_extra_chunk(
+    mode, fake_provider, provenant_client, recorded, h
+):
+    """With stream_usage=True the tokens are recorded and the caller sees only its own chunks."""
+    client = provenant.instrument(
+        make_client(mode, fake_provider),
+        provenant=provenant_client,
+        agent_id="GPT Bot",
+        stream_usage=True,
+    )
+    raw_client = make_client(mode, fake_provider)
+    fake_provider.script(Reply(text="a b c", input_tokens=4, output_tokens=3), Reply(text="a b c"))
+
+    async def body() -> tuple[list[Any], list[Any]]:
+        ours = await h.drain(
+            await h.maybe(
+                client.chat.completions.create(model=MODEL, messages=chat("x"), stream=True)
+            )
+        )
+        theirs = await h.drain(
+            await h.maybe(
+                raw_client.chat.completions.create(model=MODEL, messages=chat("x"), stream=True)
+            )
+        )
+        return ours, theirs
+
+    ours, theirs = h.scenario(body, client, raw_client)
+    assert [c.choices[0].delta.content for c in ours] == [
+        c.choices[0].delta.content for c in theirs
+    ]
+    assert all(c.usage is None for c in ours)
+    first, _ = fake_provider.received("chat")
+    assert first.body["stream_options"] == {"include_usage": True}
+    [session] = recorded()
+    reply = h.assistant_turns(session)[0]
+    assert (reply["inputTokens"], reply["outputTokens"]) == (4, 3)
+
+
+def test_broken_off_chat_stream_is_recorded_incomplete(client, fake_provider, recorded, h):
+    """A chat stream closed after two chunks is recorded with incomplete: true."""
+    fake_provider.script(Reply(text="one two three four five"))
+
+    async def body() -> None:
+        stream = await h.maybe(
+            client.chat.completions.create(model=MODEL, messages=chat("go"), stream=True)
+        )
+        assert len(await h.drain(stream, limit=2)) == 2
+        await h.maybe(stream.close())
+
+    h.scenario(body, client)
+    [session] = recorded()
+    reply = h.assistant_turns(session)[0]
+    assert reply["metadata"]["incomplete"] is True
+    assert reply["content"] == "one"
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_chat_tool_round_trip(client, streamed, fake_provider, provenant_client, recorded, h):
+    """A chat tool round trip records USER, ASSISTANT with the tool call, TOOL, ASSISTANT."""
+    fake_provider.script(
+        Reply(text="", tool_calls=[ToolCall("lookup", {"order": 42}, id="call_1")]),
+        Reply(text="Order 42 has shipped."),
+    )
+    messages: list[Any] = chat("Where is order 42?")
+
+    async def body() -> None:
+        async with provenant_client.session("GPT Bot"):
+            result = await h.maybe(
+                client.chat.completions.create(model=MODEL, messages=messages, stream=streamed)
+            )
+            if streamed:
+                await h.drain(result)
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "lookup", "arguments": '{"order": 42}'},
+                        }
+                    ],
+                }
+            )
+            messages.append({"role": "tool", "tool_call_id": "call_1", "content": "shipped"})
+            result = await h.maybe(
+                client.chat.completions.create(model=MODEL, messages=messages, stream=streamed)
+            )
+            if streamed:
+                await h.drain(result)
+
+    h.scenario(body, client)
+    [session] = recorded()
+    assert h.roles(session) == ["SYSTEM", "USER", "ASSISTANT", "TOOL", "ASSISTANT"]
+    call_turn = session["turns"][2]
+    assert call_turn["toolCalls"] == [
+        {"id": "call_1", "name": "lookup", "arguments": {"order": 42}}
+    ]
+    assert call_turn["metadata"]["stopReason"] == "tool_calls"
+    assert session["turns"][3]["content"] == "shipped"
+    assert session["turns"][4]["content"] == "Order 42 has shipped."
+
+
+def test_chat_parse_is_recorded(client, fake_provider, recorded, h):
+    """chat.completions.parse returns the parsed model and is recorded."""
+
+    class Answer(BaseModel):
+        answer: str
+
+    fake_provider.script(Reply(text=json.dumps({"answer": "42"})))
+
+    async def body() -> Any:
+        return await h.maybe(
+            client.chat.completions.parse(model=MODEL, messages=chat("Q?"), response_format=Answer)
+        )
+
+    completion = h.scenario(body, client)
+    assert completion.choices[0].message.parsed == Answer(answer="42")
+    [session] = recorded()
+    # The wire returns JSON-looking content decoded (provenant-api.md: JSON-string columns).
+    assert h.assistant_turns(session)[0]["content"] in ('{"answer": "42"}', {"answer": "42"})
+
+
+@pytest.mark.parametrize("status", [500, 429])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_chat_error_is_reraised_unchanged_and_recorded(
+    mode, client, status, streamed, fake_provider, recorded, h
+):
+    """A provider error raises the same exception as without instrumentation and is recorded."""
+    raw_client = make_client(mode, fake_provider)
+    fake_provider.script(*[Reply(status=status, error_message="nope")] * 2)
+
+    async def failure(target: Any) -> BaseException:
+        with pytest.raises(openai.APIStatusError) as caught:
+            await h.maybe(
+                target.chat.completions.create(model=MODEL, messages=chat("x"), stream=streamed)
+            )
+        return caught.value
+
+    async def body() -> tuple[BaseException, BaseException]:
+        return await failure(client), await failure(raw_client)
+
+    ours, theirs = h.scenario(body, client, raw_client)
+    assert type(ours) is type(theirs)
+    assert str(ours) == str(theirs)
+    [session] = recorded()
+    assert session["status"] == "FAILED"
+    reply = h.assistant_turns(session)[0]
+    assert reply["content"] == ""
+    assert reply["metadata"]["error"]["status"] == status
+    assert reply["metadata"]["error"]["type"] == type(theirs).__name__
+
+
+def test_chat_timeout_raises_what_the_provider_raises(
+    mode, fake_provider, provenant_client, recorded, h
+):
+    """A timed-out chat call raises the exception type and message of an uninstrumented one."""
+    client = provenant.instrument(
+        make_client(mode, fake_provider, timeout=0.2), provenant=provenant_client, agent_id="B"
+    )
+    raw_client = make_client(mode, fake_provider, timeout=0.2)
+    fake_provider.script(Reply(delay_s=1.0), Reply(delay_s=1.0))
+
+    async def failure(target: Any) -> BaseException:
+        with pytest.raises(openai.APITimeoutError) as caught:
+            await h.maybe(target.chat.completions.create(model=MODEL, messages=chat("x")))
+        return caught.value
+
+    async def body() -> tuple[BaseException, BaseException]:
+        return await failure(client), await failure(raw_client)
+
+    ours, theirs = h.scenario(body, client, raw_client)
+    assert type(ours) is type(theirs)
+    assert str(ours) == str(theirs)
+    [session] = recorded()
+    assert session["status"] == "FAILED"
+
+
+def test_chat_raw_response_keeps_working(client, recorded, h):
+    """chat.completions.with_raw_response.create still returns the raw response and is recorded."""
+
+    async def body() -> Any:
+        raw = await h.maybe(
+            client.chat.completions.with_raw_response.create(model=MODEL, messages=chat("raw"))
+        )
+        return await h.maybe(raw.parse())
+
+    completion = h.scenario(body, client)
+    assert type(completion) is openai.types.chat.ChatCompletion
+    [session] = recorded()
+    assert h.assistant_turns(session)[0]["content"] == "You said: raw"
+
+
+def test_image_urls_are_summarised(client, recorded, h):
+    """A data: image URL in a chat message is recorded as its media type and size only."""
+    url = "data:image/jpeg;base64," + "A" * 500
+    content = [
+        {"type": "text", "text": "Describe"},
+        {"type": "image_url", "image_url": {"url": url}},
+    ]
+
+    async def body() -> None:
+        await h.maybe(
+            client.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": content}]
+            )
+        )
+
+    h.scenario(body, client)
+    [session] = recorded()
+    assert session["turns"][0]["content"][1] == {
+        "type": "image_url",
+        "mediaType": "image/jpeg",
+        "dataLength": len(url),
+    }
+
+
+# -- Responses --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_responses_create_records_the_reply(client, streamed, fake_provider, recorded, h):
+    """responses.create records instructions as SYSTEM, the input as USER and the reply."""
+    fake_provider.script(Reply(text="Responses reply", input_tokens=6, output_tokens=2))
+
+    async def body() -> Any:
+        result = await h.maybe(
+            client.responses.create(
+                model=MODEL, instructions="Be kind.", input="Hello", stream=streamed
+            )
+        )
+        if streamed:
+            return await h.drain(result)
+        assert type(result) is openai.types.responses.Response
+        return result
+
+    h.scenario(body, client)
+    [session] = recorded()
+    assert h.roles(session) == ["SYSTEM", "USER", "ASSISTANT"]
+    assert [t["content"] for t in session["turns"]] == ["Be kind.", "Hello", "Responses reply"]
+    reply = session["turns"][2]
+    assert (reply["inputTokens"], reply["outputTokens"]) == (6, 2)
+    assert reply["metadata"]["stopReason"] == "completed"
+    assert reply["metadata"]["stream"] is streamed
+    if streamed:
+        assert reply["metadata"]["timeToFirstTokenMs"] >= 0
+        assert reply["metadata"]["incomplete"] is False
+
+
+def test_responses_function_call_round_trip(client, fake_provider, provenant_client, recorded, h):
+    """A Responses function call and its function_call_output record ASSISTANT and TOOL turns."""
+    fake_provider.script(
+        Reply(text="", tool_calls=[ToolCall("add", {"a": 1, "b": 2}, id="call_9")]),
+        Reply(text="3"),
+    )
+    items: list[Any] = [{"role": "user", "content": "1+2?"}]
+
+    async def body() -> None:
+        async with provenant_client.session("GPT Bot"):
+            first = await h.maybe(client.responses.create(model=MODEL, input=items))
+            items.extend(item.model_dump(exclude_none=True) for item in first.output)
+            items.append({"type": "function_call_output", "call_id": "call_9", "output": "3"})
+            await h.maybe(client.responses.create(model=MODEL, input=items))
+
+    h.scenario(body, client)
+    [session] = recorded()
+    assert h.roles(session) == ["USER", "ASSISTANT", "TOOL", "ASSISTANT"]
+    assert session["turns"][1]["toolCalls"] == [
+        {"id": "call_9", "name": "add", "arguments": {"a": 1, "b": 2}}
+    ]
+    assert session["turns"][2]["metadata"]["toolCallId"] == "call_9"
+
+
+def test_previous_response_id_input_is_all_new(client, provenant_client, recorded, h):
+    """With previous_response_id, a repeated input such as "yes" is still recorded each time."""
+
+    async def body() -> None:
+        async with provenant_client.session("GPT Bot"):
+            previous = None
+            for _ in range(3):
+                kwargs: dict[str, Any] = {"previous_response_id": previous} if previous else {}
+                response = await h.maybe(
+                    client.responses.create(model=MODEL, input="yes", **kwargs)
+                )
+                previous = response.id
+
+    h.scenario(body, client)
+    [session] = recorded()
+    assert h.roles(session) == ["USER", "ASSISTANT"] * 3
