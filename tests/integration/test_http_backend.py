@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import socket
@@ -788,3 +789,33 @@ def test_client_raises_timeout_error(fault_server: Callable[..., FaultServer]) -
     assert len(server.requests) == 3
     assert time.monotonic() - started < 5
     client.shutdown()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_forked_child_opens_its_own_connection(
+    fault_server: Callable[..., FaultServer],
+) -> None:
+    """After fork the child never writes on the parent's kept-alive socket; both keep working."""
+    server = fault_server(ok())
+    backend = HttpBackend(server.url)
+    backend.request("GET", "/parent-before")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit status
+        status = 1
+        try:
+            backend.request("GET", "/child")
+            status = 0
+        finally:
+            os._exit(status)
+    _, wait_status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(wait_status) == 0
+    backend.request("GET", "/parent-after")
+    backend.close()
+    assert [request.target for request in server.requests] == [
+        "/parent-before",
+        "/child",
+        "/parent-after",
+    ]
+    assert server.accepts == 2
+    assert backend.connections_opened == 1
