@@ -424,3 +424,51 @@ def test_a_name_without_slug_characters_still_gets_one_agent(client: ProvenantCl
     created = client.create_agent("客服")
     assert created["slug"].startswith("agent-")
     assert client.get_or_create_agent("客服") == created["id"]
+
+
+def test_the_original_readme_snippets_run_unchanged(
+    provenant_server: LocalServer, provenant_api_key: str
+) -> None:
+    """The REST snippets of the platform's original README run as written through provenant_sdk."""
+    from provenant_sdk import ProvenantClient as CompatClient
+
+    prov = CompatClient(base_url=provenant_server.url, api_key=provenant_api_key)
+    agent_id = prov.get_or_create_agent("My Support Bot")
+    assert prov.get_or_create_agent("My Support Bot") == agent_id
+
+    session = prov.create_session(agent_id=agent_id, user_id="u1")
+    prov.add_turn(session["id"], role="USER", content="Hello")
+    prov.add_turn(
+        session["id"],
+        role="ASSISTANT",
+        content="Hi there!",
+        latency_ms=342,
+        input_tokens=10,
+        output_tokens=8,
+    )
+    prov.end_session(session["id"])
+    stored = prov.get_session(session["id"])
+    assert stored["status"] == "COMPLETED"
+    assert [turn["content"] for turn in stored["turns"]] == ["Hello", "Hi there!"]
+
+    suite = prov.create_eval_suite("README suite")
+    case = prov.add_eval_case(suite["id"], "greets", {"text": "hi"}, {"text": "hello"})
+    your_test_cases = [{"id": case["id"], "input": {"text": "hi"}, "expected": {"text": "hello"}}]
+    run = prov.create_eval_run(suite_id=suite["id"], agent_id=agent_id)
+    results = []
+    for item in your_test_cases:
+        output = {"text": "hello"}
+        results.append(
+            {
+                "caseId": item["id"],
+                "actualOutput": output,
+                "passed": output == item["expected"],
+                "latencyMs": 120,
+            }
+        )
+    prov.submit_results(run["id"], results)
+    completed = prov.wait_for_completion(run["id"], poll_interval_seconds=0.05)
+    print(f"Score: {completed['score']}, Pass rate: {completed['passRate']}")
+    assert completed["passRate"] == 1.0
+    assert completed["status"] == "COMPLETED"
+    prov.shutdown()
