@@ -135,6 +135,7 @@ class FakeProvider:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # many concurrent clients (the default backlog of 5 resets them)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that timed out or broke a stream off is normal here, not an error.
