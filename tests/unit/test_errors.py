@@ -49,8 +49,8 @@ def test_the_tree_is_branched_by_who_can_act() -> None:
         assert issubclass(cls, APIError)
     assert issubclass(ConnectionError, TransportError)
     assert issubclass(TimeoutError, TransportError)
-    for cls in (APIError, TransportError, ConfigurationError, ClientClosedError, EvalTimeoutError):
-        assert issubclass(cls, ProvenantError)
+    for base in (APIError, TransportError, ConfigurationError, ClientClosedError, EvalTimeoutError):
+        assert issubclass(base, ProvenantError)
     assert issubclass(ClientClosedError, RuntimeError)
     assert issubclass(EvalTimeoutError, builtins.TimeoutError)
     assert not issubclass(TimeoutError, builtins.TimeoutError)
