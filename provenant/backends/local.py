@@ -15,6 +15,7 @@ every answer and error has the same shape as over HTTP::
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any, Mapping, Optional
 
@@ -40,6 +41,7 @@ class LocalBackend:
         self.db_path = db_path
         self._store = Store(db_path)
         self._router = Router(self._store)
+        self._pid = os.getpid()
         self._org_id = LOCAL_ORG_ID
         self._key_prefix = key_prefix(LOCAL_API_KEY)
         self._closed = False
@@ -69,6 +71,8 @@ class LocalBackend:
         """
         if self._closed:
             raise ClientClosedError("this local backend was closed; build a new client.")
+        if self._pid != os.getpid():
+            self._reopen_after_fork()
         status, answer, headers = self._router.call_as_org(
             self._org_id, method, path, query, body, idempotency_key
         )
@@ -82,6 +86,19 @@ class LocalBackend:
                 key_prefix=self._key_prefix,
             )
         return answer
+
+    def _reopen_after_fork(self) -> None:
+        # SQLite connections must not cross a fork: the child opens its own and leaves
+        # the parent's untouched (closing them here could disturb the parent's locks).
+        from provenant.server._router import Router
+        from provenant.server._store import Store
+
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._store = Store(self.db_path)
+            self._router = Router(self._store)
+            self._pid = os.getpid()
 
     def close(self) -> None:
         """Close the database connections. Idempotent."""

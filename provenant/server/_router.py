@@ -988,22 +988,37 @@ class Router:
         """
         Answer a request already authenticated as ``org_id`` (the embedded backend).
 
-        The body goes through the same JSON encoding and parsing as an HTTP body, so
-        what HTTP would refuse is refused here too.
+        The body is JSON-encoded as the HTTP backend encodes it and parsed as the
+        server parses it, so what HTTP would refuse is refused here too.
+
+        Raises:
+            TypeError: ``body_obj`` is not JSON-serialisable (as the HTTP backend raises).
 
         Returns:
             ``(status, body, headers)``.
 
         .. versionadded:: 0.1
         """
+        raw = b""
+        if body_obj is not None:
+            raw = json.dumps(body_obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        return self.call_raw(org_id, method, path, query, raw, idempotency_key)
+
+    def call_raw(
+        self,
+        org_id: str,
+        method: str,
+        path: str,
+        query: Optional[Mapping[str, str]],
+        raw: bytes,
+        idempotency_key: Optional[str],
+    ) -> tuple[int, Any, dict[str, str]]:
+        """
+        Like :meth:`call_as_org` with the body already encoded; never raises.
+
+        .. versionadded:: 0.1
+        """
         try:
-            if body_obj is None:
-                raw = b""
-            else:
-                try:
-                    raw = json.dumps(body_obj, allow_nan=False).encode("utf-8")
-                except (TypeError, ValueError, RecursionError):
-                    return 400, {"error": "Malformed JSON body"}, {}
             method = method.upper()
             if path == "/health" and method == "GET":
                 return 200, {"status": "ok", "ts": now_iso()}, {}

@@ -1,0 +1,85 @@
+"""The SQLite store: keys, atomic writes and grouped commits."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from provenant.server import LOCAL_API_KEY, LOCAL_ORG_ID, Store
+from provenant.server._store import hash_key, key_prefix
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(str(tmp_path / "s.db"))
+    yield opened
+    opened.close()
+
+
+def test_keys_are_stored_hashed_with_prefix(store: Store) -> None:
+    """Only the SHA-256 of a key and its 8-char prefix are kept; the key resolves to its org."""
+    key, org = store.create_api_key()
+    assert key.startswith("pk_live_") and len(key) == 40
+    with store.read() as conn:
+        rows = conn.execute("SELECT key_hash, key_prefix FROM api_keys").fetchall()
+    assert (hash_key(key), key[8:16]) in rows
+    assert all(key not in row for row in rows)
+    assert key_prefix(key) == key[8:16]
+    assert store.org_for_key(key) == org
+    assert store.org_for_key("pk_live_" + "f" * 32) is None
+    assert store.org_for_key(LOCAL_API_KEY) == LOCAL_ORG_ID
+
+
+def test_each_fresh_key_gets_a_fresh_org(store: Store) -> None:
+    """create_api_key() without an org makes a new org; a registered key keeps its org."""
+    key_a, org_a = store.create_api_key()
+    _, org_b = store.create_api_key()
+    assert org_a != org_b
+    assert store.create_api_key(key=key_a) == (key_a, org_a)
+
+
+def test_failed_write_leaves_nothing(store: Store) -> None:
+    """A write block that raises is rolled back entirely."""
+    with pytest.raises(RuntimeError), store.write() as conn:
+        conn.execute("INSERT INTO orgs (id, name, created_at) VALUES ('x', 'half', 'now')")
+        raise RuntimeError("boom")
+    with store.read() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM orgs WHERE id = 'x'").fetchone()[0] == 0
+
+
+def test_concurrent_writes_commit_all_and_isolate_failures(store: Store) -> None:
+    """Grouped commits keep every good write of many threads and drop only the failing ones."""
+    errors: list[BaseException] = []
+
+    def write(thread: int) -> None:
+        for index in range(50):
+            name = f"{thread}-{index}"
+            try:
+                with store.write() as conn:
+                    conn.execute(
+                        "INSERT INTO orgs (id, name, created_at) VALUES (?, ?, 'now')",
+                        (name, name),
+                    )
+                    if index % 10 == 9:
+                        raise ValueError("refused")
+            except ValueError:
+                pass
+            except BaseException as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    other = sqlite3.connect(store.db_path)
+    try:
+        names = {row[0] for row in other.execute("SELECT name FROM orgs WHERE created_at = 'now'")}
+    finally:
+        other.close()
+    assert names == {f"{t}-{i}" for t in range(8) for i in range(50) if i % 10 != 9}
