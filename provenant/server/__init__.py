@@ -107,6 +107,7 @@ class LocalServer:
         if self._thread.is_alive():
             self._httpd.shutdown()
         self._httpd.server_close()
+        self._httpd.close_connections()
         self._thread.join(timeout=5)
         self.store.close()
 
@@ -147,7 +148,7 @@ def start_server(
 
     .. versionadded:: 0.1
     """
-    store = Store(db_path)
+    store = Store(db_path, background_checkpoints=True)
     try:
         keys = [store.create_api_key(key=key)[0] for key in api_keys or ()]
         if not keys:

@@ -47,6 +47,8 @@ LOCAL_API_KEY = "pk_live_" + "10ca1" + "0" * 27
 
 _KEY_PREFIX = "pk_live_"
 _POOL_SIZE = 16
+_CHECKPOINT_INTERVAL_SECONDS = 0.5
+_FALLBACK_AUTOCHECKPOINT_PAGES = 20000
 _SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -219,12 +221,17 @@ class Store:
 
     Args:
         db_path: The database file; its directory is created when missing.
+        background_checkpoints: Move WAL checkpoints (which ``fsync``) off the request
+            path into a daemon thread (the server does; an embedded client need not).
 
     .. versionadded:: 0.1
     """
 
-    def __init__(self, db_path: str) -> None:
+    def __init__(self, db_path: str, *, background_checkpoints: bool = False) -> None:
         self.db_path = db_path
+        self._background_checkpoints = background_checkpoints
+        self._checkpointer: Optional[threading.Thread] = None
+        self._stop_checkpoints = threading.Event()
         directory = os.path.dirname(os.path.abspath(db_path))
         os.makedirs(directory, exist_ok=True)
         self._pool: list[sqlite3.Connection] = []
@@ -249,6 +256,11 @@ class Store:
             raise
         self._writer = conn
         self._ensure_local_org()
+        if background_checkpoints:
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="provenant-store-checkpoint", daemon=True
+            )
+            self._checkpointer.start()
 
     # -- connections ------------------------------------------------------------------
 
@@ -259,6 +271,9 @@ class Store:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA foreign_keys=OFF")
+        if self._background_checkpoints:
+            # Writers checkpoint (and fsync) only as a last resort; the thread does it.
+            conn.execute(f"PRAGMA wal_autocheckpoint={_FALLBACK_AUTOCHECKPOINT_PAGES}")
         with self._pool_lock:
             self._all.append(conn)
         return conn
@@ -307,12 +322,29 @@ class Store:
         """
         return _WriteTransaction(self)
 
+    def _checkpoint_loop(self) -> None:
+        conn = sqlite3.connect(self.db_path, timeout=10.0, isolation_level=None)
+        try:
+            seen = self.version
+            while not self._stop_checkpoints.wait(_CHECKPOINT_INTERVAL_SECONDS):
+                if self.version == seen:
+                    continue
+                seen = self.version
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
+
     def close(self) -> None:
         """
         Close every connection. Idempotent.
 
         .. versionadded:: 0.1
         """
+        self._stop_checkpoints.set()
+        checkpointer = self._checkpointer
+        if checkpointer is not None and checkpointer is not threading.current_thread():
+            checkpointer.join(timeout=10)
         with self._write_lock:
             batch, writer = self._batch, self._writer
             if batch is not None and writer is not None:
