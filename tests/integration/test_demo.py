@@ -113,3 +113,25 @@ def test_demo_prints_the_transcript_read_back_from_the_store(
             figures = f"{turn['latencyMs']} ms · {turn['inputTokens']} in / "
             assert figures + f"{turn['outputTokens']} out tokens" in transcript
     assert "streamed, first token after" in transcript
+
+
+def test_the_printed_command_shows_the_session_again(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """`provenant sessions show ID`, run where the demo ran, prints the same conversation."""
+    result, directory = demo
+    command = result.stdout.rstrip().splitlines()[-1].split()
+    assert command[:3] == ["provenant", "sessions", "show"]
+    shown = subprocess.run(
+        [sys.executable, "-m", "provenant", *command[1:]],
+        cwd=directory,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT_S,
+        check=False,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "Support Bot (demo)" in shown.stdout
+    assert "Hi! Where is my order A1234?" in shown.stdout
+    assert "lookup_order" in shown.stdout
