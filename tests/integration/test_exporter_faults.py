@@ -1,0 +1,265 @@
+"""The exporter against a failing network: a fault-injecting HTTP proxy before the real server.
+
+The proxy answers each request according to a plan (refuse, reset, 5xx, 429, stall past
+the client's timeout, lose the answer after the server wrote, restart), then forwards.
+Whatever the fault, the host code never sees an exception and, once the way is clear,
+every event arrives exactly once and in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+import time
+from typing import Any, Optional
+
+import pytest
+
+from provenant.client import ProvenantClient
+from provenant.server import LocalServer
+
+_STALL_S = 1.0
+
+
+def _read_message(sock: socket.socket, buffer: bytearray) -> Optional[bytes]:
+    """Read one HTTP message (headers and a Content-Length body); None at end of stream."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        buffer.extend(chunk)
+    head_end = buffer.index(b"\r\n\r\n") + 4
+    length = 0
+    for line in bytes(buffer[:head_end]).split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    while len(buffer) < head_end + length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        buffer.extend(chunk)
+    message = bytes(buffer[: head_end + length])
+    del buffer[: head_end + length]
+    return message
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with a TCP reset rather than a clean close."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def _answer(status: int, extra: str = "") -> bytes:
+    body = b'{"error": "injected"}'
+    return (
+        f"HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\n{extra}"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+class FaultProxy:
+    """An HTTP/1.1 proxy on 127.0.0.1 whose next answers follow ``plan``, then forward."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.plan: list[str] = []
+        self.faults_done = 0
+        self.lock = threading.Lock()
+        self.connections: list[socket.socket] = []
+        self.listener: Optional[socket.socket] = None
+        self.port = 0
+        self.closed = False
+        self._listen()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _listen(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _next_fault(self) -> str:
+        with self.lock:
+            if self.plan:
+                self.faults_done += 1
+                return self.plan.pop(0)
+        return "forward"
+
+    def _serve(self, conn: socket.socket) -> None:
+        upstream: Optional[socket.socket] = None
+        inbound, outbound = bytearray(), bytearray()
+        try:
+            while True:
+                request = _read_message(conn, inbound)
+                if request is None:
+                    return
+                fault = self._next_fault()
+                if fault == "reset":
+                    _reset(conn)
+                    return
+                if fault == "stall":
+                    time.sleep(_STALL_S)
+                    return
+                if fault.isdigit():
+                    extra = "Retry-After: 0\r\n" if fault == "429" else ""
+                    conn.sendall(_answer(int(fault), extra))
+                    continue
+                if upstream is None:
+                    upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+                upstream.sendall(request)
+                response = _read_message(upstream, outbound)
+                if response is None:
+                    return
+                if fault == "lose_answer":  # the server wrote; the client never hears
+                    _reset(conn)
+                    return
+                conn.sendall(response)
+        except OSError:
+            return
+        finally:
+            conn.close()
+            if upstream is not None:
+                upstream.close()
+
+    def refuse(self) -> None:
+        """Stop listening and drop every connection: connections are refused."""
+        with self.lock:
+            listener, self.listener = self.listener, None
+            connections, self.connections = self.connections, []
+        if listener is not None:
+            with contextlib.suppress(OSError):  # wakes the accepting thread on Linux
+                listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        for conn in connections:
+            _reset(conn)
+
+    def restore(self) -> None:
+        """Listen again on the same port."""
+        if self.listener is None and not self.closed:
+            self._listen()
+
+    def close(self) -> None:
+        self.closed = True
+        self.refuse()
+
+
+@pytest.fixture
+def proxy(provenant_server: LocalServer) -> Any:
+    port = int(provenant_server.url.rsplit(":", 1)[1])
+    instance = FaultProxy(port)
+    yield instance
+    instance.close()
+
+
+def _record(client: ProvenantClient, sessions: int, turns: int, start: int = 0) -> list[str]:
+    external_ids = []
+    for index in range(start, start + sessions):
+        with client.session("Faulty Bot") as session:
+            for turn in range(turns):
+                session.add_turn("USER", f"{index}:{turn}")
+        external_ids.append(session.external_id)
+    return external_ids
+
+
+def _assert_exactly_once(url: str, api_key: str, external_ids: list[str], turns: int) -> None:
+    reader = ProvenantClient(base_url=url, api_key=api_key)
+    try:
+        sessions = reader.list_sessions()
+        listed = {s["externalId"]: s for s in sessions}
+        assert len(sessions) == len(external_ids) and sorted(listed) == sorted(external_ids)
+        for index, external_id in enumerate(external_ids):
+            stored = reader.get_session(listed[external_id]["id"])
+            assert [t["content"] for t in stored["turns"]] == [f"{index}:{n}" for n in range(turns)]
+            assert stored["status"] == "COMPLETED"
+    finally:
+        reader.shutdown()
+
+
+FAULT_PLANS = {
+    "connection_reset": ["reset"] * 4,
+    "server_error_500": ["500"] * 4,
+    "unavailable_503": ["503", "502", "504", "503"],
+    "rate_limited_429": ["429"] * 4,
+    "stall_past_timeout": ["stall"] * 2,
+    "answer_lost_after_write": ["forward", "lose_answer", "forward", "lose_answer", "lose_answer"],
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_PLANS))
+def test_faults_never_reach_the_host_and_every_event_arrives_once(
+    proxy: FaultProxy, provenant_server: LocalServer, provenant_api_key: str, fault: str
+) -> None:
+    """Under each injected fault the host sees nothing, and every event arrives exactly once."""
+    proxy.plan = list(FAULT_PLANS[fault])
+    client = ProvenantClient(
+        base_url=proxy.url,
+        api_key=provenant_api_key,
+        timeout=0.3,
+        max_delivery_attempts=20,
+        exporter_workers=2,
+    )
+    external_ids = _record(client, sessions=4, turns=5)
+    delivered = client.shutdown(timeout=20)
+    stats = client.stats()
+    assert delivered and stats["dropped"] == {} and stats["retried"] >= 1
+    assert proxy.faults_done == len(FAULT_PLANS[fault])
+    _assert_exactly_once(provenant_server.url, provenant_api_key, external_ids, turns=5)
+
+
+def test_refused_connections_and_a_restart_mid_run_lose_nothing(
+    proxy: FaultProxy, provenant_server: LocalServer, provenant_api_key: str
+) -> None:
+    """The server refusing connections, then restarting mid-run: all arrives once, in order."""
+    client = ProvenantClient(
+        base_url=proxy.url, api_key=provenant_api_key, timeout=0.3, max_delivery_attempts=30
+    )
+    proxy.refuse()
+    first = _record(client, sessions=3, turns=4)
+    time.sleep(0.3)
+    assert client.stats()["delivered"] == 0
+    proxy.restore()
+    assert client.flush(15)
+    second = _record(client, sessions=3, turns=4, start=3)
+    proxy.refuse()  # a restart mid-run: connections cut, then back
+    third = _record(client, sessions=3, turns=4, start=6)
+    time.sleep(0.2)
+    proxy.restore()
+    delivered = client.shutdown(timeout=20)
+    assert delivered and client.stats()["dropped"] == {}
+    _assert_exactly_once(provenant_server.url, provenant_api_key, first + second + third, turns=4)
+
+
+def test_retries_give_up_after_the_bound_and_count_the_drop(
+    proxy: FaultProxy, provenant_api_key: str
+) -> None:
+    """A server that keeps failing costs max_delivery_attempts tries, then a counted drop."""
+    proxy.plan = ["503"] * 100
+    client = ProvenantClient(
+        base_url=proxy.url, api_key=provenant_api_key, timeout=0.3, max_delivery_attempts=3
+    )
+    with client.session("Doomed Bot") as session:
+        session.add_turn("USER", "lost")
+    assert session.id is None
+    client.shutdown(timeout=10)
+    stats = client.stats()
+    assert stats["dropped"] == {"retries_exhausted": 1, "session_not_created": 2}
+    assert stats["retried"] == 2 and stats["delivered"] == 0
