@@ -552,29 +552,28 @@ def _get_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: An
 
 
 def _add_turn(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
-    if (
-        conn.execute("SELECT 1 FROM sessions WHERE id = ? AND org_id = ?", (p[0], org)).fetchone()
-        is None
-    ):
-        raise _not_found("Session not found")
     content = b["content"]
     turn = (
         new_id(),
         p[0],
         b["role"],
         content if isinstance(content, str) else _dumps(content),
-        _dumps(b.get("toolCalls", [])),
+        _dumps(b["toolCalls"]) if "toolCalls" in b else "[]",
         b.get("latencyMs"),
         b.get("inputTokens"),
         b.get("outputTokens"),
-        _dumps(b.get("metadata", {})),
+        _dumps(b["metadata"]) if "metadata" in b else "{}",
         now_iso(),
     )
-    conn.execute(
+    # One statement checks the session's org and inserts (the hot path of the exporter).
+    cursor = conn.execute(
         "INSERT INTO turns (id, session_id, role, content, tool_calls, latency_ms, input_tokens,"
-        " output_tokens, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        turn,
+        " output_tokens, metadata, created_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ? AND org_id = ?)",
+        (*turn, p[0], org),
     )
+    if cursor.rowcount != 1:
+        raise _not_found("Session not found")
     return 201, _turn(turn)
 
 

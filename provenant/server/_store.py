@@ -494,11 +494,14 @@ _MAX_BATCH = 64
 class _WriteTransaction:
     """Context manager of :meth:`Store.write` (see there)."""
 
-    __slots__ = ("_batch", "_store")
+    __slots__ = ("_batch", "_first", "_store")
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._batch: Optional[_Batch] = None
+        # The job that opens a transaction needs no savepoint: if it fails, nothing
+        # else is in the transaction yet, and a plain ROLLBACK undoes it.
+        self._first = False
 
     def __enter__(self) -> sqlite3.Connection:
         store = self._store
@@ -515,9 +518,11 @@ class _WriteTransaction:
             if batch is None:
                 conn.execute("BEGIN IMMEDIATE")
                 batch = store._batch = _Batch()
+                self._first = True
             batch.size += 1
             self._batch = batch
-            conn.execute("SAVEPOINT job")
+            if not self._first:
+                conn.execute("SAVEPOINT job")
         except BaseException:
             if self._batch is not None:
                 self._finish(failed=True)
@@ -531,14 +536,32 @@ class _WriteTransaction:
         assert conn is not None
         failed = exc_type is not None
         try:
-            if failed:
-                conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
+            if self._first:
+                if failed:
+                    self._abandon(conn)
+                    return
+            else:
+                if failed:
+                    conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
         except BaseException:
             failed = True
             raise
         finally:
-            self._finish(failed)
+            if self._batch is not None:
+                self._finish(failed)
+
+    def _abandon(self, conn: sqlite3.Connection) -> None:
+        store = self._store
+        batch = self._batch
+        assert batch is not None
+        self._batch = None
+        try:
+            conn.execute("ROLLBACK")
+        finally:
+            store._batch = None
+            batch.done.set()
+            store._write_lock.release()
 
     def _finish(self, failed: bool) -> None:
         store = self._store
