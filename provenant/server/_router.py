@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping, Optional
+from urllib.parse import unquote
 
 from provenant.server._schema import (
     AnyArray,
@@ -880,12 +881,14 @@ _ROUTES = (
     _route("POST", "/api/evals/runs/:id/results", _submit_results, "submitResults"),
 )
 _STREAM = re.compile("^/api/sessions/" + _ID + "/stream$")
+_ROUTES_BY_METHOD: dict[str, tuple[_Route, ...]] = {
+    method: tuple(route for route in _ROUTES if route.method == method)
+    for method in {route.method for route in _ROUTES}
+}
 
 
 def _unquote(segment: str) -> str:
-    from urllib.parse import unquote
-
-    return unquote(segment, errors="replace")
+    return unquote(segment, errors="replace") if "%" in segment else segment
 
 
 class Router:
@@ -1075,9 +1078,7 @@ class Router:
             match = _STREAM.match(path)
             if match is not None:
                 return self._open_stream(org_id, _unquote(match.group(1)))
-        for route in _ROUTES:
-            if route.method != method:
-                continue
+        for route in _ROUTES_BY_METHOD.get(method, ()):
             match = route.pattern.match(path)
             if match is None:
                 continue

@@ -192,11 +192,19 @@ CREATE TABLE IF NOT EXISTS idempotency (
 """
 
 
+# (second, its formatted text), swapped as one object so threads never mix two seconds.
+_second_text: tuple[int, str] = (-1, "")
+
+
 def now_iso() -> str:
     """The current UTC time as the contract writes it: ``2026-11-26T10:00:00.000Z``."""
-    now = time.time()
-    millis = int(now * 1000) % 1000
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{millis:03d}Z"
+    global _second_text
+    second, millis = divmod(int(time.time() * 1000), 1000)
+    cached = _second_text
+    if cached[0] != second:
+        cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        _second_text = cached
+    return f"{cached[1]}.{millis:03d}Z"
 
 
 def new_id() -> str:
