@@ -316,7 +316,7 @@ class Session:
         if outer is not None and self._server_id is None:
             self.parent = outer
             self.sampled = self.sampled and outer.sampled
-        if self.agent is None:
+        if self.agent is None and self._server_id is None:
             self.agent = self._tracer.default_agent()
         # A resumed session (session_id=) is not ended by its block, only by end().
         resumed = self._server_id is not None

@@ -151,7 +151,8 @@ class Tracer:
 
         .. versionadded:: 0.1
         """
-        if self.enabled and agent_id is None and (start or get_current() is None):
+        needs_agent = session_id is None and (start or get_current() is None)
+        if self.enabled and agent_id is None and needs_agent:
             agent_id = self.default_agent()
         session = self.new_session(
             agent_id,

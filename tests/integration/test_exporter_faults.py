@@ -67,6 +67,7 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.plan: list[str] = []
         self.faults_done = 0
+        self.seen: list[tuple[str, Optional[str]]] = []
         self.lock = threading.Lock()
         self.connections: list[socket.socket] = []
         self.listener: Optional[socket.socket] = None
@@ -97,6 +98,16 @@ class FaultProxy:
                 self.connections.append(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
+    def _note(self, request: bytes) -> None:
+        lines = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        key = None
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "idempotency-key":
+                key = value.strip()
+        with self.lock:
+            self.seen.append((lines[0], key))
+
     def _next_fault(self) -> str:
         with self.lock:
             if self.plan:
@@ -112,6 +123,7 @@ class FaultProxy:
                 request = _read_message(conn, inbound)
                 if request is None:
                     return
+                self._note(request)
                 fault = self._next_fault()
                 if fault == "reset":
                     _reset(conn)
@@ -263,3 +275,20 @@ def test_retries_give_up_after_the_bound_and_count_the_drop(
     stats = client.stats()
     assert stats["dropped"] == {"retries_exhausted": 1, "session_not_created": 2}
     assert stats["retried"] == 2 and stats["delivered"] == 0
+
+
+def test_every_write_carries_one_idempotency_key_reused_on_retries(
+    proxy: FaultProxy, provenant_server: LocalServer, provenant_api_key: str
+) -> None:
+    """Each event has its own Idempotency-Key, and its retries send the same one."""
+    proxy.plan = ["forward", "503", "503"]  # the session's create fails twice
+    client = ProvenantClient(base_url=proxy.url, api_key=provenant_api_key, timeout=0.3)
+    external_ids = _record(client, sessions=1, turns=2)
+    assert client.shutdown(timeout=10)
+    writes = [(line, key) for line, key in proxy.seen if line.startswith("POST")]
+    assert all(key for _, key in writes)
+    creates = [key for line, key in writes if line.startswith("POST /api/sessions ")]
+    assert len(creates) == 3 and len(set(creates)) == 1
+    others = [key for line, key in writes if not line.startswith("POST /api/sessions ")]
+    assert len(others) == len(set(others)) == 4  # get-or-create, two turns, end
+    _assert_exactly_once(provenant_server.url, provenant_api_key, external_ids, turns=2)
