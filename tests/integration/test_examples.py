@@ -228,3 +228,34 @@ def test_threads_record_into_the_submitting_session(runs: dict[str, Run]) -> Non
     )
     replies = sorted(t["content"] for t in _assistant_turns(session))
     assert replies == sorted(f"You said: {text}" for text in users)
+
+
+def test_evaluation_task_gates_ci_with_the_documented_command(runs: dict[str, Run]) -> None:
+    """`provenant eval run --task examples.evaluation_run:answer` passes the example's suite."""
+    run = runs["evaluation_run"]
+    with run.client() as client:
+        [suite] = client.list_eval_suites()
+    gate = subprocess.run(
+        [
+            sys.executable,
+            str(EXAMPLES_DIR / "run_offline.py"),
+            "-m",
+            "provenant",
+            "eval",
+            "run",
+            "--suite",
+            suite["id"],
+            "--task",
+            "examples.evaluation_run:answer",
+            "--min-pass-rate",
+            "0.9",
+        ],
+        cwd=EXAMPLES_DIR.parent,
+        env=_env(run.db),
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT_S,
+        check=False,
+    )
+    assert gate.returncode == 0, gate.stderr
+    assert "PASS: pass rate 100.0% >= minimum 90.0%" in gate.stdout
