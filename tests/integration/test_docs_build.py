@@ -78,3 +78,18 @@ def test_readme_first_screen_has_the_two_commands() -> None:
     assert "pip install -e '.[anthropic]' && provenant demo" in first_screen
     assert "pip install -e '.[dev]' && python -m pytest" in first_screen
     assert "pip install -e '.[dev]' && python -m pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_command_the_docs_name_exists() -> None:
+    """Each `provenant COMMAND [SUBCOMMAND]` written in the docs and README parses."""
+    from provenant._cli import build_parser
+
+    pages = [*DOCS.glob("*.md"), ROOT / "README.md"]
+    text = "\n".join(page.read_text(encoding="utf-8") for page in pages)
+    commands = set(re.findall(r"(?:^|`|\$ )provenant ([a-z]+(?: [a-z]+)?)", text, re.MULTILINE))
+    assert {"demo", "serve", "sessions show", "eval run"} <= commands
+    parser = build_parser()
+    for command in sorted(commands):
+        with pytest.raises(SystemExit) as exit_info:
+            parser.parse_args([*command.split(), "--help"])
+        assert exit_info.value.code == 0, command
