@@ -9,7 +9,6 @@ or when a stream ends. Nothing here talks to the network: turns are enqueued.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
@@ -97,6 +96,7 @@ class LlmCall:
         span: Span,
         span_path: list[str],
         capture_content: bool,
+        observed: bool = True,
     ) -> None:
         self.api = api
         self.request = request
@@ -105,9 +105,11 @@ class LlmCall:
         self.span = span
         self.span_path = span_path
         self.capture_content = capture_content
+        self.observed = observed
         self.started = time.perf_counter()
+        # A plain call ends on its caller's thread; a stream's StreamRecorder serialises
+        # its ends under its own lock. So a flag suffices here.
         self._done = False
-        self._lock = threading.Lock()
 
     @classmethod
     def begin(
@@ -133,18 +135,21 @@ class LlmCall:
             system_changed, new = session.transcript.select_new(
                 request.system, messages, root=request.root
             )
-            path = current_span_path()
-            base: dict[str, Any] = {"provider": api.provider}
-            if path:
-                base["span"] = path
+            # Input turns carry no metadata of ours (each costs a JSON pass on the hot
+            # path); the session adds the span path itself while a traced call runs.
             if system_changed:
-                session.add_turn("SYSTEM", request.system, metadata=base)
+                session.add_turn("SYSTEM", request.system)
             for message in new:
-                metadata = base
-                if message.tool_call_id is not None:
-                    metadata = dict(base, toolCallId=message.tool_call_id)
-                session.add_turn(message.role, message.content, metadata=metadata)
-            capture = bool(tracer.capture_content)
+                if message.tool_call_id is None:
+                    session.add_turn(message.role, message.content)
+                else:
+                    metadata = {"toolCallId": message.tool_call_id}
+                    session.add_turn(message.role, message.content, metadata=metadata)
+            path = [] if owned else current_span_path()
+            # Span attributes are read only by observers (the OpenTelemetry export): the
+            # costly ones (messages) are built only when someone will read them.
+            observed = bool(getattr(tracer, "_observers", True))
+            capture = observed and bool(tracer.capture_content)
             attributes: dict[str, Any] = {
                 "provider": api.provider,
                 "operation": "chat",
@@ -163,18 +168,17 @@ class LlmCall:
             if owned:
                 session.end("FAILED")
             raise
-        return cls(api, request, session, owned, span, path, capture)
+        return cls(api, request, session, owned, span, path, capture, observed)
 
     def restart_clock(self) -> None:
         """Measure latency from now (a stream helper sends its request when entered)."""
         self.started = time.perf_counter()
 
     def _claim(self) -> bool:
-        with self._lock:
-            if self._done:
-                return False
-            self._done = True
-            return True
+        if self._done:
+            return False
+        self._done = True
+        return True
 
     def succeed(
         self,
@@ -210,9 +214,10 @@ class LlmCall:
         metadata: dict[str, Any] = {
             "model": reply.model or request.model,
             "provider": self.api.provider,
-            "stopReason": reply.stop_reason,
             "stream": request.stream,
         }
+        if reply.stop_reason is not None:
+            metadata["stopReason"] = reply.stop_reason
         if reply.request_id is not None:
             metadata["requestId"] = reply.request_id
         if reply.response_id is not None:
@@ -243,6 +248,8 @@ class LlmCall:
         error: Optional[BaseException],
     ) -> None:
         try:
+            if not self.observed:
+                return
             attributes: dict[str, Any] = {
                 "response_model": reply.model,
                 "response_id": reply.response_id,

@@ -1,0 +1,273 @@
+"""
+The cost of ``instrument()`` on the caller, against an uninstrumented call of the same client.
+
+    python benchmarks/bench_instrument.py [--calls 200] [--rounds 7]
+
+One process times ``messages.create`` on one ``anthropic.Anthropic`` client, in rounds of
+phases: plain calls (a copy made before ``instrument()``, sharing its connection pool),
+instrumented calls while the SDK's background worker delivers to a live local Provenant
+server, and a naive recorder. Instrumented calls run outside any session (each a
+single-call session: create, USER, ASSISTANT, end) and inside one session (USER,
+ASSISTANT). The fake model provider and the Provenant server run in a child process, so
+this process's CPU is the client's and the SDK's own. Printed, each beside its baseline
+from the same run:
+
+- the median wall time per call, instrumented / raw (target <= 1.05);
+- the SDK's CPU on the caller's thread per call (``time.thread_time()``, median
+  instrumented minus median raw; target <= 25 us);
+- the whole process's CPU per call, background delivery included (after a flush);
+- a naive recorder that posts create, turns and end with blocking HTTP before returning
+  (the platform's original design), for contrast;
+- the SDK path alone without the provider call, and the tracing core's part of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.client
+import itertools
+import json
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import nullcontext
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import anthropic
+
+import provenant
+from provenant.client import ProvenantClient
+
+_TARGET_RATIO = 1.05
+_TARGET_CPU_US = 25.0
+_MODEL = "claude-bench"
+_MESSAGES = [{"role": "user", "content": "How do I reset my password?"}]
+
+_CHILD = """
+import json, os, sys, tempfile
+from provenant._fake_provider import start_fake_provider
+from provenant.server import start_server
+directory = tempfile.mkdtemp(prefix="provenant-bench-")
+server = start_server(db_path=os.path.join(directory, "bench.db"), port=0)
+fake = start_fake_provider()
+print(json.dumps({"server": server.url, "key": server.api_keys[0], "fake": fake.url}), flush=True)
+sys.stdin.read()
+fake.stop()
+server.stop()
+"""
+
+
+def _start_servers() -> tuple[subprocess.Popen[str], dict[str, str]]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    return child, json.loads(child.stdout.readline())
+
+
+_LAST_REPLY: list[Any] = []
+
+
+_QUESTIONS = itertools.count()
+
+
+def _call(client: anthropic.Anthropic) -> None:
+    # A new question each time: inside one session an identical request would be a
+    # retry, whose input is not recorded again.
+    messages = [{"role": "user", "content": f"{_MESSAGES[0]['content']} ({next(_QUESTIONS)})"}]
+    message = client.messages.create(model=_MODEL, max_tokens=64, messages=messages)
+    if not _LAST_REPLY:
+        _LAST_REPLY.append(message)
+
+
+def _timed_once(call: Callable[[], None]) -> tuple[float, float]:
+    """One call's wall time and caller-thread CPU, in seconds."""
+    wall_start, cpu_start = time.perf_counter(), time.thread_time()
+    call()
+    cpu = time.thread_time() - cpu_start
+    return time.perf_counter() - wall_start, cpu
+
+
+def _timed(call: Callable[[], None], calls: int) -> tuple[list[float], list[float]]:
+    """Per-call wall time and caller-thread CPU, in seconds."""
+    walls: list[float] = []
+    cpus: list[float] = []
+    for _ in range(calls):
+        wall_start, cpu_start = time.perf_counter(), time.thread_time()
+        call()
+        cpus.append(time.thread_time() - cpu_start)
+        walls.append(time.perf_counter() - wall_start)
+    return walls, cpus
+
+
+def _integration_layer_cpu(recorder: ProvenantClient) -> tuple[float, float]:
+    """
+    Caller-thread CPU of the SDK alone, without the provider call, median in seconds:
+    ``(whole SDK path, tracing core part)`` for one single-call session.
+
+    The integration's before and after zones run on a reply fetched once; the core
+    part is the same session create, two turns and end, recorded directly.
+    """
+    from provenant.integrations import anthropic as spec
+    from provenant.integrations._call import Integration
+    from provenant.integrations._wrappers import _prepare, _wrap_result
+
+    message = _LAST_REPLY[0]
+    integration = Integration(recorder, {"agent_id": "Bench Bot"}, False)
+    kwargs = {"model": _MODEL, "max_tokens": 64, "messages": _MESSAGES}
+    tracer = recorder._tracer
+
+    def sdk_path() -> None:
+        call, _, hide, _ = _prepare(integration, spec.MESSAGES, kwargs)
+        assert call is not None
+        _wrap_result(spec.MESSAGES, call, message, hide, False, False)
+
+    def core_only() -> None:
+        session, _ = tracer.session_for_call(agent_id="Bench Bot")
+        session.add_turn("USER", _MESSAGES[0]["content"])
+        session.add_turn(
+            "ASSISTANT",
+            message.content[0].text,
+            latency_ms=1,
+            input_tokens=message.usage.input_tokens,
+            output_tokens=message.usage.output_tokens,
+            metadata={"model": _MODEL, "provider": "anthropic", "stream": False},
+        )
+        session.end("COMPLETED")
+
+    figures = []
+    for body in (sdk_path, core_only):
+        samples: list[float] = []
+        for _ in range(5):
+            samples += _timed(body, 200)[1]
+            recorder.flush(60)
+        figures.append(statistics.median(samples))
+    return figures[0], figures[1]
+
+
+class NaiveRecorder:
+    """Records like the platform's original SDK: blocking POSTs before the call returns."""
+
+    def __init__(self, url: str, api_key: str) -> None:
+        parts = urlsplit(url)
+        self._connection = http.client.HTTPConnection(parts.hostname or "", parts.port)
+        self._headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        self.agent_id = self._post("/api/agents/get-or-create", {"name": "Naive Bot"})["id"]
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        self._connection.request("POST", path, json.dumps(body), self._headers)
+        return json.loads(self._connection.getresponse().read())
+
+    def record(self, client: anthropic.Anthropic) -> None:
+        started = time.perf_counter()
+        message = client.messages.create(model=_MODEL, max_tokens=64, messages=_MESSAGES)
+        latency_ms = int((time.perf_counter() - started) * 1000)
+        session = self._post("/api/sessions", {"agentId": self.agent_id})
+        turns = f"/api/sessions/{session['id']}/turns"
+        self._post(turns, {"role": "USER", "content": _MESSAGES[0]["content"]})
+        self._post(
+            turns,
+            {
+                "role": "ASSISTANT",
+                "content": message.content[0].text,
+                "latencyMs": latency_ms,
+                "inputTokens": message.usage.input_tokens,
+                "outputTokens": message.usage.output_tokens,
+            },
+        )
+        self._post(f"/api/sessions/{session['id']}/end", {})
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:9.1f} us"[-12:].rjust(12)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls per round and variant")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds (the median is taken)")
+    args = parser.parse_args(argv)
+
+    child, urls = _start_servers()
+    recorder = ProvenantClient(base_url=urls["server"], api_key=urls["key"])
+    raw = anthropic.Anthropic(base_url=urls["fake"], api_key="bench", max_retries=0)
+    # A copy made before instrument() shares the client's connection pool and stays plain.
+    client = provenant.instrument(raw.copy(), provenant=recorder, agent_id="Bench Bot")
+    naive = NaiveRecorder(urls["server"], urls["key"])
+    modes = ("single-call sessions", "inside one session")
+    walls: dict[str, list[float]] = {name: [] for name in ("raw", *modes, "naive recorder")}
+    cpus: dict[str, list[float]] = {name: [] for name in walls}
+    process: dict[str, list[float]] = {name: [] for name in walls}
+    try:
+        for _ in range(50):  # warm up: connections, the agent's id, the exporter's threads
+            _call(raw)
+            _call(client)
+            naive.record(raw)
+        recorder.flush(30)
+        for _ in range(args.rounds):
+            # Phases of back-to-back calls: each instrumented call pays for the background
+            # delivery its predecessors started, as in a real agent loop. The flush after a
+            # phase puts the rest of that delivery into the phase's process CPU.
+            for name in walls:
+                target: Callable[[], None]
+                if name == "naive recorder":
+                    target = functools.partial(naive.record, raw)
+                else:
+                    target = functools.partial(_call, raw if name == "raw" else client)
+                with recorder.session("Bench Bot") if name == modes[1] else nullcontext():
+                    process_start = time.process_time()
+                    phase_walls, phase_cpus = _timed(target, args.calls)
+                    recorder.flush(60)
+                    process[name].append((time.process_time() - process_start) / args.calls)
+                walls[name] += phase_walls
+                cpus[name] += phase_cpus
+        delivered = recorder.stats()
+        layer = _integration_layer_cpu(recorder)
+    finally:
+        recorder.shutdown(30)
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(10)
+
+    median = {name: statistics.median(values) for name, values in walls.items()}
+    cpu = {name: statistics.median(values) for name, values in cpus.items()}
+    proc = {name: statistics.median(values) for name, values in process.items()}
+    print(
+        f"bench_instrument: anthropic messages.create, {args.calls} calls x {args.rounds} "
+        "rounds per variant, medians per call"
+    )
+    print(
+        f"  {'variant':<22}{'wall':>12}{'ratio':>8}{'caller CPU':>12}{'SDK CPU':>12}"
+        f"{'process CPU':>12}{'SDK share':>12}"
+    )
+    passed = True
+    for name in walls:
+        ratio = median[name] / median["raw"]
+        sdk_cpu = cpu[name] - cpu["raw"]
+        verdict = ""
+        if name in modes:
+            ok = ratio <= _TARGET_RATIO and sdk_cpu * 1e6 <= _TARGET_CPU_US
+            passed = passed and ok
+            verdict = "  PASS" if ok else "  FAIL"
+        print(
+            f"  {name:<22}{_us(median[name])}{ratio:8.3f}{_us(cpu[name])}{_us(sdk_cpu)}"
+            f"{_us(proc[name])}{_us(proc[name] - proc['raw'])}{verdict}"
+        )
+    print(
+        f"  targets: wall ratio <= {_TARGET_RATIO}, SDK CPU on the caller's thread <= "
+        f"{_TARGET_CPU_US:.0f} us; process CPU includes background delivery"
+    )
+    print(
+        f"  SDK path alone (no provider call), caller CPU: {_us(layer[0])}, of which the "
+        f"tracing core (session, 2 turns, end) {_us(layer[1]).strip()}"
+    )
+    print(f"  delivery: {delivered}")
+    print("PASS" if passed else "FAIL")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
