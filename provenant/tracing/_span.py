@@ -20,7 +20,15 @@ from provenant._logging import log_fault
 if TYPE_CHECKING:
     from provenant.tracing._session import Session
 
-__all__ = ["Span", "new_span", "notify_end", "notify_start"]
+__all__ = [
+    "Span",
+    "entered",
+    "new_span",
+    "notify_end",
+    "notify_enter",
+    "notify_exit",
+    "notify_start",
+]
 
 _time_ns = time.time_ns
 _new = object.__new__
@@ -42,6 +50,59 @@ def notify_end(observers: list[Any], span: Span) -> None:
             observer.on_end(span)
         except Exception as exc:
             log_fault("observer", f"observer {type(observer).__name__}.on_end failed", exc)
+
+
+def notify_enter(observers: list[Any], span: Span) -> None:
+    """Call the optional ``on_enter(span)`` of every observer: ``span`` is current now.
+
+    Only where the span is made current for a block of code on this thread (a session
+    block, a provider request), and always followed by :func:`notify_exit` on the same
+    thread; the OpenTelemetry export makes its span the current OpenTelemetry context.
+    """
+    for observer in observers:
+        hook = getattr(observer, "on_enter", None)
+        if hook is None:
+            continue
+        try:
+            hook(span)
+        except Exception as exc:
+            log_fault("observer", f"observer {type(observer).__name__}.on_enter failed", exc)
+
+
+def notify_exit(observers: list[Any], span: Span) -> None:
+    """Call the optional ``on_exit(span)`` of every observer, in reverse order of entry."""
+    for observer in reversed(observers):
+        hook = getattr(observer, "on_exit", None)
+        if hook is None:
+            continue
+        try:
+            hook(span)
+        except Exception as exc:
+            log_fault("observer", f"observer {type(observer).__name__}.on_exit failed", exc)
+
+
+class entered:  # lower case: used like a function, ``with entered(span):``
+    """
+    ``with entered(span):`` tells the observers ``span`` is current for the block.
+
+    The integrations wrap the provider request in it, so that the provider SDK's own
+    OpenTelemetry span (anthropic's) is a child of the call's exported span.
+    """
+
+    __slots__ = ("_observers", "_span")
+
+    def __init__(self, span: Span) -> None:
+        self._span = span
+        self._observers: Optional[list[Any]] = span._observers
+
+    def __enter__(self) -> Span:
+        if self._observers:
+            notify_enter(self._observers, self._span)
+        return self._span
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._observers:
+            notify_exit(self._observers, self._span)
 
 
 class _LazyDict:
