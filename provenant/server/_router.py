@@ -599,7 +599,8 @@ def _finish_session(
         "UPDATE sessions SET status = ?, ended_at = ?, total_tokens = ?, total_latency_ms = ?,"
         " updated_at = ? WHERE id = ?",
         (
-            b.get("status") or "COMPLETED",
+            # Ending twice keeps the first outcome unless a status is given again.
+            b.get("status") or (row[12] if row[9] is not None else "COMPLETED"),
             row[9] if row[9] is not None and ended_at is None else (ended_at or now),
             total_tokens,
             total_latency,

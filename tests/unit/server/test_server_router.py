@@ -323,6 +323,8 @@ def test_end_session_by_post(api: Api, status: Any) -> None:
     assert (ended["totalTokens"], ended["totalLatencyMs"]) == (7, 9)
     explicit = api.ok("POST", f"/api/sessions/{session['id']}/end", {"totalTokens": 100})
     assert explicit["totalTokens"] == 100
+    assert explicit["status"] == (status or "COMPLETED")
+    assert explicit["endedAt"] == ended["endedAt"]
 
 
 def test_end_session_by_patch(api: Api) -> None:
