@@ -24,7 +24,6 @@ import os
 import random
 import threading
 import time
-import uuid
 import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Optional
@@ -37,6 +36,7 @@ from provenant.errors import (
     ServerError,
     TransportError,
 )
+from provenant.tracing._ids import new_id
 
 if TYPE_CHECKING:
     from provenant.backends import Backend
@@ -58,7 +58,7 @@ class _Event:
 
     __slots__ = ("body", "key", "kind", "session")
 
-    def __init__(self, kind: str, session: Session, body: dict[str, Any]) -> None:
+    def __init__(self, kind: str, session: Session, body: Optional[dict[str, Any]]) -> None:
         self.kind = kind
         self.session = session
         self.body = body
@@ -141,17 +141,18 @@ class Exporter:
         """Pick the worker of a new root session (round robin)."""
         return next(self._shards) % self._workers
 
-    def emit_create(self, session: Session, body: dict[str, Any]) -> None:
-        """Enqueue a session's create (the agent is resolved by the worker)."""
-        self._emit(_Event("create", session, body))
+    def emit_create(self, session: Session, metadata: Optional[dict[str, Any]]) -> None:
+        """Enqueue a session's create, with a snapshot of its metadata (the rest is built,
+        and the agent resolved, by the worker)."""
+        self._emit(_Event("create", session, metadata))
 
     def emit_turn(self, session: Session, body: dict[str, Any]) -> None:
         """Enqueue one turn of a session."""
         self._emit(_Event("turn", session, body))
 
-    def emit_end(self, session: Session, body: dict[str, Any]) -> None:
-        """Enqueue a session's end."""
-        self._emit(_Event("end", session, body))
+    def emit_end(self, session: Session) -> None:
+        """Enqueue a session's end (its body is built by the worker)."""
+        self._emit(_Event("end", session, None))
 
     def _emit(self, event: _Event) -> None:
         if self._pid != os.getpid():
@@ -253,8 +254,11 @@ class Exporter:
             server_id = session.server_id
             if server_id is None:
                 raise _Dropped("session_not_created")
-            suffix = "turns" if event.kind == "turn" else "end"
-            self._send(event, f"/api/sessions/{server_id}/{suffix}", event.body)
+            if event.kind == "turn":
+                assert event.body is not None
+                self._send(event, f"/api/sessions/{server_id}/turns", event.body)
+            else:
+                self._send(event, f"/api/sessions/{server_id}/end", session.end_body())
         except _Dropped as dropped:
             self._drop(event, dropped.reason)
         except Exception as exc:  # a bug of ours: never kill the worker
@@ -263,11 +267,8 @@ class Exporter:
 
     def _deliver_create(self, event: _Event) -> None:
         session = event.session
-        body = dict(event.body)
+        body = session.create_body(event.body)
         body["agentId"] = self._agent_id(event, session.agent or "")
-        parent = session.parent
-        if parent is not None and parent.server_id is not None:
-            body["metadata"] = dict(body.get("metadata") or {}, parentSessionId=parent.server_id)
         answer = self._send(event, "/api/sessions", body)
         session._mark_created(str(answer["id"]))
 
@@ -290,7 +291,7 @@ class Exporter:
     def _send(self, event: _Event, path: str, body: dict[str, Any], count: bool = True) -> Any:
         """POST with retries on transient failures; raise :class:`_Dropped` when giving up."""
         if event.key is None:
-            event.key = str(uuid.uuid4())
+            event.key = new_id()
         attempt = 0
         while True:
             attempt += 1

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
 from provenant.tracing._context import get_current, pop_block, push_block, span_path
+from provenant.tracing._ids import new_id
 from provenant.tracing._payload import prepare_content, to_jsonable
 from provenant.tracing._span import Span, notify_start
 
@@ -70,13 +70,13 @@ class Session:
 
     __slots__ = (
         "__weakref__",
+        "_awaiting_create",
         "_created",
         "_ended",
         "_exporter",
         "_external_id",
         "_identified",
         "_input_tokens",
-        "_join",
         "_latency_ms",
         "_lock",
         "_observers",
@@ -113,7 +113,6 @@ class Session:
         metadata: Optional[Mapping[str, Any]] = None,
         tags: Optional[Sequence[str]] = None,
         sampled: bool = True,
-        join: bool = False,
     ) -> None:
         self._tracer = tracer
         self._exporter: Optional[Exporter] = tracer._exporter
@@ -130,11 +129,11 @@ class Session:
         self.sampled = sampled and tracer.enabled
         self._server_id = session_id
         self._created: Optional[threading.Event] = None
+        self._awaiting_create = False
         self.create_failed = False
         self._started = False
         self._ended = False
         self._status: Optional[str] = None
-        self._join = join
         self._lock = threading.Lock()
         self._input_tokens = 0
         self._output_tokens = 0
@@ -158,7 +157,10 @@ class Session:
         """
         external_id = self._external_id
         if external_id is None:
-            external_id = self._external_id = str(uuid.uuid4())
+            with self._lock:  # the caller and the worker may ask at once: one id
+                external_id = self._external_id
+                if external_id is None:
+                    external_id = self._external_id = new_id()
         return external_id
 
     @property
@@ -171,10 +173,15 @@ class Session:
         .. versionadded:: 0.1
         """
         server_id = self._server_id
-        if server_id is not None or not self._started or not self.sampled:
+        if server_id is not None or not self._started or not self._awaiting_create:
             return server_id
-        created = self._created
-        if created is not None:
+        # The event is made only when someone waits (most sessions never ask), and the
+        # answer is checked again after publishing it: see _mark_created for the order.
+        with self._lock:
+            created = self._created
+            if created is None:
+                created = self._created = threading.Event()
+        if self._awaiting_create:
             created.wait(_ID_WAIT_S)
         return self._server_id
 
@@ -221,40 +228,64 @@ class Session:
     # -- lifecycle --------------------------------------------------------------------
 
     def _start(self, parent_span: Optional[Span] = None) -> None:
-        """Create the root span, tell the observers, then enqueue the create event."""
+        """Create the root span, tell the observers, then enqueue the create event.
+
+        The create's body is built by the worker (:meth:`create_body`): the caller only
+        snapshots metadata that was given, so a session block stays cheap.
+        """
         if self._started:
             return
         self._started = True
-        external_id = self.external_id
         if not self.sampled:
             self.root_span = Span("invoke_agent", "session", parent_span, self)
             return
         observers = self._observers
         root = Span(f"invoke_agent {self.agent}", "session", parent_span, self, observers)
-        root.attributes["agent"] = self.agent
-        root.attributes["conversation_id"] = external_id
         self.root_span = root
         if observers:
+            root.attributes["agent"] = self.agent
+            root.attributes["conversation_id"] = self.external_id
             notify_start(observers, root)
         exporter = self._exporter
         if exporter is None or self._server_id is not None:
             return
-        self._created = threading.Event()
-        body: dict[str, Any] = {"externalId": external_id, "tags": self.tags}
+        self._awaiting_create = True
+        parent = self.parent
+        self.shard = exporter.next_shard() if parent is None else parent.shard
+        metadata = self.metadata
+        snapshot = (
+            to_jsonable(metadata, self._tracer.settings.max_content_bytes)[0] if metadata else None
+        )
+        exporter.emit_create(self, snapshot)
+
+    def create_body(self, metadata: Optional[dict[str, Any]]) -> dict[str, Any]:
+        """The body of ``POST /api/sessions`` without ``agentId`` (built by the worker)."""
+        body: dict[str, Any] = {"externalId": self.external_id, "tags": self.tags}
         if self.user_id is not None:
             body["userId"] = self.user_id
         if self.agent_version_id is not None:
             body["agentVersionId"] = self.agent_version_id
         if self.environment_id is not None:
             body["environmentId"] = self.environment_id
+        meta = dict(metadata) if metadata else {}
         parent = self.parent
         if parent is not None:
-            self.metadata.setdefault("parentSessionExternalId", parent.external_id)
-            self.shard = parent.shard
-        else:
-            self.shard = exporter.next_shard()
-        body["metadata"] = to_jsonable(self.metadata, self._tracer.settings.max_content_bytes)[0]
-        exporter.emit_create(self, body)
+            meta.setdefault("parentSessionExternalId", parent.external_id)
+            if parent.server_id is not None:
+                meta.setdefault("parentSessionId", parent.server_id)
+        body["metadata"] = meta
+        return body
+
+    def end_body(self) -> dict[str, Any]:
+        """The body of ``POST /api/sessions/:id/end`` (built by the worker)."""
+        with self._lock:
+            body: dict[str, Any] = {"status": self._status or "COMPLETED"}
+            total_tokens = self._input_tokens + self._output_tokens
+            if total_tokens:
+                body["totalTokens"] = total_tokens
+            if self._latency_ms:
+                body["totalLatencyMs"] = self._latency_ms
+        return body
 
     def set_status(self, status: str) -> None:
         """
@@ -283,21 +314,15 @@ class Session:
             if self._ended or not self._started:
                 return
             self._ended = True
-            final = self._status or "COMPLETED"
-            total_tokens = self._input_tokens + self._output_tokens
-            total_latency = self._latency_ms
+            if self._status is None:
+                self._status = "COMPLETED"
+            final = self._status
         root = self.root_span
         if root is not None:
             root.end(status=_SPAN_STATUS[final])
         exporter = self._exporter
-        if exporter is None or not self.sampled:
-            return
-        body: dict[str, Any] = {"status": final}
-        if total_tokens:
-            body["totalTokens"] = total_tokens
-        if total_latency:
-            body["totalLatencyMs"] = total_latency
-        exporter.emit_end(self, body)
+        if exporter is not None and self.sampled:
+            exporter.emit_end(self)
 
     # -- context manager ------------------------------------------------------------
 
@@ -476,6 +501,7 @@ class Session:
             self.create_failed = True
         else:
             self._server_id = server_id
+        self._awaiting_create = False  # published before the event is read: no lost wake-up
         created = self._created
         if created is not None:
             created.set()
