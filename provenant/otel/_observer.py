@@ -134,9 +134,9 @@ class OtelObserver:
         if span.kind == "llm":
             # The model may be known only once the reply was read.
             otel_span.update_name(_attributes.span_name(span))
-        otel_span.set_attributes(
-            _attributes.end_attributes(span, capture_content=self._capture_content)
-        )
+        attributes = _attributes.end_attributes(span, capture_content=self._capture_content)
+        if attributes:
+            otel_span.set_attributes(attributes)
         error = span.error
         if span.status == "error" or (error is not None and span.status != "cancelled"):
             description = f"{type(error).__name__}: {error}" if error is not None else None

@@ -1,0 +1,187 @@
+"""
+The cost of OpenTelemetry export on the caller's thread.
+
+Printed side by side, from the same run (median of interleaved rounds):
+
+* an empty ``@trace`` function inside an active session, with OTel export off and on
+  (a ``TracerProvider`` with a ``BatchSpanProcessor`` over a no-op exporter), beside a
+  raw OpenTelemetry ``start_as_current_span`` child span on the same provider;
+* a session block (enter and exit), with OTel export off and on, beside a raw
+  OpenTelemetry root span.
+
+Both clients deliver their Provenant records to a live local server in a child process,
+as the tracing core's benchmark does::
+
+    python benchmarks/bench_otel.py
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Iterator, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from provenant import ProvenantClient
+
+ROUNDS = 41
+CALLS_PER_ROUND = 1_000
+SESSION_ROUNDS = 21
+SESSIONS_PER_ROUND = 200
+
+_SERVER_CODE = """
+import sys
+from provenant.server import start_server
+server = start_server(sys.argv[1], port=0)
+print(server.url, server.api_keys[0], flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
+class CountingExporter(SpanExporter):
+    """Exports nowhere; counts the spans it was given."""
+
+    def __init__(self) -> None:
+        self.exported = 0
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.exported += len(spans)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def live_server() -> Iterator[tuple[str, str]]:
+    """A local server in a child process: yields (url, api_key)."""
+    with tempfile.TemporaryDirectory(prefix="provenant-bench-") as directory:
+        child = subprocess.Popen(
+            [sys.executable, "-c", _SERVER_CODE, os.path.join(directory, "bench.db")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert child.stdout is not None
+            url, key = child.stdout.readline().split()
+            yield url, key
+        finally:
+            assert child.stdin is not None
+            child.stdin.close()
+            child.wait(timeout=30)
+
+
+def per_call_us(fn: Callable[[], Any], calls: int) -> float:
+    started = time.perf_counter_ns()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter_ns() - started) / calls / 1000.0
+
+
+def interleaved(
+    candidates: dict[str, Callable[[], Any]], rounds: int, calls: int
+) -> dict[str, float]:
+    """Median per-call time of each candidate, rounds interleaved so noise hits all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name, fn in candidates.items():
+            samples[name].append(per_call_us(fn, calls))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def main() -> int:
+    exporter = CountingExporter()
+    provider = TracerProvider()
+    # A queue large enough that no span is dropped: the figure is the cost of exporting.
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=200_000))
+    raw = provider.get_tracer("bench")
+
+    def bare() -> None:
+        return None
+
+    def raw_child() -> None:
+        with raw.start_as_current_span("child"):
+            return None
+
+    with live_server() as (url, key):
+        off = ProvenantClient(base_url=url, api_key=key, agent_id="Bench Bot")
+        on = ProvenantClient(base_url=url, api_key=key, agent_id="Bench Bot", otel=provider)
+        traced_off = off.trace(kind="step")(bare)
+        traced_on = on.trace(kind="step")(bare)
+
+        # Each candidate runs inside its own client's session (OTel root current for raw).
+        samples: dict[str, list[float]] = {"bare": [], "off": [], "on": [], "raw": []}
+        for _ in range(ROUNDS):
+            samples["bare"].append(per_call_us(bare, CALLS_PER_ROUND))
+            with off.session("Bench Bot"):
+                samples["off"].append(per_call_us(traced_off, CALLS_PER_ROUND))
+            with on.session("Bench Bot"):
+                samples["on"].append(per_call_us(traced_on, CALLS_PER_ROUND))
+            with raw.start_as_current_span("root"):
+                samples["raw"].append(per_call_us(raw_child, CALLS_PER_ROUND))
+        hot = {name: statistics.median(values) for name, values in samples.items()}
+        print("empty @trace(kind='step') inside an active session (median per call)")
+        print(f"  bare call                          {hot['bare']:8.3f} us")
+        print(
+            f"  @trace, OTel export off            {hot['off']:8.3f} us   "
+            f"(+{hot['off'] - hot['bare']:.3f} us)"
+        )
+        print(
+            f"  @trace, OTel export on             {hot['on']:8.3f} us   "
+            f"(+{hot['on'] - hot['bare']:.3f} us)"
+        )
+        print(
+            f"  raw OTel start_as_current_span     {hot['raw']:8.3f} us   "
+            f"(+{hot['raw'] - hot['bare']:.3f} us)"
+        )
+
+        def session_off() -> None:
+            with off.session("Bench Bot"):
+                pass
+
+        def session_on() -> None:
+            with on.session("Bench Bot"):
+                pass
+
+        def raw_root() -> None:
+            with raw.start_as_current_span("session"):
+                pass
+
+        def empty_block() -> None:
+            with contextlib.nullcontext():
+                pass
+
+        blocks = interleaved(
+            {"empty": empty_block, "off": session_off, "on": session_on, "raw": raw_root},
+            rounds=SESSION_ROUNDS,
+            calls=SESSIONS_PER_ROUND,
+        )
+        print("session enter + exit, the worker delivering to a live server (median per block)")
+        print(f"  empty with-block                   {blocks['empty']:8.3f} us")
+        print(f"  session block, OTel export off     {blocks['off']:8.3f} us")
+        print(
+            f"  session block, OTel export on      {blocks['on']:8.3f} us   "
+            f"(+{blocks['on'] - blocks['off']:.3f} us for the span)"
+        )
+        print(f"  raw OTel root span                 {blocks['raw']:8.3f} us")
+        off.shutdown(timeout=60)
+        on.shutdown(timeout=60)
+    provider.shutdown()
+    print(
+        f"spans exported: {exporter.exported}; Provenant delivered: "
+        f"{off.stats()['delivered'] + on.stats()['delivered']}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
