@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Iterator
 
 import anthropic
 import openai
@@ -16,8 +16,20 @@ from provenant.client import ProvenantClient
 MODEL = "claude-test"
 
 
+_OPEN: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_provider_clients() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def anthropic_client(fake: FakeProvider, **options: Any) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=fake.url, api_key="k", max_retries=0, **options)
+    client = anthropic.Anthropic(base_url=fake.url, api_key="k", max_retries=0, **options)
+    _OPEN.append(client)
+    return client
 
 
 def ask(client: Any, *texts: str) -> Any:
@@ -42,6 +54,8 @@ def test_instrument_returns_the_same_client(fake_provider, provenant_client):
         openai.AzureOpenAI(azure_endpoint=fake_provider.url, api_key="k", api_version="2024-06-01"),
     ):
         assert provenant.instrument(raw, provenant=provenant_client, agent_id="Bot") is raw
+        if not isinstance(raw, (anthropic.AsyncAnthropic, openai.AsyncOpenAI)):
+            raw.close()
 
 
 @pytest.mark.parametrize("thing", [object(), "anthropic", None])
@@ -72,6 +86,7 @@ def test_instrumenting_twice_records_once(client, provenant_client, recorded):
 def test_copies_are_instrumented_too(client, method, recorded):
     """A client made by with_options() or copy() records its calls too."""
     copy = getattr(client, method)(timeout=30)
+    _OPEN.append(copy)
     assert copy is not client
     assert type(copy) is type(client)
     ask(copy, "from the copy")
@@ -82,6 +97,7 @@ def test_copies_are_instrumented_too(client, method, recorded):
 def test_uninstrument_restores_the_client(client, fake_provider, recorded):
     """uninstrument() restores the original methods and stops recording, copies included."""
     copy = client.with_options(timeout=30)
+    _OPEN.append(copy)
     assert provenant.uninstrument(client) is client
     assert "create" not in vars(client.messages)
     assert client.messages.create.__func__ is anthropic.resources.Messages.create
