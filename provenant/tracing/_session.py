@@ -22,7 +22,7 @@ from provenant._logging import log_fault
 from provenant.tracing._context import get_current, pop_block, push_block, span_path
 from provenant.tracing._ids import new_id
 from provenant.tracing._payload import prepare_content, to_jsonable
-from provenant.tracing._span import Span, notify_start
+from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -331,7 +331,7 @@ class Session:
             return self
         if self._started:
             # A started handle (start_session, or re-entered): current, not ended on exit.
-            push_block(self.root_span, None)
+            self._push(None)
             return self
         current = get_current()
         outer = None if current is None else current.session
@@ -346,13 +346,25 @@ class Session:
         # A resumed session (session_id=) is not ended by its block, only by end().
         resumed = self._server_id is not None
         self._start(current)
-        push_block(self.root_span, None if resumed else self)
+        self._push(None if resumed else self)
         return self
+
+    def _push(self, owner: Optional[Session]) -> None:
+        """Make the root span current for a block, telling observers that it is."""
+        root = self.root_span
+        push_block(root, owner)
+        if root is not None and root._observers:
+            notify_enter(root._observers, root)
 
     def _exit(self, exc_type: Optional[type[BaseException]]) -> None:
         if not self._tracer.enabled:
             return
+        entered = get_current()
         owner = pop_block()
+        observers = getattr(entered, "_observers", None)
+        left = entered is not None and entered is not get_current()
+        if observers and left and entered is not None and entered.kind == "session":
+            notify_exit(observers, entered)
         if owner is not None:
             failed = _exit_status(exc_type)
             if failed is not None:
