@@ -327,3 +327,19 @@ def test_async_with_and_concurrent_tasks_keep_their_own_session(
     for stored in recorded():
         index = stored["externalId"].split("-")[1]
         assert [t["content"] for t in stored["turns"]] == [f"{index}-{n}" for n in range(3)]
+
+
+def test_otel_only_runs_observers_and_enqueues_nothing(db_url: str, recorded: Sessions) -> None:
+    """With otel set the OpenTelemetry observer is registered; otel-only delivers nothing."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    client = ProvenantClient(
+        base_url=db_url, agent_id="Bot", otel=TracerProvider(), destination="otel-only"
+    )
+    assert len(client._tracer._observers) == 1
+    with client.session() as session:
+        session.add_turn("USER", "only spans")
+    assert session.usage["turns"] == 1
+    assert client.stats()["enqueued"] == 0
+    client.shutdown()
+    assert recorded() == []
