@@ -82,7 +82,7 @@ def span_name(span: Any) -> str:
 
     Returns:
         ``invoke_agent <agent>`` for a session, ``chat <model>`` for an LLM call,
-        ``execute_tool <tool>`` for a tool, the span's own name for any other step.
+        ``execute_tool <tool>`` for a tool, the function's own name for a traced step.
     """
     kind = span.kind
     attributes = span.attributes
@@ -99,8 +99,8 @@ def span_name(span: Any) -> str:
             return name
         agent = attributes.get("agent")
         return f"invoke_agent {agent}" if agent else "invoke_agent"
-    if kind == "agent" and not str(span.name).startswith("invoke_agent"):
-        return f"invoke_agent {span.name}"
+    # A traced function (kind "agent" by default, or "step") keeps its own name: only the
+    # session is the agent's invocation, so GenAI views do not list functions as agents.
     return str(span.name)
 
 
@@ -123,11 +123,7 @@ def start_attributes(span: Any) -> Dict[str, AttributeValue]:
     if kind == "session":
         out[OPERATION_NAME] = "invoke_agent"
         _put(out, AGENT_NAME, attributes.get("agent"))
-    elif kind == "agent":
-        out[OPERATION_NAME] = "invoke_agent"
-        out[AGENT_NAME] = str(span.name)
-        _put(out, CODE_FUNCTION, attributes.get("function"))
-    elif kind == "step":
+    elif kind in ("agent", "step"):
         _put(out, CODE_FUNCTION, attributes.get("function"))
     elif kind == "tool":
         out[OPERATION_NAME] = "execute_tool"

@@ -75,7 +75,7 @@ def anthropic_client(fake: FakeProvider, spans: Spans, is_async: bool = False) -
 
 
 def test_session_steps_and_tool_form_one_tree(spans: Spans, prov: ProvenantClient) -> None:
-    """A session, a nested traced step and a tool become invoke_agent > step > execute_tool spans."""
+    """A session, a nested traced step and a tool become invoke_agent > step > execute_tool."""
 
     @prov.trace(kind="tool")
     def search(query: str) -> list[str]:
@@ -121,7 +121,7 @@ def test_session_steps_and_tool_form_one_tree(spans: Spans, prov: ProvenantClien
 def test_streamed_anthropic_call_is_a_chat_span(
     spans: Spans, prov: ProvenantClient, fake_provider: FakeProvider, is_async: bool
 ) -> None:
-    """A streamed Anthropic call is a CLIENT span "chat <model>" with GenAI attributes, under its step."""
+    """A streamed Anthropic call is a CLIENT span "chat <model>" with GenAI attributes."""
     fake_provider.script(Reply(text="Hi there you", input_tokens=11, output_tokens=3))
     client = provenant.instrument(anthropic_client(fake_provider, spans, is_async), provenant=prov)
 
@@ -277,12 +277,11 @@ def test_failing_traced_step_records_its_exception(spans: Spans, prov: Provenant
 
 
 def test_sessions_join_the_hosts_active_span(spans: Spans, prov: ProvenantClient) -> None:
-    """Inside a host OpenTelemetry span, the session span is its child and the metadata names the trace."""
+    """Inside a host span, the session span is its child and the metadata names the trace."""
     host = spans.provider.get_tracer("host")
     with host.start_as_current_span("http request") as request_span:
-        with prov.session("Joined Bot") as session:
-            with host.start_as_current_span("db query"):
-                pass
+        with prov.session("Joined Bot") as session, host.start_as_current_span("db query"):
+            pass
         host_context = request_span.get_span_context()
 
     root = spans.named("invoke_agent Joined Bot")
@@ -297,7 +296,7 @@ def test_sessions_join_the_hosts_active_span(spans: Spans, prov: ProvenantClient
 def test_host_spans_inside_a_traced_step_are_its_children(
     spans: Spans, prov: ProvenantClient
 ) -> None:
-    """A span the host starts inside a traced step nests under it, and the context is restored after."""
+    """A span the host starts inside a traced step nests under it; the context is restored after."""
     host = spans.provider.get_tracer("host")
 
     @prov.trace(kind="step")
@@ -380,7 +379,7 @@ def test_otel_only_sends_spans_and_no_records(
 
 
 def test_otel_true_uses_the_global_provider() -> None:
-    """otel=True emits through the global TracerProvider, even one set after the client was built."""
+    """otel=True emits through the global TracerProvider, even one set after the client."""
     code = """
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
@@ -106,10 +107,8 @@ def test_spans_arrive_over_otlp_http(
 
     @client.trace(kind="step")
     def plan() -> None:
-        try:
+        with contextlib.suppress(KeyError):
             lookup("A-1")
-        except KeyError:
-            pass
 
     with client.session("Wire Bot") as session:
         plan()

@@ -44,7 +44,7 @@ def test_tool_use_and_tool_result_blocks_become_tool_parts() -> None:
 
 
 def test_output_messages_carry_tool_calls_and_a_normalised_finish_reason() -> None:
-    """The reply's tool calls join the assistant message, and provider stop reasons are normalised."""
+    """The reply's tool calls join the assistant message; provider stop reasons are normalised."""
     out = output_messages(
         [{"role": "assistant", "content": "Let me add."}],
         [{"id": "c1", "name": "add", "arguments": '{"a": 1}'}],

@@ -50,7 +50,7 @@ def _run(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_missing_opentelemetry_names_the_extra() -> None:
-    """Without OpenTelemetry installed, turning export on raises a ConfigurationError naming the extra."""
+    """Without OpenTelemetry, turning export on raises a ConfigurationError naming the extra."""
     result = _run(
         """
         import sys
