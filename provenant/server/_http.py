@@ -169,6 +169,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._serve(head=True)
 
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, PUT, ...) goes to the router too, which answers 405
+        # with an Allow header on known paths, instead of the stdlib's HTML 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
     def _serve(self, head: bool = False) -> None:
         router = self.server.router
         raw_path, _, raw_query = self.path.partition("?")
