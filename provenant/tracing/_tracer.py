@@ -51,18 +51,21 @@ class Tracer:
         self._client = client
         self._observers: list[Any] = []
         self._exporter: Optional[Exporter] = None
+        if self.enabled and settings.otel:
+            # First: a missing extra raises before any worker thread is started.
+            self._add_otel_observer()
         if self.enabled and settings.deliver_to_provenant:
             from provenant.tracing._exporter import Exporter
 
             self._exporter = Exporter(settings, client._agent_ids, client._agent_ids_lock)
-        if self.enabled and settings.otel:
-            self._add_otel_observer()
 
     def _add_otel_observer(self) -> None:
         try:
             from provenant.otel import make_observer
 
             self.add_observer(make_observer(self.settings.otel, self.settings))
+        except ConfigurationError:
+            raise  # the otel extra is missing, or otel= is not understood: say so
         except Exception as exc:
             log_fault("otel-observer", "could not set up the OpenTelemetry export", exc)
 

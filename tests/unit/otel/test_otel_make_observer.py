@@ -69,6 +69,31 @@ def test_missing_opentelemetry_names_the_extra() -> None:
     assert "provenant-sdk[otel]" in result.stdout
 
 
+def test_a_client_with_otel_but_no_opentelemetry_raises_on_first_session() -> None:
+    """A session of a client built with otel=True but no OpenTelemetry raises ConfigurationError."""
+    result = _run(
+        """
+        import sys
+        for name in ("opentelemetry", "opentelemetry.trace", "opentelemetry.context"):
+            sys.modules[name] = None
+        import threading
+        from provenant.client import ProvenantClient
+        from provenant.errors import ConfigurationError
+        client = ProvenantClient(base_url="local", otel=True)
+        try:
+            with client.session("Bot"):
+                pass
+        except ConfigurationError as exc:
+            print(type(exc).__name__, exc)
+        print(sorted(t.name for t in threading.enumerate() if t.name.startswith("provenant")))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    first, threads = result.stdout.strip().splitlines()
+    assert first.startswith("ConfigurationError") and "provenant-sdk[otel]" in first
+    assert threads == "[]"
+
+
 def test_opentelemetry_is_not_imported_unless_turned_on() -> None:
     """Importing provenant and building a client without otel imports no OpenTelemetry module."""
     result = _run(
