@@ -7,14 +7,19 @@ Imported only when OpenTelemetry export is on (``otel=True`` or a ``TracerProvid
     tracer.add_observer(observer)      # done by the Tracer when settings.otel is set
 
 Each Provenant span gets one OpenTelemetry span, started and ended with the same
-timestamps, kept in ``span.observer_data``. Parentage follows the Provenant tree;
-the root span of a session joins the host's active OpenTelemetry span when there is
-one, and the session's metadata records ``otelTraceId`` and ``otelSpanId``.
+timestamps and kept in ``span.observer_data``. Parentage follows the Provenant tree;
+a session's root span joins the host's active OpenTelemetry span when there is one,
+and the session's metadata records ``otelTraceId`` and ``otelSpanId``.
 
-While a session or traced function is running on a thread, its OpenTelemetry span is
-also the current OpenTelemetry context there, so spans the host (or a provider SDK,
-such as anthropic's own ``anthropic.messages.create`` span) starts inside it become
-its children.
+The OpenTelemetry context follows the Provenant one, so that spans the host or a
+provider SDK starts are nested where they run:
+
+* a traced function's span is current from ``on_start`` to ``on_end`` (the core makes
+  it current right after the one and restores the context right before the other);
+* a session block's span and an LLM call's span while its provider request runs are
+  current between ``on_enter`` and ``on_exit``. anthropic's own
+  ``anthropic.messages.create`` span is thus the child of our ``chat <model>`` span,
+  and the trace context it sends is its own, untouched.
 """
 
 from __future__ import annotations
