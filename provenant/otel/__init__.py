@@ -41,7 +41,7 @@ def make_observer(otel_setting: Any, settings: Settings) -> OtelObserver:
             start, so one set after the client is built is used), or a
             ``TracerProvider`` (anything with ``get_tracer``).
         settings: The client's settings; ``capture_content`` decides whether message
-            content goes on spans.
+            content goes on spans, ``mask`` and ``max_content_bytes`` apply to it.
 
     Returns:
         The observer, to register with ``tracer.add_observer``.
@@ -68,4 +68,9 @@ def make_observer(otel_setting: Any, settings: Settings) -> OtelObserver:
             f"otel={otel_setting!r} is not understood; use True (the global TracerProvider) "
             "or an opentelemetry TracerProvider."
         )
-    return OtelObserver(provider, capture_content=settings.capture_content)
+    return OtelObserver(
+        provider,
+        capture_content=settings.capture_content,
+        mask=settings.mask,
+        max_content_bytes=settings.max_content_bytes,
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 __all__ = [
     "AttributeValue",
@@ -144,7 +144,12 @@ def start_attributes(span: Any) -> Dict[str, AttributeValue]:
     return out
 
 
-def end_attributes(span: Any, *, capture_content: bool) -> Dict[str, AttributeValue]:
+def end_attributes(
+    span: Any,
+    *,
+    capture_content: bool,
+    prepare: Optional[Callable[[Any], Any]] = None,
+) -> Dict[str, AttributeValue]:
     """
     Return the attributes an OpenTelemetry span gets when its Provenant span ends.
 
@@ -154,6 +159,8 @@ def end_attributes(span: Any, *, capture_content: bool) -> Dict[str, AttributeVa
     Args:
         span: A Provenant span, just ended.
         capture_content: Whether content may be recorded.
+        prepare: Applied to each content before it goes on the span (the client's
+            ``mask`` and ``max_content_bytes``), as for the content of turns.
 
     Returns:
         The attributes to set, without ``None`` values.
@@ -174,25 +181,31 @@ def end_attributes(span: Any, *, capture_content: bool) -> Dict[str, AttributeVa
         if isinstance(ttft_ms, (int, float)) and not isinstance(ttft_ms, bool):
             out[RESPONSE_TIME_TO_FIRST_CHUNK] = float(ttft_ms) / 1000.0
         if capture_content:
-            system, messages = input_messages(attributes.get("input_messages"))
+            prepare = prepare or _same
+            system, messages = input_messages(
+                _prepared_messages(attributes.get("input_messages"), prepare)
+            )
             if system:
                 out[SYSTEM_INSTRUCTIONS] = _dumps(system)
             if messages:
                 out[INPUT_MESSAGES] = _dumps(messages)
             outputs = output_messages(
-                attributes.get("output_messages"), attributes.get("tool_calls"), reasons
+                _prepared_messages(attributes.get("output_messages"), prepare),
+                _prepared_calls(attributes.get("tool_calls"), prepare),
+                reasons,
             )
             if outputs:
                 out[OUTPUT_MESSAGES] = _dumps(outputs)
     elif kind == "tool":
         _put(out, TOOL_CALL_ID, attributes.get("tool_call_id"))
         if capture_content:
+            # The arguments were masked and cut by the tracing core when captured.
             arguments = attributes.get("tool_arguments", span.input)
             if arguments is not None:
                 out[TOOL_CALL_ARGUMENTS] = _dumps(arguments)
             result = attributes.get("tool_result", span.output)
             if result is not None:
-                out[TOOL_CALL_RESULT] = _dumps(result)
+                out[TOOL_CALL_RESULT] = _dumps((prepare or _same)(result))
     status = getattr(span, "status", None)
     if status and status != "ok":
         out[PROVENANT_STATUS] = str(status)
@@ -267,6 +280,32 @@ def output_messages(messages: Any, tool_calls: Any, finish_reasons: Any) -> List
     for message in out:
         message["finish_reason"] = reason
     return out
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _prepared_messages(messages: Any, prepare: Callable[[Any], Any]) -> Any:
+    if not isinstance(messages, (list, tuple)):
+        return messages
+    return [
+        dict(message, content=prepare(message.get("content")))
+        if isinstance(message, Mapping) and message.get("content") is not None
+        else message
+        for message in messages
+    ]
+
+
+def _prepared_calls(calls: Any, prepare: Callable[[Any], Any]) -> Any:
+    if not isinstance(calls, (list, tuple)):
+        return calls
+    return [
+        dict(call, arguments=prepare(call.get("arguments")))
+        if isinstance(call, Mapping) and call.get("arguments") is not None
+        else call
+        for call in calls
+    ]
 
 
 def _finish_reason(finish_reasons: Any) -> str:

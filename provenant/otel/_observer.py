@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -34,6 +34,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, format_span_id, fo
 
 from provenant._version import __version__
 from provenant.otel import _attributes
+from provenant.tracing._payload import prepare_content
 
 __all__ = ["OtelObserver"]
 
@@ -67,13 +68,24 @@ class OtelObserver:
             looked up when each span starts (so a provider set later is honoured).
         capture_content: Whether message content, tool arguments and results are
             recorded (opt-in in the GenAI conventions).
+        mask: The client's ``mask``, applied to every content put on a span.
+        max_content_bytes: Content above this size is cut, as in turns.
 
     .. versionadded:: 0.1
     """
 
-    def __init__(self, tracer_provider: Optional[Any], *, capture_content: bool) -> None:
+    def __init__(
+        self,
+        tracer_provider: Optional[Any],
+        *,
+        capture_content: bool,
+        mask: Optional[Callable[[Any], Any]] = None,
+        max_content_bytes: int = 256 * 1024,
+    ) -> None:
         self._provider = tracer_provider
         self._capture_content = capture_content
+        self._mask = mask
+        self._max_content_bytes = max_content_bytes
         self._tracer: Optional[trace.Tracer] = None
         if tracer_provider is not None:
             self._tracer = tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
@@ -139,7 +151,9 @@ class OtelObserver:
         if span.kind == "llm":
             # The model may be known only once the reply was read.
             otel_span.update_name(_attributes.span_name(span))
-        attributes = _attributes.end_attributes(span, capture_content=self._capture_content)
+        attributes = _attributes.end_attributes(
+            span, capture_content=self._capture_content, prepare=self._prepare
+        )
         if attributes:
             otel_span.set_attributes(attributes)
         error = span.error
@@ -195,6 +209,10 @@ class OtelObserver:
                 token.var.reset(token)
         else:  # a runtime context that is not contextvars-based (OTEL_PYTHON_CONTEXT)
             otel_context.detach(token)
+
+    def _prepare(self, value: Any) -> Any:
+        """Mask and cut one content, as the tracing core does for the content of turns."""
+        return prepare_content(value, self._mask, self._max_content_bytes)[0]
 
     def _parent_context(self, span: Any) -> Optional[otel_context.Context]:
         """Return the OpenTelemetry parent of a span (``None``: the current context)."""

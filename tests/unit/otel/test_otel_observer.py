@@ -100,3 +100,42 @@ def test_spans_keep_the_tracers_timestamps(setup: Setup) -> None:
     span = finished(exporter)["invoke_agent Timed Bot"]
     assert span.start_time == root.start_time_ns
     assert span.end_time == root.end_time_ns
+
+
+def test_the_mask_applies_to_content_on_spans() -> None:
+    """The client's mask rewrites message content, tool-call arguments and tool results on spans."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    def mask(value: object) -> object:
+        return "***" if isinstance(value, str) and "secret" in value else value
+
+    client = ProvenantClient(base_url="local", otel=provider, destination="otel-only", mask=mask)
+
+    @client.trace(kind="tool")
+    def vault(key: str) -> str:
+        return "the secret is 42"
+
+    with client.session("Masked Bot") as session:
+        span = client._tracer.start_span(
+            "chat m", kind="llm", session=session, attributes={"request_model": "m"}
+        )
+        span.set_attributes(
+            {
+                "input_messages": [{"role": "user", "content": "my secret"}],
+                "output_messages": [{"role": "assistant", "content": "a secret reply"}],
+                "tool_calls": [{"id": "c", "name": "vault", "arguments": "secret"}],
+            }
+        )
+        span.end()
+        vault("k")
+    client.shutdown(5)
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    chat = dict(spans["chat m"].attributes or {})
+    assert "secret" not in str(chat["gen_ai.input.messages"])
+    assert "secret" not in str(chat["gen_ai.output.messages"])
+    assert "***" in str(chat["gen_ai.output.messages"])
+    tool = dict(spans["execute_tool vault"].attributes or {})
+    assert tool["gen_ai.tool.call.result"] == '"***"'
+    provider.shutdown()
