@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from typing import Any
 
@@ -107,6 +108,7 @@ def test_agents_list_newest_updated_first(api: Api) -> None:
     first = api.agent("First")
     second = api.agent("Second")
     assert [a["id"] for a in api.ok("GET", "/api/agents")] == [second["id"], first["id"]]
+    time.sleep(0.005)  # updatedAt has millisecond resolution: make the touch strictly later
     api.ok("PATCH", f"/api/agents/{first['id']}", {"description": "touched"})
     assert [a["id"] for a in api.ok("GET", "/api/agents")] == [first["id"], second["id"]]
 
