@@ -34,7 +34,7 @@ The ``provenant eval run`` command wraps :func:`evaluate` as a CI gate.
 from __future__ import annotations
 
 from provenant.evals._report import CaseResult, EvalReport
-from provenant.evals._runner import ScorersArg, Task, evaluate
+from provenant.evals._runner import Task, evaluate
 from provenant.evals._scorers import (
     BUILTIN_SCORERS,
     Score,
@@ -45,6 +45,7 @@ from provenant.evals._scorers import (
     json_match,
     regex,
 )
+from provenant.evals._scoring import ScorersArg
 
 __all__ = [
     "BUILTIN_SCORERS",

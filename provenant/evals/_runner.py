@@ -26,7 +26,6 @@ import concurrent.futures
 import contextvars
 import dataclasses
 import inspect
-import json
 import threading
 import time
 import uuid
@@ -37,34 +36,33 @@ from typing import (
     Callable,
     Mapping,
     Optional,
-    Sequence,
-    Union,
 )
 
 from provenant.evals._progress import Progress
 from provenant.evals._report import CaseResult, EvalReport
-from provenant.evals._scorers import BUILTIN_SCORERS, Score, Scorer, _jsonish, to_score
+from provenant.evals._scorers import Score
+from provenant.evals._scoring import (
+    NamedScorers,
+    ScorersArg,
+    callable_name,
+    describe_error,
+    normalise_scorers,
+    score_case,
+    scorer_names,
+)
+from provenant.evals._submit import submit_all, wire_output
 
 if TYPE_CHECKING:
     from provenant.client import ProvenantClient
     from provenant.tracing._session import Session
 
-__all__ = ["ScorersArg", "Task", "evaluate"]
+__all__ = ["Task", "evaluate"]
 
 #: A task: called with a case's ``input``; sync, or ``async def``.
 Task = Callable[[Any], Any]
-#: What ``scorers=`` accepts: a scorer or a built-in's name, a list of them, or a
-#: mapping of names to them.
-ScorersArg = Union[Scorer, str, Sequence[Union[Scorer, str]], Mapping[str, Union[Scorer, str]]]
 
-_DEFAULT_SCORING_FN = "exact_match"
 _POLL_INTERVAL_S = 0.5
 _WAIT_TIMEOUT_S = 300.0
-# The contract caps a request body at 5 MB: results go in chunks well under it, and
-# one output bigger than this is sent truncated, as text.
-_MAX_CHUNK_BYTES = 2_000_000
-_MAX_CHUNK_RESULTS = 500
-_MAX_OUTPUT_BYTES = 1_000_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +73,7 @@ class _Plan:
     task: Task
     run_id: str
     agent_id: str
-    scorers: tuple[tuple[str, Scorer], ...]
+    scorers: NamedScorers
     progress: Progress
 
 
@@ -137,7 +135,7 @@ def evaluate(
         raise ValueError(f"max_concurrency must be at least 1; got {max_concurrency}.")
     if not callable(task):
         raise TypeError(f"task must be callable; got {type(task).__name__}.")
-    named_scorers = _normalise_scorers(scorers)
+    named_scorers = normalise_scorers(scorers)
     if client is None:
         from provenant._default import get_client
 
@@ -148,7 +146,7 @@ def evaluate(
     cases: list[dict[str, Any]] = list(suite.get("cases") or [])
     if not cases:
         raise ValueError(f"eval suite {suite_id} has no cases; add some before evaluating.")
-    agent = agent_id or client.settings.agent_id or _task_name(task)
+    agent = agent_id or client.settings.agent_id or callable_name(task)
     resolved_agent = client.resolve_agent_id(agent)
     run = client.create_eval_run(suite_id, resolved_agent, metadata=metadata)
     run_id = str(run["id"])
@@ -171,7 +169,7 @@ def evaluate(
 
     # Deliver the cases' sessions before the run is reported, so they can be browsed.
     client.flush()
-    _submit(client, run_id, results)
+    submit_all(client, run_id, results)
     status: Optional[str] = None
     server_pass_rate: Optional[float] = None
     server_score: Optional[float] = None
@@ -193,76 +191,6 @@ def evaluate(
         server_score=server_score,
         duration_s=time.monotonic() - started,
     )
-
-
-# -- scorers ---------------------------------------------------------------------------
-
-
-def _normalise_scorers(scorers: Optional[ScorersArg]) -> tuple[tuple[str, Scorer], ...]:
-    """Validate ``scorers=`` up front, so a typo fails before a run is created."""
-    if scorers is None:
-        return ()
-    items: list[tuple[Optional[str], Union[Scorer, str]]]
-    if isinstance(scorers, Mapping):
-        items = [(str(name), scorer) for name, scorer in scorers.items()]
-    elif isinstance(scorers, str) or callable(scorers):
-        items = [(None, scorers)]
-    else:
-        items = [(None, scorer) for scorer in scorers]
-    if not items:
-        raise ValueError("scorers is empty; pass None to use each case's scoringFn.")
-    named: list[tuple[str, Scorer]] = []
-    for name, scorer in items:
-        if isinstance(scorer, str):
-            builtin = BUILTIN_SCORERS.get(scorer)
-            if builtin is None:
-                raise ValueError(
-                    f"unknown scorer {scorer!r}; the built-ins are {', '.join(BUILTIN_SCORERS)}."
-                )
-            named.append((name or scorer, builtin))
-        elif callable(scorer):
-            named.append((name or _task_name(scorer), scorer))
-        else:
-            raise TypeError(f"a scorer must be callable or a built-in's name; got {scorer!r}.")
-    return tuple(named)
-
-
-def _scorers_for(plan: _Plan, case: Mapping[str, Any]) -> tuple[tuple[str, Optional[Scorer]], ...]:
-    if plan.scorers:
-        return plan.scorers
-    name = str(case.get("scoringFn") or _DEFAULT_SCORING_FN)
-    return ((name, BUILTIN_SCORERS.get(name)),)
-
-
-def _score(plan: _Plan, case: dict[str, Any], output: Any) -> tuple[Score, str, Optional[str]]:
-    """Apply the case's scorers: (combined score, their names, a scorer's error or None)."""
-    scorers = _scorers_for(plan, case)
-    names = ",".join(name for name, _ in scorers)
-    scores: list[tuple[str, Score]] = []
-    for name, scorer in scorers:
-        if scorer is None:
-            message = (
-                f"scorer {name!r} has no client-side implementation (the built-ins are "
-                f"{', '.join(BUILTIN_SCORERS)}); pass scorers= to evaluate()"
-            )
-            return Score(False, 0.0), names, message
-        try:
-            verdict = scorer(output, case.get("expectedOutput"), case)
-            if inspect.iscoroutine(verdict):
-                verdict.close()  # never awaited: close it rather than warn
-                raise TypeError("scorers are plain functions; an async scorer is not supported")
-            scores.append((name, to_score(verdict)))
-        except Exception as exc:  # a user's scorer may raise anything: it fails the case
-            return Score(False, 0.0), names, f"scorer {name} raised {_describe(exc)}"
-    if len(scores) == 1:
-        return scores[0][1], names, None
-    reasons = [f"{name}: {s.reason}" for name, s in scores if s.reason]
-    combined = Score(
-        passed=all(s.passed for _, s in scores),
-        score=sum(s.score for _, s in scores) / len(scores),
-        reason="; ".join(reasons) or None,
-    )
-    return combined, names, None
 
 
 # -- running the cases -----------------------------------------------------------------
@@ -295,7 +223,7 @@ def _run_case_sync(plan: _Plan, case: dict[str, Any]) -> CaseResult:
             if inspect.isawaitable(output):  # a sync callable handing back a coroutine
                 output = _await_in_new_loop(output)
     except Exception as exc:  # the task's failure is the case's result, not ours
-        error = _describe(exc)
+        error = describe_error(exc)
     latency_ms = _elapsed_ms(start)
     return _finish_case(plan, case, session, output, error, latency_ms)
 
@@ -329,7 +257,7 @@ async def _run_case_async(
                 if inspect.isawaitable(output):
                     output = await output
         except Exception as exc:  # the task's failure is the case's result, not ours
-            error = _describe(exc)
+            error = describe_error(exc)
         latency_ms = _elapsed_ms(start)
         return _finish_case(plan, case, session, output, error, latency_ms)
 
@@ -352,16 +280,15 @@ def _finish_case(
     error: Optional[str],
     latency_ms: int,
 ) -> CaseResult:
+    verdict = Score(False, 0.0)
     if error is None:
-        verdict, scoring_fn, error = _score(plan, case, output)
-    else:
-        verdict, scoring_fn = Score(False, 0.0), ",".join(n for n, _ in _scorers_for(plan, case))
+        verdict, error = score_case(plan.scorers, case, output)
     result = CaseResult(
         case_id=str(case.get("id")),
         name=str(case.get("name") or case.get("id")),
         input=case.get("input"),
         expected=case.get("expectedOutput"),
-        output=_wire_output(output),
+        output=wire_output(output),
         passed=verdict.passed and error is None,
         score=verdict.score if error is None else 0.0,
         weight=_weight(case),
@@ -369,48 +296,11 @@ def _finish_case(
         token_count=_token_count(session),
         error=error,
         reason=verdict.reason,
-        scoring_fn=scoring_fn,
+        scoring_fn=scorer_names(plan.scorers, case),
         session_external_id=_external_id(session),
     )
     plan.progress.advance(result.passed)
     return result
-
-
-# -- submitting ------------------------------------------------------------------------
-
-
-def _submit(client: ProvenantClient, run_id: str, results: Sequence[CaseResult]) -> None:
-    """Send every result, in chunks that stay well under the 5 MB body limit."""
-    chunk: list[dict[str, Any]] = []
-    size = 0
-    for result in results:
-        wire = _wire_result(result)
-        wire_size = len(json.dumps(wire, default=repr))
-        if chunk and (size + wire_size > _MAX_CHUNK_BYTES or len(chunk) >= _MAX_CHUNK_RESULTS):
-            client.submit_results(run_id, chunk)
-            chunk, size = [], 0
-        chunk.append(wire)
-        size += wire_size
-    if chunk:
-        client.submit_results(run_id, chunk)
-
-
-def _wire_result(result: CaseResult) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"scoringFn": result.scoring_fn, "weight": result.weight}
-    if result.reason:
-        metadata["reason"] = result.reason
-    if result.session_external_id:
-        metadata["sessionExternalId"] = result.session_external_id
-    return {
-        "caseId": result.case_id,
-        "actualOutput": result.output,
-        "passed": result.passed,
-        "score": result.score,
-        "latencyMs": result.latency_ms,
-        "tokenCount": result.token_count,
-        "error": result.error,
-        "metadata": metadata,
-    }
 
 
 # -- small helpers ---------------------------------------------------------------------
@@ -419,16 +309,6 @@ def _wire_result(result: CaseResult) -> dict[str, Any]:
 def _is_async(task: Task) -> bool:
     call = getattr(task, "__call__", None)  # noqa: B004 - async __call__ on an object
     return inspect.iscoroutinefunction(task) or inspect.iscoroutinefunction(call)
-
-
-def _task_name(func: Any) -> str:
-    name = getattr(func, "__name__", None) or getattr(func, "__qualname__", None)
-    return str(name) if name else type(func).__name__
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _elapsed_ms(start: float) -> int:
@@ -446,18 +326,6 @@ def _number(value: Any) -> Optional[float]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return None
-
-
-def _wire_output(output: Any) -> Any:
-    """The output as JSON, as the platform stores it; oversized outputs as truncated text."""
-    try:
-        value = _jsonish(output)
-        text = json.dumps(value)
-    except (TypeError, ValueError, RecursionError):
-        value = text = repr(output)
-    if len(text) > _MAX_OUTPUT_BYTES:
-        return text[:_MAX_OUTPUT_BYTES] + "... [truncated]"
-    return value
 
 
 def _token_count(session: Session) -> int:
