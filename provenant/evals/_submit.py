@@ -32,9 +32,11 @@ def wire_output(output: Any) -> Any:
         text = json.dumps(value)
     except (TypeError, ValueError, RecursionError):
         value = text = repr(output)
-    if len(text) > _MAX_OUTPUT_BYTES:
-        return text[:_MAX_OUTPUT_BYTES] + "... [truncated]"
-    return value
+    if len(text) <= _MAX_OUTPUT_BYTES:
+        return value
+    # A string is cut as itself; anything else as its JSON text.
+    shown = value if isinstance(value, str) else text
+    return shown[:_MAX_OUTPUT_BYTES] + "... [truncated]"
 
 
 def submit_all(client: ProvenantClient, run_id: str, results: Sequence[CaseResult]) -> None:

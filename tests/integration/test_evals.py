@@ -406,3 +406,26 @@ def test_async_scorer_fails_the_case_saying_why(provenant_client: ProvenantClien
         "scorer judge raised TypeError: scorers are plain functions; "
         "an async scorer is not supported"
     )
+
+
+def test_large_outputs_are_sent_in_chunks_and_truncated(provenant_client: ProvenantClient) -> None:
+    """Outputs too big for one request go in several; one over 1 MB is sent truncated."""
+    sizes = {"a": 900_000, "b": 900_000, "c": 900_000, "huge": 1_200_000}
+    suite_id = _make_suite(
+        provenant_client,
+        [{"name": name, "input": {"name": name}, "expected": "-"} for name in sizes],
+    )
+
+    report = provenant.evaluate(
+        suite_id,
+        lambda i: "x" * sizes[i["name"]],
+        agent_id="Verbose Bot",
+        scorers=lambda output, expected, case: True,
+        client=provenant_client,
+    )
+
+    run = provenant_client.get_eval_run(report.run_id)
+    outputs = {r["case"]["name"]: r["actualOutput"] for r in run["results"]}
+    assert len(run["results"]) == 4 and run["passRate"] == 1.0
+    assert outputs["a"] == "x" * 900_000
+    assert outputs["huge"] == "x" * 1_000_000 + "... [truncated]"
