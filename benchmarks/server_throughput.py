@@ -1,9 +1,10 @@
 """
 Turns per second the local server takes over keep-alive connections.
 
-Four sender threads, each posting turns to its own session over one persistent
-``http.client`` connection (what the exporter does), against ``provenant serve``'s
-server in this process. Prints the rate beside a ``GET /health`` baseline.
+``provenant serve`` runs in its own process (as it does for the exporter's
+delivery); four sender threads here each post turns to their own session over one
+persistent ``http.client`` connection with an ``Idempotency-Key`` (what the
+exporter does). Prints the rate beside a ``GET /health`` baseline from the same run.
 
     python benchmarks/server_throughput.py [TURNS_PER_THREAD]
 """
@@ -13,27 +14,20 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
+import subprocess
 import sys
 import tempfile
 import threading
 import time
-
-from provenant.server import start_server
+import uuid
 
 THREADS = 4
+KEY = "pk_live_" + "be" * 16
 
 
-def _run(url: str, key: str, per_thread: int, health: bool) -> float:
-    host, port = url[len("http://") :].split(":")
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    sessions = []
-    conn = http.client.HTTPConnection(host, int(port))
-    conn.request("POST", "/api/agents/get-or-create", json.dumps({"name": "bench"}), headers)
-    agent = json.loads(conn.getresponse().read())
-    for _ in range(THREADS):
-        conn.request("POST", "/api/sessions", json.dumps({"agentId": agent["id"]}), headers)
-        sessions.append(json.loads(conn.getresponse().read())["id"])
-    conn.close()
+def _rate(port: int, per_thread: int, sessions: list[str], health: bool) -> float:
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     body = json.dumps(
         {
             "role": "ASSISTANT",
@@ -41,44 +35,77 @@ def _run(url: str, key: str, per_thread: int, health: bool) -> float:
             "latencyMs": 120,
             "inputTokens": 50,
             "outputTokens": 20,
-            "metadata": {"model": "claude", "provider": "anthropic"},
+            "metadata": {"model": "claude-x", "provider": "anthropic", "stopReason": "end_turn"},
         }
     )
     barrier = threading.Barrier(THREADS + 1)
 
     def send(session_id: str) -> None:
-        c = http.client.HTTPConnection(host, int(port))
+        conn = http.client.HTTPConnection("127.0.0.1", port)
         barrier.wait()
         for _ in range(per_thread):
             if health:
-                c.request("GET", "/health")
+                conn.request("GET", "/health")
             else:
-                c.request("POST", f"/api/sessions/{session_id}/turns", body, headers)
-            response = c.getresponse()
+                sent = dict(headers, **{"Idempotency-Key": str(uuid.uuid4())})
+                conn.request("POST", f"/api/sessions/{session_id}/turns", body, sent)
+            response = conn.getresponse()
             response.read()
             assert response.status in (200, 201), response.status
-        c.close()
+        conn.close()
 
     threads = [threading.Thread(target=send, args=(s,)) for s in sessions]
-    for t in threads:
-        t.start()
+    for thread in threads:
+        thread.start()
     barrier.wait()
     start = time.perf_counter()
-    for t in threads:
-        t.join()
+    for thread in threads:
+        thread.join()
     return THREADS * per_thread / (time.perf_counter() - start)
 
 
 def main() -> None:
-    per_thread = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    with tempfile.TemporaryDirectory() as directory, start_server(
-        os.path.join(directory, "bench.db")
-    ) as server:
-        key = server.api_keys[0]
-        baseline = _run(server.url, key, per_thread, health=True)
-        turns = _run(server.url, key, per_thread, health=False)
-    print(f"GET /health (baseline): {baseline:8.0f} req/s  ({THREADS} keep-alive threads)")
-    print(f"POST turns:             {turns:8.0f} turns/s ({THREADS} keep-alive threads)")
+    per_thread = int(sys.argv[1]) if len(sys.argv) > 1 else 2500
+    with tempfile.TemporaryDirectory() as directory:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "provenant",
+                "serve",
+                "--port",
+                "0",
+                "--api-key",
+                KEY,
+                "--db",
+                os.path.join(directory, "bench.db"),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            match = re.search(r":(\d+)$", server.stdout.readline().strip())
+            assert match, "no start line"
+            port = int(match.group(1))
+            conn = http.client.HTTPConnection("127.0.0.1", port)
+            headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+            conn.request(
+                "POST", "/api/agents/get-or-create", json.dumps({"name": "bench"}), headers
+            )
+            agent = json.loads(conn.getresponse().read())
+            sessions = []
+            for _ in range(THREADS):
+                conn.request("POST", "/api/sessions", json.dumps({"agentId": agent["id"]}), headers)
+                sessions.append(json.loads(conn.getresponse().read())["id"])
+            conn.close()
+            baseline = _rate(port, per_thread, sessions, health=True)
+            turns = _rate(port, per_thread, sessions, health=False)
+        finally:
+            server.terminate()
+            server.wait(10)
+    print(f"GET /health (baseline): {baseline:8.0f} req/s   ({THREADS} keep-alive threads)")
+    print(f"POST .../turns:         {turns:8.0f} turns/s ({THREADS} keep-alive threads)")
 
 
 if __name__ == "__main__":

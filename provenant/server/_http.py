@@ -100,6 +100,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = f"provenant-local/{__version__}"
     sys_version = ""
     disable_nagle_algorithm = True
+    # Idle keep-alive connections are dropped after 5 minutes so their threads end.
+    timeout = 300
     server: ProvenantHTTPServer
     raw_requestline: bytes
 
