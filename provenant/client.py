@@ -41,6 +41,7 @@ from provenant.config import Settings, resolve_settings
 from provenant.errors import ClientClosedError, EvalTimeoutError
 
 if TYPE_CHECKING:
+    from provenant.evals import EvalReport, ScorersArg, Task
     from provenant.tracing._session import Session
     from provenant.tracing._trace import TraceKind
     from provenant.tracing._tracer import Tracer
@@ -756,6 +757,37 @@ class ProvenantClient:
                 )
             time.sleep(min(interval, remaining))
             interval = min(interval * 1.5, _MAX_POLL_INTERVAL_S)
+
+    def evaluate(
+        self,
+        suite_id: str,
+        task: Task,
+        *,
+        agent_id: Optional[str] = None,
+        scorers: Optional[ScorersArg] = None,
+        max_concurrency: int = 4,
+        metadata: Optional[Mapping[str, Any]] = None,
+        wait: bool = True,
+    ) -> EvalReport:
+        """
+        Run every case of an eval suite through ``task`` with this client.
+
+        See :func:`provenant.evaluate`, which this calls with ``client=self``.
+
+        .. versionadded:: 0.1
+        """
+        from provenant.evals import evaluate
+
+        return evaluate(
+            suite_id,
+            task,
+            agent_id=agent_id,
+            scorers=scorers,
+            max_concurrency=max_concurrency,
+            metadata=metadata,
+            wait=wait,
+            client=self,
+        )
 
     # -- tracing ----------------------------------------------------------------------
 

@@ -429,3 +429,13 @@ def test_large_outputs_are_sent_in_chunks_and_truncated(provenant_client: Proven
     assert len(run["results"]) == 4 and run["passRate"] == 1.0
     assert outputs["a"] == "x" * 900_000
     assert outputs["huge"] == "x" * 1_000_000 + "... [truncated]"
+
+
+def test_client_evaluate_runs_with_that_client(provenant_client: ProvenantClient) -> None:
+    """ProvenantClient.evaluate() runs the suite on that client, as evaluate(client=...) does."""
+    suite_id = _make_suite(provenant_client, [{"input": {"q": "x"}, "expected": "x"}])
+
+    report = provenant_client.evaluate(suite_id, lambda i: i["q"], agent_id="Method Bot")
+
+    assert report.pass_rate == 1.0
+    assert provenant_client.get_eval_run(report.run_id)["status"] == "COMPLETED"
