@@ -382,3 +382,30 @@ def test_previous_response_id_input_is_all_new(client, provenant_client, recorde
     h.scenario(body, client)
     [session] = recorded()
     assert h.roles(session) == ["USER", "ASSISTANT"] * 3
+
+
+def test_streaming_response_and_stream_helpers_keep_working(mode, client, fake_provider, h):
+    """with_streaming_response and the chat/responses .stream() helpers work as without the SDK."""
+
+    async def body() -> tuple[str, str, str]:
+        if mode == "async":
+            async with client.chat.completions.with_streaming_response.create(
+                model=MODEL, messages=chat("a")
+            ) as response:
+                first = (await response.parse()).choices[0].message.content
+            async with client.chat.completions.stream(model=MODEL, messages=chat("b")) as stream:
+                second = (await stream.get_final_completion()).choices[0].message.content
+            async with client.responses.stream(model=MODEL, input="c") as events:
+                third = (await events.get_final_response()).output_text
+            return first, second, third
+        with client.chat.completions.with_streaming_response.create(
+            model=MODEL, messages=chat("a")
+        ) as response:
+            first = response.parse().choices[0].message.content
+        with client.chat.completions.stream(model=MODEL, messages=chat("b")) as stream:
+            second = stream.get_final_completion().choices[0].message.content
+        with client.responses.stream(model=MODEL, input="c") as events:
+            third = events.get_final_response().output_text
+        return first, second, third
+
+    assert h.scenario(body, client) == ("You said: a", "You said: b", "You said: c")
