@@ -14,15 +14,15 @@ end) and hands them to the client's exporter.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
 from provenant.tracing._context import get_current, pop_block, push_block, span_path
 from provenant.tracing._ids import new_id
-from provenant.tracing._payload import prepare_content, to_jsonable
+from provenant.tracing._payload import to_jsonable
 from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
+from provenant.tracing._turns import ROLES, turn_body
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -34,11 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["Session"]
 
 _ID_WAIT_S = 5.0
-_ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
 _END_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 _SPAN_STATUS = {"COMPLETED": "ok", "FAILED": "error", "CANCELLED": "cancelled"}
-# Metadata keys that carry content, left out when capture_content is off.
-_CONTENT_METADATA_KEYS = ("toolInput", "input", "output", "arguments")
 _transcript_lock = threading.Lock()
 
 
@@ -447,8 +444,8 @@ class Session:
         metadata: Optional[Mapping[str, Any]],
     ) -> None:
         wire_role = role.upper()
-        if wire_role not in _ROLES:
-            log_fault("turn-role", f"turn role {role!r} is not one of {', '.join(_ROLES)}")
+        if wire_role not in ROLES:
+            log_fault("turn-role", f"turn role {role!r} is not one of {', '.join(ROLES)}")
             return
         with self._lock:
             self._turns += 1
@@ -461,49 +458,23 @@ class Session:
         if not self._started:
             log_fault("turn-unstarted", "a turn was added to a session never entered or started")
             return
-        settings = self._tracer.settings
-        meta: dict[str, Any] = dict(metadata) if metadata else {}
-        if "span" not in meta:
+        path: Optional[list[str]] = None
+        if metadata is None or "span" not in metadata:
             current = get_current()
             if current is not None and current.session is self:
                 path = span_path(current)
-                if path:
-                    meta["span"] = path
-        body: dict[str, Any] = {"role": wire_role}
-        if settings.capture_content:
-            safe, truncated = prepare_content(content, settings.mask, settings.max_content_bytes)
-            # The wire takes a string, an object or an array: other scalars go as JSON text.
-            body["content"] = safe if isinstance(safe, (str, dict, list)) else json.dumps(safe)
-            if tool_calls:
-                body["toolCalls"] = [self._safe_tool_call(call) for call in tool_calls]
-            if truncated:
-                meta["truncated"] = True
-        else:
-            body["content"] = ""
-            if tool_calls:
-                body["toolCalls"] = [
-                    {k: v for k, v in call.items() if k in ("id", "name", "type")}
-                    for call in tool_calls
-                ]
-            for key in _CONTENT_METADATA_KEYS:
-                meta.pop(key, None)
-        if latency_ms is not None:
-            body["latencyMs"] = int(latency_ms)
-        if input_tokens is not None:
-            body["inputTokens"] = int(input_tokens)
-        if output_tokens is not None:
-            body["outputTokens"] = int(output_tokens)
-        if meta:
-            body["metadata"] = to_jsonable(meta, settings.max_content_bytes)[0]
+        body = turn_body(
+            self._tracer.settings,
+            wire_role,
+            content,
+            tool_calls=tool_calls,
+            latency_ms=latency_ms,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            metadata=metadata,
+            span_path=path,
+        )
         exporter.emit_turn(self, body)
-
-    def _safe_tool_call(self, call: Mapping[str, Any]) -> Any:
-        settings = self._tracer.settings
-        out = dict(call)
-        for key in ("input", "arguments"):
-            if key in out:
-                out[key] = prepare_content(out[key], settings.mask, settings.max_content_bytes)[0]
-        return to_jsonable(out, settings.max_content_bytes)[0]
 
     # -- used by the exporter ---------------------------------------------------------
 

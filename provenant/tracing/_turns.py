@@ -1,0 +1,98 @@
+"""
+The wire body of one turn: content made safe and masked, or left out, and its metadata.
+
+::
+
+    body = turn_body(settings, "USER", "hello", span_path=["plan"])
+    # {"role": "USER", "content": "hello", "metadata": {"span": ["plan"]}}
+
+Runs on the caller's thread (the event must not change when the caller's objects do),
+so it snapshots everything it keeps.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+
+from provenant.tracing._payload import prepare_content, to_jsonable
+
+if TYPE_CHECKING:
+    from provenant.config import Settings
+
+__all__ = ["ROLES", "turn_body"]
+
+ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
+# Metadata keys that carry content, left out when capture_content is off.
+_CONTENT_METADATA_KEYS = ("toolInput", "input", "output", "arguments")
+_TOOL_CALL_CONTENT_KEYS = ("input", "arguments")
+_TOOL_CALL_SHAPE_KEYS = ("id", "name", "type")
+
+
+def _safe_tool_call(settings: Settings, call: Mapping[str, Any]) -> Any:
+    out = dict(call)
+    for key in _TOOL_CALL_CONTENT_KEYS:
+        if key in out:
+            out[key] = prepare_content(out[key], settings.mask, settings.max_content_bytes)[0]
+    return to_jsonable(out, settings.max_content_bytes)[0]
+
+
+def turn_body(
+    settings: Settings,
+    role: str,
+    content: Any,
+    *,
+    tool_calls: Optional[Sequence[Mapping[str, Any]]] = None,
+    latency_ms: Optional[int] = None,
+    input_tokens: Optional[int] = None,
+    output_tokens: Optional[int] = None,
+    metadata: Optional[Mapping[str, Any]] = None,
+    span_path: Optional[list[str]] = None,
+) -> dict[str, Any]:
+    """
+    Build the body of ``POST /api/sessions/:id/turns``.
+
+    Args:
+        settings: The client's settings (``capture_content``, ``mask``, ``max_content_bytes``).
+        role: The wire role (already upper-case and valid).
+        content: Anything; masked, made JSON-safe and truncated (``metadata.truncated``).
+        tool_calls: An assistant turn's tool calls (their ``input``/``arguments`` masked).
+        latency_ms: Latency in milliseconds.
+        input_tokens: Prompt tokens.
+        output_tokens: Completion tokens.
+        metadata: The caller's metadata.
+        span_path: Added as ``metadata.span`` when non-empty.
+
+    Returns:
+        The JSON body; with ``capture_content`` off it keeps roles, tokens, latency, the
+        shape of tool calls (id, name) and non-content metadata only.
+    """
+    meta: dict[str, Any] = dict(metadata) if metadata else {}
+    if span_path:
+        meta["span"] = span_path
+    body: dict[str, Any] = {"role": role}
+    if settings.capture_content:
+        safe, truncated = prepare_content(content, settings.mask, settings.max_content_bytes)
+        # The wire takes a string, an object or an array: other scalars go as JSON text.
+        body["content"] = safe if isinstance(safe, (str, dict, list)) else json.dumps(safe)
+        if tool_calls:
+            body["toolCalls"] = [_safe_tool_call(settings, call) for call in tool_calls]
+        if truncated:
+            meta["truncated"] = True
+    else:
+        body["content"] = ""
+        if tool_calls:
+            body["toolCalls"] = [
+                {k: v for k, v in call.items() if k in _TOOL_CALL_SHAPE_KEYS} for call in tool_calls
+            ]
+        for key in _CONTENT_METADATA_KEYS:
+            meta.pop(key, None)
+    if latency_ms is not None:
+        body["latencyMs"] = int(latency_ms)
+    if input_tokens is not None:
+        body["inputTokens"] = int(input_tokens)
+    if output_tokens is not None:
+        body["outputTokens"] = int(output_tokens)
+    if meta:
+        body["metadata"] = to_jsonable(meta, settings.max_content_bytes)[0]
+    return body
