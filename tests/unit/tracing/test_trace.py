@@ -250,6 +250,7 @@ def test_generator_keeps_its_span_without_leaking_it(client: ProvenantClient) ->
         for item in produce():
             assert current_span() is outer
             session.add_turn("USER", str(item))
+    client.shutdown()
     assert seen == [["produce"]] * 3
 
 
@@ -308,6 +309,7 @@ def test_broken_off_generator_ends_its_span_cancelled(client: ProvenantClient, h
                 gc.collect()
         outer = current_span()
         assert outer is not None and outer.kind == "session"
+    client.shutdown()
     [span] = [s for s in observer.ended if s.name == "numbers"]
     assert span.status == "cancelled" and finished == [True]
 
@@ -338,6 +340,7 @@ def test_async_generator_keeps_its_span_and_aclose_cancels(client: ProvenantClie
         return got
 
     assert asyncio.run(main()) == [0, 1]
+    client.shutdown()
     [span] = [s for s in observer.ended if s.name == "stream"]
     assert span.status == "cancelled"
 
