@@ -411,3 +411,49 @@ def test_trace_without_any_agent_raises_configuration_error(db_url: str) -> None
             entry()
     finally:
         bare.shutdown()
+
+
+def test_a_cancelled_traced_coroutine_ends_its_session_cancelled(
+    client: ProvenantClient, recorded: Sessions
+) -> None:
+    """A traced coroutine cancelled while it runs ends its session CANCELLED and re-raises."""
+    started = asyncio.Event()
+
+    @client.trace
+    async def entry() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(entry())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    client.shutdown()
+    assert recorded()[0]["status"] == "CANCELLED"
+
+
+def test_a_broken_off_generator_that_opened_a_session_ends_it_cancelled(
+    client: ProvenantClient, recorded: Sessions
+) -> None:
+    """A traced generator that opened its session and is closed early ends it CANCELLED."""
+
+    @client.trace
+    def numbers() -> Generator[int, None, None]:
+        session = current_session()
+        assert session is not None
+        for i in range(10):
+            session.add_turn("USER", str(i))
+            yield i
+
+    for item in numbers():
+        if item == 1:
+            break
+    gc.collect()
+    client.shutdown()
+    [stored] = recorded()
+    assert stored["status"] == "CANCELLED"
+    assert [t["content"] for t in stored["turns"]] == ["0", "1"]
