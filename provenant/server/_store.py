@@ -47,6 +47,7 @@ LOCAL_API_KEY = "pk_live_" + "10ca1" + "0" * 27
 
 _KEY_PREFIX = "pk_live_"
 _POOL_SIZE = 16
+_CACHE_KIB = 16 * 1024
 _CHECKPOINT_INTERVAL_SECONDS = 0.5
 _FALLBACK_AUTOCHECKPOINT_PAGES = 20000
 _SCHEMA_VERSION = 1
@@ -108,8 +109,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_org ON sessions (org_id, started_at, seq);
+-- No AUTOINCREMENT on turns (one page less per write): a new rowid is always above
+-- every existing one, so a session's turns still sort by seq in creation order.
 CREATE TABLE IF NOT EXISTS turns (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     id TEXT NOT NULL,
     session_id TEXT NOT NULL,
     role TEXT NOT NULL,
@@ -279,6 +282,7 @@ class Store:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA foreign_keys=OFF")
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
         if self._background_checkpoints:
             # Writers checkpoint (and fsync) only as a last resort; the thread does it.
             conn.execute(f"PRAGMA wal_autocheckpoint={_FALLBACK_AUTOCHECKPOINT_PAGES}")
