@@ -64,8 +64,8 @@ class OtelObserver:
     Emit each Provenant span as an OpenTelemetry GenAI span through a ``TracerProvider``.
 
     Args:
-        tracer_provider: The provider to emit through; ``None`` means the global one,
-            looked up when each span starts (so a provider set later is honoured).
+        tracer_provider: The provider to emit through; ``None`` means the global one
+            (one set after the client is built included).
         capture_content: Whether message content, tool arguments and results are
             recorded (opt-in in the GenAI conventions).
         mask: The client's ``mask``, applied to every content put on a span.
@@ -86,9 +86,12 @@ class OtelObserver:
         self._capture_content = capture_content
         self._mask = mask
         self._max_content_bytes = max_content_bytes
-        self._tracer: Optional[trace.Tracer] = None
         if tracer_provider is not None:
             self._tracer = tracer_provider.get_tracer(INSTRUMENTATION_SCOPE, __version__)
+        else:
+            # Before a global provider is set this is a ProxyTracer, which follows the
+            # provider set later.
+            self._tracer = trace.get_tracer(INSTRUMENTATION_SCOPE, __version__)
 
     @property
     def tracer_provider(self) -> Any:
@@ -96,14 +99,6 @@ class OtelObserver:
         if self._provider is not None:
             return self._provider
         return trace.get_tracer_provider()
-
-    def _get_tracer(self) -> trace.Tracer:
-        tracer = self._tracer
-        if tracer is not None:
-            return tracer
-        # The global provider may be replaced after the client is built (a proxy
-        # provider before that); get_tracer on the API follows it.
-        return trace.get_tracer(INSTRUMENTATION_SCOPE, __version__)
 
     def on_start(self, span: Any) -> None:
         """
@@ -117,7 +112,7 @@ class OtelObserver:
             span: The Provenant span.
         """
         parent = self._parent_context(span)
-        otel_span = self._get_tracer().start_span(
+        otel_span = self._tracer.start_span(
             _attributes.span_name(span),
             context=parent,
             kind=_SPAN_KINDS.get(span.kind, SpanKind.INTERNAL),
