@@ -67,9 +67,11 @@ def _is_async(client: Any) -> bool:
 def identify(client: Any) -> Optional[tuple[str, bool]]:
     """Return ``(provider, is_async)`` for a supported client, ``None`` otherwise."""
     roots = {cls.__module__.split(".", 1)[0] for cls in type(client).__mro__}
-    if "anthropic" in roots and hasattr(type(client), "messages"):
+    # Bedrock and Vertex clients set ``messages`` in __init__, the others build it lazily
+    # (a cached_property): both answer on the instance, without any I/O.
+    if "anthropic" in roots and hasattr(client, "messages"):
         return "anthropic", _is_async(client)
-    if "openai" in roots and hasattr(type(client), "chat"):
+    if "openai" in roots and hasattr(client, "chat"):
         return "openai", _is_async(client)
     return None
 

@@ -45,17 +45,21 @@ def client(fake_provider: FakeProvider, provenant_client: ProvenantClient) -> an
 
 
 def test_instrument_returns_the_same_client(fake_provider, provenant_client):
-    """instrument() returns the very client object it was given, of the same type."""
+    """instrument() returns the very client object it was given, and its copies are patched."""
     for raw in (
         anthropic_client(fake_provider),
         anthropic.AsyncAnthropic(base_url=fake_provider.url, api_key="k"),
         openai.OpenAI(base_url=fake_provider.openai_base_url, api_key="k"),
         openai.AsyncOpenAI(base_url=fake_provider.openai_base_url, api_key="k"),
         openai.AzureOpenAI(azure_endpoint=fake_provider.url, api_key="k", api_version="2024-06-01"),
+        anthropic.AnthropicBedrock(aws_region="us-east-1", aws_access_key="a", aws_secret_key="b"),
     ):
         assert provenant.instrument(raw, provenant=provenant_client, agent_id="Bot") is raw
+        copy = raw.with_options(timeout=5)
+        assert copy._provenant_instrumentation is not None
         if not isinstance(raw, (anthropic.AsyncAnthropic, openai.AsyncOpenAI)):
             raw.close()
+            copy.close()
 
 
 @pytest.mark.parametrize("thing", [object(), "anthropic", None])
