@@ -161,7 +161,9 @@ def _open(
     session: Session = tracer.new_session(agent)
     if parent is not None:
         session.parent = parent.session
-        session.sampled = session.sampled and parent.session.sampled
+        session.sampled = (
+            parent.session.sampled and session._tracer.enabled
+        )  # one decision per tree
     if not session.sampled:
         session._start(parent)
         assert session.root_span is not None

@@ -337,7 +337,7 @@ class Session:
             return outer
         if outer is not None and self._server_id is None:
             self.parent = outer
-            self.sampled = self.sampled and outer.sampled
+            self.sampled = outer.sampled and self._tracer.enabled  # one decision per tree
         if self.agent is None and self._server_id is None:
             self.agent = self._tracer.default_agent()
         # A resumed session (session_id=) is not ended by its block, only by end().

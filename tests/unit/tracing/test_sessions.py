@@ -343,3 +343,16 @@ def test_otel_only_runs_observers_and_enqueues_nothing(db_url: str, recorded: Se
     assert client.stats()["enqueued"] == 0
     client.shutdown()
     assert recorded() == []
+
+
+def test_a_child_session_follows_its_parents_sampling(db_url: str, recorded: Sessions) -> None:
+    """The sampling decision is taken once per tree: a child of a sampled session is recorded."""
+    parent_client = ProvenantClient(base_url=db_url, agent_id="Bot", sample_rate=1.0)
+    child_client = ProvenantClient(base_url=db_url, agent_id="Helper", sample_rate=0.0)
+    with parent_client.session(), child_client.session("Helper") as child:
+        assert child.sampled
+        child.add_turn("USER", "kept")
+    child_client.shutdown()
+    parent_client.shutdown()
+    by_agent = {s["agent"]["name"]: s for s in recorded()}
+    assert [t["content"] for t in by_agent["Helper"]["turns"]] == ["kept"]
