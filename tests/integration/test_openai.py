@@ -409,3 +409,34 @@ def test_streaming_response_and_stream_helpers_keep_working(mode, client, fake_p
         return first, second, third
 
     assert h.scenario(body, client) == ("You said: a", "You said: b", "You said: c")
+
+
+def test_a_traced_tools_json_result_is_not_recorded_twice(
+    client, fake_provider, provenant_client, recorded, h
+):
+    """A traced tool's result sent back as a JSON tool message is not recorded a second time."""
+    fake_provider.script(
+        Reply(text="", tool_calls=[ToolCall("stock", {"sku": "A1"}, id="call_5")]),
+        Reply(text="In stock."),
+    )
+
+    @provenant_client.trace(kind="tool")
+    def stock(sku: str) -> dict[str, Any]:
+        return {"sku": sku, "count": 3}
+
+    messages: list[Any] = chat("Is A1 in stock?")
+
+    async def body() -> None:
+        async with provenant_client.session("GPT Bot"):
+            first = await h.maybe(client.chat.completions.create(model=MODEL, messages=messages))
+            call = first.choices[0].message.tool_calls[0]
+            result = stock(**json.loads(call.function.arguments))
+            messages.append(first.choices[0].message)
+            messages.append(
+                {"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)}
+            )
+            await h.maybe(client.chat.completions.create(model=MODEL, messages=messages))
+
+    h.scenario(body, client)
+    [session] = recorded()
+    assert h.roles(session) == ["SYSTEM", "USER", "ASSISTANT", "TOOL", "ASSISTANT"]
