@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["Session"]
 
 _ID_WAIT_S = 5.0
+_PARENT_WAIT_S = 2.0
 _END_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 _SPAN_STATUS = {"COMPLETED": "ok", "FAILED": "error", "CANCELLED": "cancelled"}
 _transcript_lock = threading.Lock()
@@ -169,6 +170,10 @@ class Session:
 
         .. versionadded:: 0.1
         """
+        return self.wait_for_id(_ID_WAIT_S)
+
+    def wait_for_id(self, timeout: float) -> Optional[str]:
+        """The server's id, waiting at most ``timeout`` seconds for the background create."""
         server_id = self._server_id
         if server_id is not None or not self._started or not self._awaiting_create:
             return server_id
@@ -179,7 +184,7 @@ class Session:
             if created is None:
                 created = self._created = threading.Event()
         if self._awaiting_create:
-            created.wait(_ID_WAIT_S)
+            created.wait(timeout)
         return self._server_id
 
     @property
@@ -268,8 +273,11 @@ class Session:
         parent = self.parent
         if parent is not None:
             meta.setdefault("parentSessionExternalId", parent.external_id)
-            if parent.server_id is not None:
-                meta.setdefault("parentSessionId", parent.server_id)
+            # Same client: the parent's create went first on this worker. Another client's
+            # parent may still be on its way: wait for it, briefly (the worker's time only).
+            parent_id = parent.wait_for_id(_PARENT_WAIT_S)
+            if parent_id is not None:
+                meta.setdefault("parentSessionId", parent_id)
         body["metadata"] = meta
         return body
 

@@ -356,3 +356,4 @@ def test_a_child_session_follows_its_parents_sampling(db_url: str, recorded: Ses
     parent_client.shutdown()
     by_agent = {s["agent"]["name"]: s for s in recorded()}
     assert [t["content"] for t in by_agent["Helper"]["turns"]] == ["kept"]
+    assert by_agent["Helper"]["metadata"]["parentSessionId"] == by_agent["Bot"]["id"]
