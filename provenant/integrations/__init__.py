@@ -49,13 +49,12 @@ def _recording_client(
     api_key: Optional[str],
     base_url: Optional[str],
     timeout: Optional[float],
-) -> ProvenantClient:
+) -> Optional[ProvenantClient]:
+    """The client to record with; ``None`` means the default client at each call."""
     if provenant is not None:
         return provenant
     if api_key is None and base_url is None and timeout is None:
-        from provenant._default import get_client
-
-        return get_client()  # so that provenant.flush() flushes what this client records
+        return None  # so that provenant.flush() and configure() apply to these records
     from provenant.client import ProvenantClient
 
     return ProvenantClient(base_url=base_url, api_key=api_key, timeout=timeout)

@@ -53,14 +53,23 @@ class Integration:
     The settings of one ``instrument()`` call, shared by the client and its copies.
 
     Args:
-        provenant: The client that records.
+        provenant: The client that records (``None``: the default client, looked up at
+            each call, so that ``provenant.configure()`` later is followed).
         session_kwargs: The arguments of ``tracer.session_for_call``.
         stream_usage: Ask OpenAI chat streams for usage, hiding the extra chunk.
     """
 
-    provenant: ProvenantClient
+    provenant: Optional[ProvenantClient]
     session_kwargs: Mapping[str, Any]
     stream_usage: bool
+
+    def recorder(self) -> ProvenantClient:
+        """The client that records this call."""
+        if self.provenant is not None:
+            return self.provenant
+        from provenant._default import get_client
+
+        return get_client()
 
 
 def _ms(seconds: float) -> int:
@@ -121,7 +130,7 @@ class LlmCall:
         Returns ``None`` when nothing is recorded (tracing disabled, session unsampled).
         Raises on a fault of ours: the caller then calls the provider untraced.
         """
-        tracer = integration.provenant._tracer
+        tracer = integration.recorder()._tracer
         if not tracer.enabled:
             return None
         session, owned = tracer.session_for_call(**integration.session_kwargs)

@@ -253,3 +253,17 @@ def test_a_disabled_client_passes_calls_through_unrecorded(fake_provider, proven
         assert quiet.list_sessions() == []
     finally:
         quiet.shutdown(5)
+
+
+def test_without_a_client_the_default_client_records(fake_provider, provenant_server):
+    """instrument() without provenant= records through the default client, even one set later."""
+    key = provenant_server.create_api_key()
+    client = provenant.instrument(anthropic_client(fake_provider), agent_id="Default Bot")
+    try:
+        provenant.configure(base_url=provenant_server.url, api_key=key)
+        ask(client, "to the default client")
+        assert provenant.flush(10)
+        [session] = provenant.get_client().list_sessions()
+        assert session["agent"]["name"] == "Default Bot"
+    finally:
+        provenant.shutdown(10)
