@@ -926,6 +926,7 @@ class Router:
         body: bytes,
         *,
         body_length: Optional[int] = None,
+        announced: bool = False,
     ) -> Response:
         """
         Answer one request.
@@ -938,12 +939,31 @@ class Router:
             body: The raw request body.
             body_length: The announced length when the HTTP layer did not keep an
                 oversized body (``len(body)`` otherwise).
+            announced: The caller called ``store.announce_write()`` for this request
+                (so grouped commits wait for it); it is consumed or withdrawn here.
 
         Returns:
             The :class:`Response`; never raises.
 
         .. versionadded:: 0.1
         """
+        ticket = [announced]  # True while this request's write announcement is pending
+        try:
+            return self._handle(method, path, query, headers, body, body_length, ticket)
+        finally:
+            if ticket[0]:
+                self.store.withdraw_write()
+
+    def _handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+        body_length: Optional[int],
+        ticket: list[bool],
+    ) -> Response:
         try:
             method = method.upper()
             if len(path) > 1 and path.endswith("/"):
@@ -972,7 +992,7 @@ class Router:
                     },
                 )
             status, answer, extra, stream = self._dispatch(
-                org_id, method, path, query, body, lower.get("idempotency-key")
+                org_id, method, path, query, body, lower.get("idempotency-key"), ticket
             )
             return Response(status, answer, extra, stream)
         except Exception:  # the last line of defence: never a traceback on the wire
@@ -1072,6 +1092,7 @@ class Router:
         query: Mapping[str, str],
         raw: bytes,
         idempotency_key: Optional[str],
+        ticket: Optional[list[bool]] = None,
     ) -> tuple[int, Any, dict[str, str], Optional[Iterator[bytes]]]:
         if len(raw) > MAX_BODY_BYTES:
             return 413, {"error": "Request body is larger than 5 MB"}, {}, None
@@ -1098,7 +1119,10 @@ class Router:
                     with self.store.read() as conn:
                         status, answer = route.handler(conn, org_id, params, query, body)
                     return status, answer, {}, None
-                with self.store.write() as conn:
+                transaction = self.store.write(announced=bool(ticket and ticket[0]))
+                if ticket:
+                    ticket[0] = False  # the transaction takes the announcement over
+                with transaction as conn:
                     if idempotency_key:
                         digest = _idempotency_hash(org_id, idempotency_key, method, path)
                         replay = _replay(conn, digest, org_id, idempotency_key)

@@ -249,7 +249,8 @@ class Store:
         self._all: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
         self._write_lock = threading.Lock()
-        self._waiting = 0
+        self._waiting = 0  # threads queued for the write lock
+        self._incoming = 0  # requests that announced a write and have not reached it yet
         self._waiting_lock = threading.Lock()
         self._batch: Optional[_Batch] = None
         self._writer: Optional[sqlite3.Connection] = None
@@ -320,7 +321,7 @@ class Store:
         finally:
             self._release(conn)
 
-    def write(self) -> _WriteTransaction:
+    def write(self, *, announced: bool = False) -> _WriteTransaction:
         """
         Run a block as one atomic write: all of it is committed, or none of it.
 
@@ -330,9 +331,64 @@ class Store:
         On this machine a commit costs far more than the statements it covers, so
         grouping is what lets concurrent senders go past ~1,000 turns/s.
 
+        Args:
+            announced: This write was announced with :meth:`announce_write`.
+
         .. versionadded:: 0.1
         """
-        return _WriteTransaction(self)
+        return _WriteTransaction(self, announced)
+
+    def announce_write(self) -> None:
+        """
+        Say a write is coming (a request is being parsed), so open groups wait for it.
+
+        Follow it with ``write(announced=True)`` or :meth:`withdraw_write`.
+
+        .. versionadded:: 0.1
+        """
+        with self._waiting_lock:
+            self._incoming += 1
+
+    def withdraw_write(self) -> None:
+        """
+        Take back an announced write that will not happen (e.g. the body was refused).
+
+        .. versionadded:: 0.1
+        """
+        with self._waiting_lock:
+            self._incoming -= 1
+        self._commit_orphan(None)
+
+    def _commit_orphan(self, only: Optional[_Batch]) -> None:
+        """Commit an open group nobody else is going to commit (or ``only`` that one)."""
+        with self._write_lock:
+            batch = self._batch
+            if batch is None or (only is not None and batch is not only):
+                return
+            if only is None and (self._waiting > 0 or self._incoming > 0):
+                return  # someone queued or announced will commit it
+            self._commit_batch(batch)
+        self._notify()
+
+    def _commit_batch(self, batch: _Batch) -> None:
+        # Called with the write lock held.
+        conn = self._writer
+        try:
+            if conn is not None:
+                conn.execute("COMMIT")
+        except BaseException as error:
+            batch.error = error
+            if conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+        finally:
+            self._batch = None
+            batch.done.set()
+
+    def _notify(self) -> None:
+        with self.changed:
+            self.version += 1
+            self.changed.notify_all()
 
     def _checkpoint_loop(self) -> None:
         conn = sqlite3.connect(self.db_path, timeout=10.0, isolation_level=None)
@@ -501,15 +557,17 @@ class _Batch:
 
 
 _MAX_BATCH = 64
+_GROUP_WAIT_SECONDS = 0.05
 
 
 class _WriteTransaction:
     """Context manager of :meth:`Store.write` (see there)."""
 
-    __slots__ = ("_batch", "_first", "_store")
+    __slots__ = ("_announced", "_batch", "_first", "_store")
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, announced: bool) -> None:
         self._store = store
+        self._announced = announced
         self._batch: Optional[_Batch] = None
         # The job that opens a transaction needs no savepoint: if it fails, nothing
         # else is in the transaction yet, and a plain ROLLBACK undoes it.
@@ -519,6 +577,8 @@ class _WriteTransaction:
         store = self._store
         with store._waiting_lock:
             store._waiting += 1
+            if self._announced:
+                store._incoming -= 1
         store._write_lock.acquire()
         with store._waiting_lock:
             store._waiting -= 1
@@ -579,30 +639,22 @@ class _WriteTransaction:
         store = self._store
         batch = self._batch
         assert batch is not None
-        conn = store._writer
-        if store._waiting > 0 and batch.size < _MAX_BATCH and conn is not None:
-            # Someone is queued behind us: let them write into the same transaction;
-            # the last writer of the group commits for everyone.
+        if (store._waiting > 0 or store._incoming > 0) and batch.size < _MAX_BATCH:
+            # More writes are on their way: let them into the same transaction; the
+            # last writer of the group commits for everyone.
             store._write_lock.release()
             if failed:
                 return
-            batch.done.wait()
+            if not batch.done.wait(_GROUP_WAIT_SECONDS):
+                store._commit_orphan(batch)  # whoever we waited for never came
+                batch.done.wait()
             if batch.error is not None:
                 raise batch.error
             return
         try:
-            if conn is not None:
-                conn.execute("COMMIT")
-        except BaseException as error:
-            batch.error = error
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")  # type: ignore[union-attr]
+            store._commit_batch(batch)
         finally:
-            store._batch = None
-            batch.done.set()
             store._write_lock.release()
-        with store.changed:
-            store.version += 1
-            store.changed.notify_all()
+        store._notify()
         if batch.error is not None and not failed:
             raise batch.error

@@ -83,3 +83,40 @@ def test_concurrent_writes_commit_all_and_isolate_failures(store: Store) -> None
     finally:
         other.close()
     assert names == {f"{t}-{i}" for t in range(8) for i in range(50) if i % 10 != 9}
+
+
+def _committed_orgs(store: Store, name: str) -> int:
+    other = sqlite3.connect(store.db_path)
+    try:
+        return int(other.execute("SELECT COUNT(*) FROM orgs WHERE name = ?", (name,)).fetchone()[0])
+    finally:
+        other.close()
+
+
+def test_a_withdrawn_announcement_commits_the_waiting_group(store: Store) -> None:
+    """A write that waits for an announced writer is committed when that writer withdraws."""
+    store.announce_write()
+    done = threading.Event()
+
+    def write() -> None:
+        with store.write() as conn:
+            conn.execute("INSERT INTO orgs (id, name, created_at) VALUES ('w1', 'grouped', 'now')")
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    store.withdraw_write()
+    thread.join(5)
+    assert done.is_set()
+    assert _committed_orgs(store, "grouped") == 1
+
+
+def test_an_announced_writer_that_never_comes_does_not_hold_the_group(store: Store) -> None:
+    """A write waiting for an announced writer commits by itself after a short bound."""
+    store.announce_write()
+    try:
+        with store.write() as conn:
+            conn.execute("INSERT INTO orgs (id, name, created_at) VALUES ('w2', 'alone', 'now')")
+        assert _committed_orgs(store, "alone") == 1
+    finally:
+        store.withdraw_write()
