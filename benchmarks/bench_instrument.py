@@ -189,10 +189,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="calls per round and variant")
     parser.add_argument("--rounds", type=int, default=7, help="rounds (the median is taken)")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="exporter_workers of the recording client"
+    )
     args = parser.parse_args(argv)
 
     child, urls = _start_servers()
-    recorder = ProvenantClient(base_url=urls["server"], api_key=urls["key"])
+    recorder = ProvenantClient(
+        base_url=urls["server"], api_key=urls["key"], exporter_workers=args.workers
+    )
     raw = anthropic.Anthropic(base_url=urls["fake"], api_key="bench", max_retries=0)
     # A copy made before instrument() shares the client's connection pool and stays plain.
     client = provenant.instrument(raw.copy(), provenant=recorder, agent_id="Bench Bot")

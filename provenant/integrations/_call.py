@@ -246,8 +246,7 @@ class LlmCall:
             output_tokens=reply.output_tokens,
             metadata=metadata,
         )
-        message = NormalizedMessage("ASSISTANT", reply.text, tuple(reply.tool_calls))
-        self.session.transcript.note_reply(request.messages, message)
+        # No transcript.note_reply(): replies are not part of the chain (see _transcript).
         self._end_span(reply, stream_metadata, error)
 
     def _end_span(

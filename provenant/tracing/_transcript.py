@@ -5,8 +5,7 @@ Chat APIs resend the whole history on every call. A session's :class:`Transcript
 remembers what it has recorded, so each call records only what is new::
 
     changed, new = session.transcript.select_new(system, messages)   # record these
-    ...                                                              # the call
-    session.transcript.note_reply(messages, reply)                   # after the call
+    session.transcript.note_tool_result(value)    # a traced tool recorded this result
 
 How a message is recognised: every non-assistant message gets a *chain key*, a hash of
 its own content chained onto the key of the non-assistant message before it (assistant
@@ -166,13 +165,12 @@ class Transcript:
 
     def note_reply(self, messages: Sequence[NormalizedMessage], reply: NormalizedMessage) -> None:
         """
-        Remember that a call's reply was recorded.
+        Note that a call's reply was recorded (optional; kept for the HACKING.md seam).
 
-        Assistant messages are not part of the chain (see the module docstring), so this
-        only counts replies; it exists so that producers keep one call order.
+        Assistant messages are not part of the chain (see the module docstring), so a
+        reply changes nothing the de-duplication relies on; this only counts replies.
         """
-        with self._lock:
-            self._replies += 1
+        self._replies += 1  # a counter for diagnostics; a lost increment is harmless
 
     def note_tool_result(self, value: Any) -> None:
         """Remember a result a traced tool recorded as a TOOL turn, to skip it once later."""
