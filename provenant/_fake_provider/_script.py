@@ -50,6 +50,8 @@ class Reply:
         chunk_delay_s: Seconds to wait between streamed chunks.
         retry_after_s: ``retry-after`` header of a 429.
         model: The model name answered (default: the requested one).
+        stream_error_after: Streams only: after this many events, send the provider's
+            error event (Anthropic ``event: error``, OpenAI ``{"error": ...}``) and end.
     """
 
     text: str = "Hello from the fake model."
@@ -63,6 +65,7 @@ class Reply:
     chunk_delay_s: float = 0.0
     retry_after_s: Optional[float] = None
     model: Optional[str] = None
+    stream_error_after: Optional[int] = None
 
     def chunks(self) -> list[str]:
         """The text split into streamed pieces: words, each keeping its leading space."""

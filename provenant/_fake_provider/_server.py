@@ -195,6 +195,16 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _send_stream_error(self, request: RecordedRequest, reply: Reply) -> None:
+            body = _formats.error_body(request.api, 529, reply.error_message)
+            if request.api == "anthropic":
+                body["error"]["type"] = "overloaded_error"
+                frame = f"event: error\ndata: {json.dumps(body)}\n\n"
+            else:
+                frame = f"data: {json.dumps(body)}\n\n"
+            self.wfile.write(frame.encode())
+            self.wfile.flush()
+
         def _send_events(
             self, request: RecordedRequest, reply: Reply, headers: dict[str, str]
         ) -> None:
@@ -207,7 +217,10 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.close_connection = True
             try:
-                for event, data in _EVENT_RENDERERS[request.api](reply, request):
+                for sent, (event, data) in enumerate(_EVENT_RENDERERS[request.api](reply, request)):
+                    if sent == reply.stream_error_after:
+                        self._send_stream_error(request, reply)
+                        return
                     frame = f"data: {json.dumps(data)}\n\n"
                     if event is not None:
                         frame = f"event: {event}\n" + frame

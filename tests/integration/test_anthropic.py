@@ -369,3 +369,38 @@ def test_raw_response_keeps_working_and_is_recorded(client, recorded, h):
     [session] = recorded()
     reply = h.assistant_turns(session)[0]
     assert reply["content"] == message.content[0].text == "You said: raw"
+
+
+def test_error_event_mid_stream_is_reraised_and_recorded(mode, client, fake_provider, recorded, h):
+    """An error event mid-stream raises as without the SDK; the partial reply is recorded failed."""
+    raw_client = make_client(mode, fake_provider)
+    broken = Reply(text="partial answer here", stream_error_after=4, error_message="Overloaded")
+    fake_provider.script(broken, broken)
+
+    async def failure(target: Any) -> tuple[BaseException, int]:
+        seen = 0
+        with pytest.raises(anthropic.APIStatusError) as caught:
+            stream = await h.maybe(
+                target.messages.create(model=MODEL, max_tokens=9, messages=ask("x"), stream=True)
+            )
+            if hasattr(type(stream), "__anext__"):
+                async for _ in stream:
+                    seen += 1
+            else:
+                for _ in stream:
+                    seen += 1
+        return caught.value, seen
+
+    async def body() -> tuple[Any, Any]:
+        return await failure(client), await failure(raw_client)
+
+    (ours, ours_seen), (theirs, theirs_seen) = h.scenario(body, client, raw_client)
+    assert type(ours) is type(theirs)
+    assert str(ours) == str(theirs)
+    assert ours_seen == theirs_seen
+    [session] = recorded()
+    assert session["status"] == "FAILED"
+    reply = h.assistant_turns(session)[0]
+    assert reply["content"] == "partial"
+    assert reply["metadata"]["incomplete"] is True
+    assert reply["metadata"]["error"]["message"]
