@@ -7,6 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator
 
+import anthropic
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -17,6 +18,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+import provenant
+from provenant._fake_provider import FakeProvider, Reply
 from provenant.client import ProvenantClient
 
 
@@ -92,9 +95,9 @@ def _attributes(span: ProtoSpan) -> dict[str, Any]:
 
 
 def test_spans_arrive_over_otlp_http(
-    receiver: _Receiver, provenant_server: Any, provenant_api_key: str
+    receiver: _Receiver, provenant_server: Any, provenant_api_key: str, fake_provider: FakeProvider
 ) -> None:
-    """A session, a traced step and a failing tool reach an OTLP/HTTP endpoint as protobuf spans."""
+    """A session, a step, a failing tool and an LLM call reach an OTLP/HTTP endpoint as protobuf."""
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=receiver.endpoint)))
     client = ProvenantClient(
@@ -110,8 +113,17 @@ def test_spans_arrive_over_otlp_http(
         with contextlib.suppress(KeyError):
             lookup("A-1")
 
+    fake_provider.script(Reply(text="Done.", input_tokens=9, output_tokens=2))
+    llm = provenant.instrument(
+        anthropic.Anthropic(base_url=fake_provider.url, api_key="k", max_retries=0),
+        provenant=client,
+    )
     with client.session("Wire Bot") as session:
         plan()
+        llm.messages.create(
+            model="claude-wire", max_tokens=10, messages=[{"role": "user", "content": "Go"}]
+        )
+    llm.close()
     assert client.shutdown(10)
     provider.shutdown()
 
@@ -135,3 +147,15 @@ def test_spans_arrive_over_otlp_http(
     assert [event.name for event in tool.events] == ["exception"]
     assert root.trace_id.hex() == session.metadata["otelTraceId"]
     assert root.span_id.hex() == session.metadata["otelSpanId"]
+    chat = spans["chat claude-wire"]
+    assert chat.parent_span_id == root.span_id
+    assert chat.kind == chat.SPAN_KIND_CLIENT
+    assert _attributes(chat)["gen_ai.usage.input_tokens"] == 9
+    assert _attributes(chat)["gen_ai.usage.output_tokens"] == 2
+    assert _attributes(chat)["gen_ai.response.finish_reasons"] == ["end_turn"]
+    # anthropic (no tracer provider of its own here) still sends our trace context.
+    [request] = fake_provider.received()
+    assert request.headers["traceparent"].split("-")[1:3] == [
+        chat.trace_id.hex(),
+        chat.span_id.hex(),
+    ]
