@@ -133,6 +133,7 @@ class Exporter:
         self._retried = 0
         self._dropped: dict[str, int] = {}
         self._auth_logged = False
+        self._resolving: dict[str, threading.Lock] = {}
         self._atexit: Optional[Callable[[], None]] = None
 
     # -- the caller's side ----------------------------------------------------------
@@ -279,13 +280,21 @@ class Exporter:
             return agent
         with self._agent_ids_lock:
             cached = self._agent_ids.get(agent)
+            resolving = self._resolving.setdefault(agent, threading.Lock())
         if cached is not None:
             return cached
-        lookup = _Event("agent", event.session, {})
-        answer = self._send(lookup, "/api/agents/get-or-create", {"name": agent}, count=False)
-        agent_id = str(answer["id"])
-        with self._agent_ids_lock:
-            self._agent_ids[agent] = agent_id
+        # One worker resolves a name while the others wait for its answer: one request,
+        # and sessions of a new agent are created in about the order they were opened.
+        with resolving:
+            with self._agent_ids_lock:
+                cached = self._agent_ids.get(agent)
+            if cached is not None:
+                return cached
+            lookup = _Event("agent", event.session, {})
+            answer = self._send(lookup, "/api/agents/get-or-create", {"name": agent}, count=False)
+            agent_id = str(answer["id"])
+            with self._agent_ids_lock:
+                self._agent_ids[agent] = agent_id
         return agent_id
 
     def _send(self, event: _Event, path: str, body: dict[str, Any], count: bool = True) -> Any:
