@@ -23,7 +23,7 @@ from typing import Any, Callable, Literal, Optional, TypeVar, cast
 
 from provenant.tracing._calls import Call, Spec, begin
 from provenant.tracing._context import get_current, reset_current, set_current
-from provenant.tracing._span import Span, new_span
+from provenant.tracing._span import Span, new_span, notify_enter, notify_exit
 
 __all__ = ["TraceKind", "make_trace_decorator"]
 
@@ -140,11 +140,17 @@ def _wrap_generator(spec: Spec) -> Callable[..., Any]:
         if call is None:
             return (yield from inner)
         span = call.span
+        observers = span._observers
         sent: Any = None
         thrown: Optional[BaseException] = None
+        resumed = False
         while True:
-            # The span is current only while the generator's own code runs.
+            # The span is current only while the generator's own code runs (observers
+            # are told so; its start already made it current for the first run).
             token = set_current(span)
+            if resumed and observers:
+                notify_enter(observers, span)
+            resumed = True
             try:
                 if thrown is None:
                     item = inner.send(sent)
@@ -159,6 +165,8 @@ def _wrap_generator(spec: Spec) -> Callable[..., Any]:
                 call.fail(exc)
                 raise
             reset_current(token)
+            if observers:
+                notify_exit(observers, span)
             try:
                 sent = yield item
             except GeneratorExit as exit_:
@@ -173,6 +181,8 @@ def _wrap_generator(spec: Spec) -> Callable[..., Any]:
 def _close_inner(inner: Any, span: Span, call: Call, exit_: GeneratorExit) -> None:
     """A consumer broke off: close the inner generator inside its span, end it cancelled."""
     token = set_current(span)
+    if span._observers:
+        notify_enter(span._observers, span)
     try:
         inner.close()
     except BaseException as exc:
@@ -194,10 +204,15 @@ def _wrap_async_generator(spec: Spec) -> Callable[..., Any]:
                 yield item
             return
         span = call.span
+        observers = span._observers
         sent: Any = None
         thrown: Optional[BaseException] = None
+        resumed = False
         while True:
             token = set_current(span)
+            if resumed and observers:
+                notify_enter(observers, span)
+            resumed = True
             try:
                 if thrown is None:
                     item = await inner.asend(sent)
@@ -212,10 +227,14 @@ def _wrap_async_generator(spec: Spec) -> Callable[..., Any]:
                 call.fail(exc)
                 raise
             reset_current(token)
+            if observers:
+                notify_exit(observers, span)
             try:
                 sent = yield item
             except GeneratorExit as exit_:
                 token = set_current(span)
+                if observers:
+                    notify_enter(observers, span)
                 try:
                     await inner.aclose()
                 except BaseException as exc:

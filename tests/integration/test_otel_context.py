@@ -198,6 +198,57 @@ def test_a_traced_generator_restores_the_context(spans: Spans, prov: ProvenantCl
     assert parent_of(spans.named("after")) == root.context.span_id
 
 
+def test_a_generator_span_is_current_only_while_its_own_code_runs(
+    spans: Spans, prov: ProvenantClient
+) -> None:
+    """Host spans inside a traced generator nest under it; those of its consumer do not."""
+
+    @prov.trace(kind="step")
+    def produce() -> Iterator[int]:
+        for n in range(3):
+            with spans.host.start_as_current_span(f"produce {n}"):
+                pass
+            yield n
+
+    with prov.session("Stream Bot"):
+        for n in produce():
+            with spans.host.start_as_current_span(f"consume {n}"):
+                pass
+            if n == 1:
+                break  # closes the generator early
+    assert no_current_span()
+
+    root = spans.named("invoke_agent Stream Bot")
+    gen = spans.ending("produce")
+    assert [parent_of(spans.named(f"produce {n}")) for n in range(2)] == [gen.context.span_id] * 2
+    assert [parent_of(spans.named(f"consume {n}")) for n in range(2)] == [root.context.span_id] * 2
+
+
+def test_an_async_generator_span_is_current_only_while_its_own_code_runs(
+    spans: Spans, prov: ProvenantClient
+) -> None:
+    """Host spans inside a traced async generator nest under it; its consumer's do not."""
+
+    @prov.trace(kind="step")
+    async def produce() -> Any:
+        for n in range(2):
+            with spans.host.start_as_current_span(f"produce {n}"):
+                await asyncio.sleep(0)
+            yield n
+
+    async def main() -> None:
+        async with prov.session("Async Stream Bot"):
+            async for n in produce():
+                with spans.host.start_as_current_span(f"consume {n}"):
+                    pass
+
+    asyncio.run(main())
+    root = spans.named("invoke_agent Async Stream Bot")
+    gen = spans.ending("produce")
+    assert [parent_of(spans.named(f"produce {n}")) for n in range(2)] == [gen.context.span_id] * 2
+    assert [parent_of(spans.named(f"consume {n}")) for n in range(2)] == [root.context.span_id] * 2
+
+
 def test_a_child_session_of_another_agent_is_a_child_span(
     spans: Spans, prov: ProvenantClient
 ) -> None:
