@@ -60,7 +60,15 @@ def serve(args: argparse.Namespace) -> int:
             store.close()
         keys.append(key)
         print(f"API key: {key}", flush=True)
-    server = start_server(args.db, host=args.host, port=args.port, api_keys=keys)
+    try:
+        server = start_server(args.db, host=args.host, port=args.port, api_keys=keys)
+    except OSError as exc:
+        print(
+            f"provenant serve: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+            "pick another --port.",
+            file=sys.stderr,
+        )
+        return 1
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -112,3 +112,32 @@ def test_keys_create_prints_a_working_key(
         assert store.org_for_key(key_b) not in (None, org_a)
     finally:
         store.close()
+
+
+def test_serve_on_a_busy_port_exits_1_with_one_line(tmp_path: Path) -> None:
+    """A port already in use makes `provenant serve` print one line and exit 1."""
+    key = "pk_live_" + "ef" * 16
+    process, _, port = _serve("--db", str(tmp_path / "a.db"), "--api-key", key)
+    try:
+        second = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "provenant",
+                "serve",
+                "--port",
+                str(port),
+                "--api-key",
+                key,
+                "--db",
+                str(tmp_path / "b.db"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 1
+        assert second.stderr.strip().count("\n") == 0
+        assert "pick another --port" in second.stderr
+    finally:
+        assert _stop(process) == 0
