@@ -72,16 +72,19 @@ def _prepare(
     raw = _raw_mode(kwargs)
     if raw is not None and (raw == "stream" or stream):
         return None, kwargs, False, False  # streamed raw responses pass through untouched
-    hide = False
-    if stream and integration.stream_usage and api.name == "chat":
-        options = kwargs.get("stream_options")
-        if not (isinstance(options, Mapping) and options.get("include_usage")):
-            options = dict(options) if isinstance(options, Mapping) else {}
-            options["include_usage"] = True
-            kwargs = dict(kwargs, stream_options=options)
-            hide = True
     call = LlmCall.begin(integration, api, kwargs, stream=stream)
-    return call, kwargs, hide, raw is not None
+    if call is None:
+        return None, kwargs, False, False  # not recorded: the request goes out unchanged
+    if stream and integration.stream_usage and api.name == "chat":
+        try:
+            options = kwargs.get("stream_options")
+            if not (isinstance(options, Mapping) and options.get("include_usage")):
+                options = dict(options) if isinstance(options, Mapping) else {}
+                options["include_usage"] = True
+                return call, dict(kwargs, stream_options=options), True, False
+        except Exception as exc:  # the call is begun: go on without asking for usage
+            record_fault("stream-usage", exc)
+    return call, kwargs, False, raw is not None
 
 
 def _header(response: Any, name: str) -> Optional[str]:

@@ -440,3 +440,27 @@ def test_a_traced_tools_json_result_is_not_recorded_twice(
     h.scenario(body, client)
     [session] = recorded()
     assert h.roles(session) == ["SYSTEM", "USER", "ASSISTANT", "TOOL", "ASSISTANT"]
+
+
+def test_stream_usage_leaves_unrecorded_streams_unchanged(mode, fake_provider, provenant_server, h):
+    """With tracing disabled, stream_usage=True neither asks for usage nor changes the chunks."""
+    quiet = ProvenantClient(
+        base_url=provenant_server.url, api_key=provenant_server.create_api_key(), enabled=False
+    )
+    client = provenant.instrument(
+        make_client(mode, fake_provider), provenant=quiet, agent_id="B", stream_usage=True
+    )
+
+    async def body() -> list[Any]:
+        stream = await h.maybe(
+            client.chat.completions.create(model=MODEL, messages=chat("x"), stream=True)
+        )
+        return await h.drain(stream)
+
+    try:
+        chunks = h.scenario(body, client)
+    finally:
+        quiet.shutdown(5)
+    assert all(chunk.choices for chunk in chunks)
+    [request] = fake_provider.received("chat")
+    assert "stream_options" not in request.body
