@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 from urllib.parse import unquote
 
 from provenant.server._schema import (
+    MAX_INT,
     AnyArray,
     AnyJson,
     AnyObject,
@@ -587,14 +589,15 @@ def _finish_session(
     total_latency = b.get("totalLatencyMs")
     if total_tokens is None or total_latency is None:
         sums = conn.execute(
-            "SELECT COALESCE(SUM(COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0)), 0),"
-            " COALESCE(SUM(latency_ms), 0) FROM turns WHERE session_id = ?",
+            # TOTAL() is a float sum: it cannot overflow where SUM() of huge ints would.
+            "SELECT TOTAL(COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0)),"
+            " TOTAL(latency_ms) FROM turns WHERE session_id = ?",
             (session_id,),
         ).fetchone()
         if total_tokens is None:
-            total_tokens = min(int(sums[0]), 2**63 - 1) if row[10] is None else row[10]
+            total_tokens = _clamp_int(sums[0]) if row[10] is None else row[10]
         if total_latency is None:
-            total_latency = min(int(sums[1]), 2**63 - 1) if row[11] is None else row[11]
+            total_latency = _clamp_int(sums[1]) if row[11] is None else row[11]
     conn.execute(
         "UPDATE sessions SET status = ?, ended_at = ?, total_tokens = ?, total_latency_ms = ?,"
         " updated_at = ? WHERE id = ?",
@@ -825,10 +828,17 @@ def _submit_results(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b:
                 now,
             ),
         )
-    total, passed, mean = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(passed), 0), AVG(score) FROM eval_results WHERE run_id = ?",
-        (p[0],),
+    total, passed = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(passed), 0) FROM eval_results WHERE run_id = ?", (p[0],)
     ).fetchone()
+    scores = [
+        float(row[0])
+        for row in conn.execute(
+            "SELECT score FROM eval_results WHERE run_id = ? AND score IS NOT NULL", (p[0],)
+        )
+    ]
+    # Divide before adding: a mean of huge finite scores stays finite (JSON has no inf).
+    mean = sum(score / len(scores) for score in scores) if scores else None
     pass_rate = (passed / total) if total else None
     conn.execute(
         "UPDATE eval_runs SET status = 'COMPLETED', pass_rate = ?, score = ?,"
@@ -1208,11 +1218,24 @@ def _bearer(header: Optional[str]) -> Optional[str]:
     return token or None
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of the range of a JSON number")
+    return value
+
+
+def _clamp_int(value: float) -> int:
+    return int(max(-MAX_INT, min(MAX_INT, value)))
+
+
 def _parse_body(raw: bytes) -> Any:
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+        return json.loads(
+            raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except (ValueError, RecursionError):
         return Response(400, {"error": "Malformed JSON body"})
 

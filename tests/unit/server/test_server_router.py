@@ -474,3 +474,32 @@ def test_spec_documents_every_route(anon_api: Api) -> None:
     }
     for path, methods in expected.items():
         assert set(spec["paths"][path]) == methods, path
+
+
+def test_numbers_beyond_double_range_are_400(api: Api) -> None:
+    """A JSON number that overflows a double (1e400) is refused as malformed, not stored as inf."""
+    session = api.session()
+    raw = b'{"role": "USER", "content": "x", "metadata": {"n": 1e400}}'
+    status, answer, _ = api.raw("POST", f"/api/sessions/{session['id']}/turns", raw)
+    assert (status, answer) == (400, {"error": "Malformed JSON body"})
+
+
+def test_totals_and_means_of_huge_numbers_stay_finite(api: Api) -> None:
+    """Session totals and run scores of huge values never overflow into a 500 or a non-JSON inf."""
+    session = api.session()
+    big = 2**53 - 1
+    for _ in range(3):
+        api.ok(
+            "POST",
+            f"/api/sessions/{session['id']}/turns",
+            {"role": "ASSISTANT", "content": "x", "inputTokens": big, "outputTokens": big},
+        )
+    ended = api.ok("POST", f"/api/sessions/{session['id']}/end", {})
+    assert ended["totalTokens"] == big
+    agent = api.agent()
+    suite = api.ok("POST", "/api/evals/suites", {"name": "huge"})
+    case = api.ok("POST", f"/api/evals/suites/{suite['id']}/cases", {"name": "c", "input": {}})
+    run = api.ok("POST", "/api/evals/runs", {"suiteId": suite["id"], "agentId": agent["id"]})
+    results = [{"caseId": case["id"], "score": 1.5e308, "passed": True}] * 2
+    api.ok("POST", f"/api/evals/runs/{run['id']}/results", {"results": results})
+    assert api.ok("GET", f"/api/evals/runs/{run['id']}")["score"] == 1.5e308
