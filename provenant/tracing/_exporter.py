@@ -51,18 +51,22 @@ _BACKOFF_CAP_S = 5.0
 _RETRY_AFTER_CAP_S = 60.0
 _FLUSH_POLL_S = 0.002
 _BLOCK_POLL_S = 0.0005
+# How long a create waits for the creates enqueued before it (on other workers), so that
+# sessions appear on the server in the order they were opened; a bound, never a deadlock.
+_CREATE_ORDER_WAIT_S = 2.0
 
 
 class _Event:
     """One record to deliver: a session's create, one of its turns, or its end."""
 
-    __slots__ = ("body", "key", "kind", "session")
+    __slots__ = ("body", "key", "kind", "session", "ticket")
 
     def __init__(self, kind: str, session: Session, body: Optional[dict[str, Any]]) -> None:
         self.kind = kind
         self.session = session
         self.body = body
         self.key: Optional[str] = None  # the Idempotency-Key, chosen on the first attempt
+        self.ticket = -1  # a create's place in the order of creates
 
 
 class _Lane:
@@ -133,6 +137,10 @@ class Exporter:
         self._retried = 0
         self._dropped: dict[str, int] = {}
         self._auth_logged = False
+        self._tickets = itertools.count()
+        self._creates_cond = threading.Condition(threading.Lock())
+        self._creates_next = 0  # the oldest create not finished yet
+        self._creates_finished: set[int] = set()
         self._resolving: dict[str, threading.Lock] = {}
         self._atexit: Optional[Callable[[], None]] = None
 
@@ -145,7 +153,9 @@ class Exporter:
     def emit_create(self, session: Session, metadata: Optional[dict[str, Any]]) -> None:
         """Enqueue a session's create, with a snapshot of its metadata (the rest is built,
         and the agent resolved, by the worker)."""
-        self._emit(_Event("create", session, metadata))
+        event = _Event("create", session, metadata)
+        event.ticket = next(self._tickets)
+        self._emit(event)
 
     def emit_turn(self, session: Session, body: dict[str, Any]) -> None:
         """Enqueue one turn of a session."""
@@ -200,6 +210,7 @@ class Exporter:
             self._dropped[reason] = self._dropped.get(reason, 0) + 1
         if event.kind == "create":
             event.session._mark_created(None)
+            self._finish_create(event.ticket)
 
     # -- threads ----------------------------------------------------------------------
 
@@ -270,8 +281,33 @@ class Exporter:
         session = event.session
         body = session.create_body(event.body)
         body["agentId"] = self._agent_id(event, session.agent or "")
+        self._await_earlier_creates(event.ticket)
         answer = self._send(event, "/api/sessions", body)
         session._mark_created(str(answer["id"]))
+        self._finish_create(event.ticket)
+
+    def _await_earlier_creates(self, ticket: int) -> None:
+        """Wait (bounded) until every create enqueued before this one has finished."""
+        deadline = time.monotonic() + _CREATE_ORDER_WAIT_S
+        with self._creates_cond:
+            while self._creates_next < ticket and not self._stopping:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._creates_cond.wait(remaining)
+
+    def _finish_create(self, ticket: int) -> None:
+        """Mark a create delivered or dropped (idempotent) and wake the creates behind it."""
+        if ticket < 0:
+            return
+        with self._creates_cond:
+            if ticket < self._creates_next or ticket in self._creates_finished:
+                return
+            self._creates_finished.add(ticket)
+            while self._creates_next in self._creates_finished:
+                self._creates_finished.discard(self._creates_next)
+                self._creates_next += 1
+            self._creates_cond.notify_all()
 
     def _agent_id(self, event: _Event, agent: str) -> str:
         from provenant.client import is_uuid
@@ -402,6 +438,8 @@ class Exporter:
             self._closed = True
             self._stopping = True
         self._stop.set()
+        with self._creates_cond:
+            self._creates_cond.notify_all()
         deadline = time.monotonic() + 1.0
         for lane in self._lanes:
             lane.wake.set()
