@@ -67,8 +67,9 @@ def answer(question: str) -> str:
 
 
 def main() -> None:
-    for question in ("What is the weather in Paris?", "And what is the weather in Oslo?"):
-        print(f"{question}\n  {answer(question)}")
+    with client:  # closes the client's connections at the end
+        for question in ("What is the weather in Paris?", "And what is the weather in Oslo?"):
+            print(f"{question}\n  {answer(question)}")
     prov.flush()
 
 

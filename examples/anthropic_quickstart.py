@@ -18,16 +18,16 @@ MODEL = "claude-sonnet-5-5"
 
 
 def main() -> None:
-    # The one line: the same client object comes back, now recorded.
-    client = prov.instrument(anthropic.Anthropic(), agent_id="Quickstart Bot")
-
-    message = client.messages.create(
-        model=MODEL,
-        max_tokens=256,
-        system="You are a friendly assistant.",
-        messages=[{"role": "user", "content": "Say hello to Provenant in five words."}],
-    )
-    print(message.content[0].text)
+    # The one line: the same client object comes back, now recorded. (Used as a context
+    # manager, the client closes its connections at the end, as the SDK recommends.)
+    with prov.instrument(anthropic.Anthropic(), agent_id="Quickstart Bot") as client:
+        message = client.messages.create(
+            model=MODEL,
+            max_tokens=256,
+            system="You are a friendly assistant.",
+            messages=[{"role": "user", "content": "Say hello to Provenant in five words."}],
+        )
+        print(message.content[0].text)
 
     # Outside any session, a call is a session of its own: SYSTEM, USER, ASSISTANT.
     # Delivery happens in the background; flush() waits for it (so does the exit).

@@ -57,7 +57,8 @@ def suite_id() -> str:
 
 
 def main() -> None:
-    report = prov.evaluate(suite_id(), answer, agent_id="Shop Bot", max_concurrency=2)
+    with client:  # closes the client's connections at the end
+        report = prov.evaluate(suite_id(), answer, agent_id="Shop Bot", max_concurrency=2)
     print(report)
     print(f"pass rate {report.pass_rate:.0%}, run {report.run_id}")
 

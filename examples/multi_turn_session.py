@@ -28,7 +28,7 @@ def main() -> None:
     client = prov.instrument(anthropic.Anthropic())
     history: list[dict[str, Any]] = []
 
-    with prov.session("Support Bot", user_id="customer-42", tags=["example"]) as session:
+    with client, prov.session("Support Bot", user_id="customer-42", tags=["example"]) as session:
         for question in QUESTIONS:
             history.append({"role": "user", "content": question})
             message = client.messages.create(

@@ -15,23 +15,22 @@ MODEL = "gpt-5.5"
 
 
 def main() -> None:
-    client = prov.instrument(openai.OpenAI(), agent_id="Quickstart Bot")
+    with prov.instrument(openai.OpenAI(), agent_id="Quickstart Bot") as client:
+        completion = client.chat.completions.create(
+            model=MODEL,
+            messages=[
+                {"role": "system", "content": "You are a friendly assistant."},
+                {"role": "user", "content": "Say hello to Provenant in five words."},
+            ],
+        )
+        print(completion.choices[0].message.content)
 
-    completion = client.chat.completions.create(
-        model=MODEL,
-        messages=[
-            {"role": "system", "content": "You are a friendly assistant."},
-            {"role": "user", "content": "Say hello to Provenant in five words."},
-        ],
-    )
-    print(completion.choices[0].message.content)
-
-    response = client.responses.create(
-        model=MODEL,
-        instructions="Answer in one sentence.",
-        input="What does an AgentOps platform record?",
-    )
-    print(response.output_text)
+        response = client.responses.create(
+            model=MODEL,
+            instructions="Answer in one sentence.",
+            input="What does an AgentOps platform record?",
+        )
+        print(response.output_text)
 
     # Two calls outside any session: two single-call sessions.
     prov.flush()

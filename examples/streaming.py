@@ -24,7 +24,7 @@ def main() -> None:
     # usage-only chunk is hidden, so the loop below sees exactly the usual chunks.
     gpt = prov.instrument(openai.OpenAI(), stream_usage=True)
 
-    with prov.session("Streaming Bot"):
+    with claude, gpt, prov.session("Streaming Bot"):
         # 1. The helper: text as it arrives, then the final message.
         with claude.messages.stream(
             model=CLAUDE,

@@ -34,7 +34,7 @@ def ask(question: str) -> str:
 
 
 def main() -> None:
-    with prov.session("Triage Bot", metadata={"batch": "morning"}):
+    with client, prov.session("Triage Bot", metadata={"batch": "morning"}):
         # Each task runs in a copy of this context: all four calls land in this session.
         with prov.ThreadPoolExecutor(max_workers=4) as pool:
             summaries = list(pool.map(ask, QUESTIONS))

@@ -52,7 +52,7 @@ def run_demo(base_url: str = "local", out: Optional[TextIO] = None) -> int:
             agent_id=AGENT,
         )
         out.write(f"A support agent talks to a scripted model on {fake.url}.\n\n")
-        with prov.session(AGENT, user_id="demo-user", tags=["demo"]) as session:
+        with model_client, prov.session(AGENT, user_id="demo-user", tags=["demo"]) as session:
             run_conversation(model_client, out)
 
     delivered = prov.flush(timeout=_FLUSH_TIMEOUT_S)
