@@ -43,7 +43,8 @@ def run_demo(base_url: str = "local", out: Optional[TextIO] = None) -> int:
     from provenant._demo._render import render_session
     from provenant._fake_provider import start_fake_provider
 
-    client = prov.configure(base_url=base_url)
+    # Recorded whatever PROVENANT_ENABLED and PROVENANT_SAMPLE_RATE say: it is a demo.
+    client = prov.configure(base_url=base_url, enabled=True, sample_rate=1.0)
     where = client.settings.destination.describe()
     with start_fake_provider() as fake:
         fake.set_responder(support_model)
