@@ -417,16 +417,17 @@ def test_a_cancelled_traced_coroutine_ends_its_session_cancelled(
     client: ProvenantClient, recorded: Sessions
 ) -> None:
     """A traced coroutine cancelled while it runs ends its session CANCELLED and re-raises."""
-    started = asyncio.Event()
+    started: list[bool] = []
 
     @client.trace
     async def entry() -> None:
-        started.set()
+        started.append(True)
         await asyncio.sleep(60)
 
     async def main() -> None:
         task = asyncio.ensure_future(entry())
-        await started.wait()
+        while not started:
+            await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
