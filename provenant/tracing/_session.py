@@ -18,7 +18,14 @@ import threading
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
-from provenant.tracing._context import get_current, pop_block, push_block, span_path
+from provenant.tracing._context import (
+    frame_path,
+    get_current,
+    get_frame,
+    pop_block,
+    push_block,
+    span_of,
+)
 from provenant.tracing._ids import new_id
 from provenant.tracing._payload import to_jsonable
 from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
@@ -338,8 +345,8 @@ class Session:
             # A started handle (start_session, or re-entered): current, not ended on exit.
             self._push(None)
             return self
-        current = get_current()
-        outer = None if current is None else current.session
+        frame = get_frame()
+        outer = None if frame is None else frame[3]
         if outer is not None and self._joins(outer):
             push_block(None, None)
             return outer
@@ -350,7 +357,7 @@ class Session:
             self.agent = self._tracer.default_agent()
         # A resumed session (session_id=) is not ended by its block, only by end().
         resumed = self._server_id is not None
-        self._start(current)
+        self._start(span_of(frame))
         self._push(None if resumed else self)
         return self
 
@@ -468,9 +475,9 @@ class Session:
             return
         path: Optional[list[str]] = None
         if metadata is None or "span" not in metadata:
-            current = get_current()
-            if current is not None and current.session is self:
-                path = span_path(current)
+            frame = get_frame()
+            if frame is not None and frame[3] is self:
+                path = frame_path(frame)
         body = turn_body(
             self._tracer.settings,
             wire_role,

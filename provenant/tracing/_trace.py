@@ -22,8 +22,15 @@ import inspect
 from typing import Any, Callable, Literal, Optional, TypeVar, cast
 
 from provenant.tracing._calls import Call, Spec, begin
-from provenant.tracing._context import get_current, reset_current, set_current
-from provenant.tracing._span import Span, new_span, notify_enter, notify_exit
+from provenant.tracing._context import (
+    get_current,
+    get_frame,
+    reset_current,
+    set_current,
+    set_frame,
+    span_of,
+)
+from provenant.tracing._span import Span, notify_enter, notify_exit
 
 __all__ = ["TraceKind", "make_trace_decorator"]
 
@@ -40,41 +47,31 @@ def _wrap_function(spec: Spec) -> Callable[..., Any]:
     name = spec.name
     kind = spec.kind
     fast = kind != "tool" and spec.agent_id is None
-    get = get_current
-    set_ = set_current
+    get = get_frame
+    set_ = set_frame
     reset = reset_current
-    new = _new
-    span_type = Span
 
     def traced(*args: Any, **kwargs: Any) -> Any:
-        parent = get()
-        if fast and parent is not None:
-            session = parent.session
+        frame = get()
+        if fast and frame is not None:
+            session = frame[3]
             if not session.sampled:
                 return func(*args, **kwargs)
             if not session._observers:
-                # The hot path: a span built inline (no __init__ frame), made current
-                # for the call. Nobody reads its output (no observers), so none is kept.
-                span = new(span_type)
-                span.name = name
-                span.kind = kind
-                span.parent = parent
-                span.session = session
-                token = set_(span)
+                # The hot path: nobody observes spans, so the call's frame is a plain
+                # tuple (its span is built only if asked for), current for the call.
+                token = set_((name, kind, frame, session, None))
                 try:
-                    result = func(*args, **kwargs)
-                except BaseException as exc:
-                    span.status = "error"
-                    span.error = exc
-                    raise
+                    if kwargs:
+                        return func(*args, **kwargs)
+                    return func(*args)
                 finally:
                     reset(token)
-                    span._end = 0
-                return result
+        parent = span_of(frame)
         call = begin(spec, parent, args, kwargs)
         if call is None:
             return func(*args, **kwargs)
-        token = set_(call.span)
+        token = set_current(call.span)
         try:
             result = func(*args, **kwargs)
         except BaseException as exc:
@@ -95,25 +92,18 @@ def _wrap_coroutine(spec: Spec) -> Callable[..., Any]:
     fast = kind != "tool" and spec.agent_id is None
 
     async def traced(*args: Any, **kwargs: Any) -> Any:
-        parent = get_current()
-        if fast and parent is not None:
-            session = parent.session
+        frame = get_frame()
+        if fast and frame is not None:
+            session = frame[3]
             if not session.sampled:
                 return await func(*args, **kwargs)
             if not session._observers:
-                span = new_span(name, kind, parent, session)
-                token = set_current(span)
+                token = set_frame((name, kind, frame, session, None))
                 try:
                     return await func(*args, **kwargs)
-                except BaseException as exc:
-                    cancelled = type(exc).__name__ == "CancelledError"
-                    span.status = "cancelled" if cancelled else "error"
-                    if not cancelled:
-                        span.error = exc
-                    raise
                 finally:
                     reset_current(token)
-                    span._end = 0
+        parent = span_of(frame)
         call = begin(spec, parent, args, kwargs)
         if call is None:
             return await func(*args, **kwargs)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
 from provenant.errors import ConfigurationError
-from provenant.tracing._context import get_current
+from provenant.tracing._context import get_current, get_frame
 from provenant.tracing._session import Session
 from provenant.tracing._span import Span, notify_start
 
@@ -154,7 +154,7 @@ class Tracer:
 
         .. versionadded:: 0.1
         """
-        needs_agent = session_id is None and (start or get_current() is None)
+        needs_agent = session_id is None and (start or get_frame() is None)
         if self.enabled and agent_id is None and needs_agent:
             agent_id = self.default_agent()
         session = self.new_session(
@@ -192,9 +192,9 @@ class Tracer:
 
         .. versionadded:: 0.1
         """
-        current = get_current()
-        if current is not None:
-            return current.session, False
+        frame = get_frame()
+        if frame is not None:
+            return frame[3], False
         if not self.enabled:
             return Session(self, agent_id, sampled=False), False
         agent = agent_id if agent_id is not None else self.settings.agent_id
