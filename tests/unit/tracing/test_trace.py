@@ -458,3 +458,30 @@ def test_a_broken_off_generator_that_opened_a_session_ends_it_cancelled(
     [stored] = recorded()
     assert stored["status"] == "CANCELLED"
     assert [t["content"] for t in stored["turns"]] == ["0", "1"]
+
+
+def test_current_span_inside_a_joined_call_is_built_once_with_its_parents(
+    client: ProvenantClient,
+) -> None:
+    """current_span() in a traced call gives one stable span whose parents lead to the root."""
+    seen: dict[str, Any] = {}
+
+    @client.trace(kind="step", name="outer")
+    def outer() -> None:
+        inner()
+
+    @client.trace(kind="step", name="inner")
+    def inner() -> None:
+        span = current_span()
+        assert span is not None and current_span() is span
+        seen["span"] = span
+        seen["llm"] = client._tracer.start_span("chat", kind="llm")
+
+    with client.session() as session:
+        outer()
+        root = current_span()
+    client.shutdown()
+    span = seen["span"]
+    assert (span.name, span.kind, span.session) == ("inner", "step", session)
+    assert span.parent.name == "outer" and span.parent.parent is root
+    assert seen["llm"].parent is span
