@@ -697,8 +697,10 @@ def test_header_injection_is_refused(fault_server: Callable[..., FaultServer]) -
     assert server.requests == []
 
 
-def test_many_small_posts_per_second(fault_server: Callable[..., FaultServer]) -> None:
-    """Four threads push small POSTs through one backend at well over 1,000 requests a second."""
+def test_four_threads_share_four_kept_alive_connections(
+    fault_server: Callable[..., FaultServer],
+) -> None:
+    """Four threads pushing 2,000 POSTs through one backend open only four connections."""
     answer = http_response(201, {"ok": True})
     server = fault_server(lambda i, r: answer)
     backend = HttpBackend(server.url, api_key=SECRET_KEY)
@@ -709,17 +711,14 @@ def test_many_small_posts_per_second(fault_server: Callable[..., FaultServer]) -
             backend.request("POST", "/api/sessions/s/turns", body={"role": "USER"}, retries=0)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
-    started = time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
-    rate = 4 * per_thread / (time.perf_counter() - started)
     backend.close()
+    # Throughput is measured in benchmarks/server_throughput.py, not here.
     assert len(server.requests) == 4 * per_thread
     assert server.accepts == 4
-    # The fault server is a thread per connection in this very process; the bound is loose.
-    assert rate > 1000, rate
 
 
 # -- the same faults through ProvenantClient --------------------------------------------------
