@@ -202,6 +202,10 @@ class ProvenantClient:
         self._closed = False
         self._tracer_instance: Optional[Tracer] = None
         self._tracer_lock = threading.Lock()
+        if self._settings.enabled and self._settings.otel:
+            # Built now so that a missing `otel` extra or a bad otel= value raises here,
+            # not at the first session. Building it starts no thread.
+            self._tracer  # noqa: B018
 
     # -- plumbing ---------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Iterator
 import pytest
 
 from provenant import config
+from provenant.client import ProvenantClient
 from provenant.config import (
     DEFAULT_HOSTED_URL,
     DEFAULT_LOCAL_DB_PATH,
@@ -159,3 +160,9 @@ def test_every_variable_read_is_documented() -> None:
         source = file.read()
     read = set(re.findall(r'"(PROVENANT_[A-Z_]+)"', source))
     assert read <= set(ENVIRONMENT_VARIABLES)
+
+
+def test_a_bad_otel_setting_is_refused_when_the_client_is_built() -> None:
+    """ProvenantClient(otel=<not a TracerProvider>) raises ConfigurationError at once."""
+    with pytest.raises(ConfigurationError, match="otel="):
+        ProvenantClient(base_url="sqlite:///unused.db", otel="yes please")
