@@ -93,3 +93,12 @@ def test_every_command_the_docs_name_exists() -> None:
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([*command.split(), "--help"])
         assert exit_info.value.code == 0, command
+
+
+def test_readme_links_point_at_files_that_exist() -> None:
+    """Every relative link of the README names a file or directory of the repository."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", readme)
+    assert targets
+    for target in targets:
+        assert (ROOT / target).exists(), target
