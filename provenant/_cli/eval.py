@@ -120,8 +120,11 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         task = _load_task(args.task)
-    except (ImportError, AttributeError, ValueError, TypeError) as exc:
-        print(f"provenant eval run: cannot load --task {args.task}: {exc}", file=sys.stderr)
+    except (Exception, SystemExit) as exc:  # the module may fail at import in any way
+        print(
+            f"provenant eval run: cannot load --task {args.task}: {_one_line(exc)}",
+            file=sys.stderr,
+        )
         return _EXIT_USAGE
     # Tracing stays on here: each case's LLM calls are recorded in its session.
     try:
@@ -137,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
             metadata={"source": "provenant eval run", "task": args.task},
             client=client,
         )
-    except (ProvenantError, ValueError) as exc:
+    except Exception as exc:  # the task's own errors are per-case results, never raised
         return _could_not_run(exc)
     finally:
         client.shutdown()
@@ -158,9 +161,18 @@ def _run(args: argparse.Namespace) -> int:
     return _EXIT_OK if gate_passed else _EXIT_GATE_FAILED
 
 
-def _could_not_run(exc: Exception) -> int:
-    print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+def _could_not_run(exc: BaseException) -> int:
+    print(_one_line(exc), file=sys.stderr)
     return _EXIT_USAGE
+
+
+def _one_line(exc: BaseException) -> str:
+    """``ClassName: message`` on one line (the first line of a longer message)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    more = " ..." if len(lines) > 1 else ""
+    return f"{type(exc).__name__}: {lines[0]}{more}"
 
 
 def _load_task(reference: str) -> Callable[..., Any]:

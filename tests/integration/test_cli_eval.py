@@ -119,6 +119,85 @@ def test_gate_exits_2_on_usage_errors(
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def answer(case_input:\n", "SyntaxError: "),
+        ("raise RuntimeError('no config\\nsecond line')\n", "RuntimeError: no config ..."),
+        ("import sys\nsys.exit(5)\n", "SystemExit: 5"),
+    ],
+)
+def test_gate_exits_2_with_one_line_when_the_task_module_fails_to_import(
+    provenant_server: LocalServer,
+    provenant_api_key: str,
+    suite_id: str,
+    tmp_path: Path,
+    source: str,
+    message: str,
+) -> None:
+    """A --task module that fails at import in any way exits 2 with one line, no traceback."""
+    (tmp_path / "broken_task.py").write_text(source, encoding="utf-8")
+    done = _eval_run(
+        provenant_server, provenant_api_key, tmp_path,
+        "--suite", suite_id, "--task", "broken_task:answer",
+    )  # fmt: skip
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("provenant eval run: cannot load --task broken_task:answer: ")
+    assert message in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert done.stdout == ""
+
+
+_BROKEN_EVALUATE_MODULE = """
+class Unprintable:
+    def __repr__(self):
+        raise RuntimeError("cannot show\\nmyself")
+
+
+def unprintable(case_input):
+    return Unprintable()
+
+
+class Nameless:
+    @property
+    def __name__(self):
+        raise RuntimeError("no name")
+
+    def __call__(self, case_input):
+        return case_input["q"]
+
+
+nameless = Nameless()
+"""
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ("broken_evaluate:unprintable", "RuntimeError: cannot show ..."),
+        ("broken_evaluate:nameless", "RuntimeError: no name"),
+    ],
+)
+def test_gate_exits_2_with_one_line_when_evaluate_itself_fails(
+    provenant_server: LocalServer,
+    provenant_api_key: str,
+    suite_id: str,
+    tmp_path: Path,
+    task: str,
+    message: str,
+) -> None:
+    """A non-Provenant error raised by evaluate itself (not by the task) exits 2 with one line."""
+    (tmp_path / "broken_evaluate.py").write_text(_BROKEN_EVALUATE_MODULE, encoding="utf-8")
+    done = _eval_run(
+        provenant_server, provenant_api_key, tmp_path, "--suite", suite_id, "--task", task
+    )
+
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == message + "\n"
+    assert done.stdout == ""
+
+
 def test_gate_exits_2_when_the_server_cannot_be_reached(
     provenant_server: LocalServer, suite_id: str, tmp_path: Path
 ) -> None:
