@@ -31,7 +31,7 @@ __all__ = ["add_commands"]
 _EXIT_OK = 0
 _EXIT_GATE_FAILED = 1
 _EXIT_USAGE = 2
-_DEFAULT_MIN_PASS_RATE = 1.0
+_DEFAULT_MIN_PASS_RATE = 0.8
 _CELL_CHARS = 40
 # Keys of a JSONL line, by the wire name they map to.
 _IMPORT_KEYS = {
@@ -78,7 +78,7 @@ def add_commands(subparsers: Any) -> None:
         type=_fraction,
         default=_DEFAULT_MIN_PASS_RATE,
         metavar="RATE",
-        help="pass rate (0..1) the run must reach to exit 0 (default: 1.0)",
+        help="pass rate (0..1) the run must reach to exit 0 (default: 0.8)",
     )
     run.add_argument(
         "--max-concurrency", type=_positive_int, default=4, help="cases run at once (default: 4)"

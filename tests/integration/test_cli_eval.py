@@ -93,6 +93,25 @@ def test_gate_exits_1_when_the_pass_rate_falls_short(
     assert "FAIL: pass rate 75.0% < minimum 80.0%" in done.stderr
 
 
+def test_gate_default_minimum_is_0_8(
+    provenant_server: LocalServer,
+    provenant_api_key: str,
+    provenant_client: ProvenantClient,
+    suite_id: str,
+    tmp_path: Path,
+) -> None:
+    """Without --min-pass-rate, `eval run` gates on 0.8: a 4/5 pass rate exits 0."""
+    provenant_client.add_eval_case(suite_id, "case 4", {"q": "answer 4"}, {"answer": "answer 4"})
+    done = _eval_run(
+        provenant_server, provenant_api_key, tmp_path,
+        "--suite", suite_id, "--task", "gate_task:answer",
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "4/5 passed (80.0%)" in done.stdout
+    assert done.stdout.rstrip().endswith("PASS: pass rate 80.0% >= minimum 80.0%")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -329,7 +348,7 @@ def test_gate_draws_progress_on_a_terminal(
         if secondary != -1:
             os.close(secondary)
 
-    assert done.returncode == 1  # 75% < the default minimum of 100%
+    assert done.returncode == 1  # 75% < the default minimum of 80%
     text = drawn.decode()
     assert "eval: 1/4 cases, pass rate 100.0%" in text
     assert "eval: 4/4 cases, pass rate 75.0%" in text
