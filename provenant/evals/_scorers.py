@@ -83,17 +83,18 @@ def to_score(value: Any) -> Score:
 
     Raises:
         TypeError: The value is none of those shapes.
+        ValueError: The score is not a finite number in 0..1 (NaN, infinite, or out
+            of range), which the platform could not take.
 
     .. versionadded:: 0.1
     """
     if isinstance(value, Score):
+        _check_score(value.score)
         return value
     if isinstance(value, bool):
         return Score(passed=value, score=1.0 if value else 0.0)
     if isinstance(value, (int, float)):
-        number = float(value)
-        if math.isnan(number):
-            raise TypeError("the scorer returned NaN")
+        number = _check_score(float(value))
         return Score(passed=number >= _PASS_THRESHOLD, score=number)
     if isinstance(value, Mapping):
         passed = value.get("passed")
@@ -103,7 +104,7 @@ def to_score(value: Any) -> Score:
             raise TypeError(f"the scorer returned a dict without 'passed' or 'score': {value!r}")
         if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
             raise TypeError(f"the scorer returned a non-numeric score: {score!r}")
-        number = (1.0 if passed else 0.0) if score is None else float(score)
+        number = (1.0 if passed else 0.0) if score is None else _check_score(float(score))
         return Score(
             passed=number >= _PASS_THRESHOLD if passed is None else bool(passed),
             score=number,
@@ -113,6 +114,15 @@ def to_score(value: Any) -> Score:
         f"a scorer must return a bool, a number or a dict with passed/score/reason; "
         f"got {type(value).__name__}"
     )
+
+
+def _check_score(number: float) -> float:
+    """A score is a finite number in 0..1: anything else fails its case as a scorer error."""
+    if not math.isfinite(number):
+        raise ValueError(f"the scorer returned a non-finite score: {number!r}")
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"the scorer returned a score outside 0..1: {number!r}")
+    return number
 
 
 # -- shared rules ------------------------------------------------------------------------

@@ -248,6 +248,42 @@ def test_failing_task_and_failing_scorer_fail_only_their_case(
     }
 
 
+def test_scores_that_are_not_finite_or_outside_0_1_fail_their_case_as_scorer_errors(
+    provenant_client: ProvenantClient,
+) -> None:
+    """A scorer returning inf, NaN or a score outside 0..1 fails that case as a scorer error."""
+    returned: dict[str, Any] = {
+        "inf": float("inf"),
+        "nan": float("nan"),
+        "above": 1.5,
+        "below": -0.1,
+        "dict inf": {"passed": True, "score": float("-inf")},
+        "dict above": {"score": 2},
+        "ok": 0.75,
+    }
+    suite_id = _make_suite(
+        provenant_client, [{"name": name, "input": {"q": name}} for name in returned]
+    )
+
+    def odd(output: Any, expected: Any, case: dict[str, Any]) -> Any:
+        return returned[output]
+
+    report = provenant.evaluate(
+        suite_id, lambda i: i["q"], agent_id="Odd Bot", scorers=[odd], client=provenant_client
+    )
+
+    rows = {r.name: r for r in report.results}
+    assert (rows["ok"].passed, rows["ok"].score, rows["ok"].error) == (True, 0.75, None)
+    for name in returned.keys() - {"ok"}:
+        row = rows[name]
+        assert (row.passed, row.score) == (False, 0.0), name
+        assert row.error is not None and row.error.startswith("scorer odd raised ValueError: ")
+    run = provenant_client.get_eval_run(report.run_id)
+    assert run["status"] == "COMPLETED"
+    assert run["passRate"] == pytest.approx(1 / 7)
+    assert run["score"] == pytest.approx(0.75 / 7)
+
+
 def test_custom_scorers_combine_and_keep_their_reasons(provenant_client: ProvenantClient) -> None:
     """Several scorers pass a case only together; its score is their mean and reasons are kept."""
     suite_id = _make_suite(provenant_client, [{"input": {"q": "Paris"}, "expected": "Paris"}])

@@ -144,8 +144,30 @@ def test_to_score_reads_every_shape(value: Any, expected: Score) -> None:
     assert to_score(value) == expected
 
 
-@pytest.mark.parametrize("value", ["yes", None, {"reason": "r"}, {"score": "high"}, float("nan")])
+@pytest.mark.parametrize("value", ["yes", None, {"reason": "r"}, {"score": "high"}])
 def test_to_score_refuses_other_shapes(value: Any) -> None:
     """Anything but a bool, a number or a passed/score dict is a TypeError."""
     with pytest.raises(TypeError):
+        to_score(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        1.000001,
+        -0.5,
+        2,
+        {"score": float("nan")},
+        {"passed": True, "score": float("inf")},
+        {"passed": False, "score": -1},
+        Score(True, 1.5),
+        Score(False, float("nan")),
+    ],
+)
+def test_to_score_refuses_scores_not_finite_or_outside_0_1(value: Any) -> None:
+    """A score that is NaN, infinite or outside 0..1 is a ValueError, in every shape."""
+    with pytest.raises(ValueError, match=r"non-finite|outside 0\.\.1"):
         to_score(value)
