@@ -464,9 +464,14 @@ class ProvenantClient:
         """
         Delete a session and its turns.
 
+        The request carries an ``Idempotency-Key``, so a retry after a lost answer
+        gets the first answer again rather than a ``NotFoundError``.
+
         .. versionadded:: 0.1
         """
-        answer: dict[str, Any] = self._request("DELETE", f"/api/sessions/{_segment(session_id)}")
+        answer: dict[str, Any] = self._request(
+            "DELETE", f"/api/sessions/{_segment(session_id)}", write=True
+        )
         return answer
 
     def add_turn(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
+import http.server
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -224,6 +227,57 @@ def test_delete_session(client: ProvenantClient) -> None:
     assert client.delete_session(session["id"]) == {"success": True}
     with pytest.raises(NotFoundError):
         client.get_session(session["id"])
+
+
+def test_delete_session_retried_after_a_lost_answer_answers_success(
+    provenant_server: LocalServer, provenant_api_key: str, provenant_client: ProvenantClient
+) -> None:
+    """A DELETE whose answer was lost is retried with the same Idempotency-Key and succeeds."""
+    session_id = provenant_client.create_session(provenant_client.get_or_create_agent("Bot"))["id"]
+    upstream = urlsplit(provenant_server.url)
+    keys: list[Optional[str]] = []
+
+    class LoseTheFirstAnswer(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_DELETE(self) -> None:
+            keys.append(self.headers.get("Idempotency-Key"))
+            forwarded = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            conn = http.client.HTTPConnection(upstream.hostname or "", upstream.port, timeout=10)
+            conn.request("DELETE", self.path, headers=forwarded)
+            answer = conn.getresponse()
+            data = answer.read()
+            conn.close()
+            if len(keys) == 1:  # the server deleted it, but its answer never arrives
+                self.close_connection = True
+                return
+            self.send_response(answer.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LoseTheFirstAnswer)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    client = ProvenantClient(
+        base_url=f"http://127.0.0.1:{proxy.server_address[1]}",
+        api_key=provenant_api_key,
+        enabled=False,
+    )
+    try:
+        assert client.delete_session(session_id) == {"success": True}
+    finally:
+        client.shutdown()
+        proxy.shutdown()
+        proxy.server_close()
+    assert len(keys) == 2
+    assert keys[0] is not None and keys[0] == keys[1]
+    with pytest.raises(NotFoundError):
+        provenant_client.get_session(session_id)
 
 
 def test_ids_cannot_change_the_route(client: ProvenantClient) -> None:

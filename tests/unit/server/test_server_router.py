@@ -364,6 +364,19 @@ def test_idempotency_key_answers_the_first_result(api: Api) -> None:
     assert len(api.ok("GET", f"/api/sessions/{session['id']}")["turns"]) == 2
 
 
+def test_repeated_delete_with_the_same_key_answers_the_first_result(api: Api) -> None:
+    """A DELETE repeated with the same Idempotency-Key answers the first 200, not 404."""
+    session = api.session()
+    path = f"/api/sessions/{session['id']}"
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = api.raw("DELETE", path, headers=key)
+    again = api.raw("DELETE", path, headers=key)
+    assert first[:2] == again[:2] == (200, {"success": True})
+    assert again[2].get("idempotent-replayed") == "true"
+    assert api.call("DELETE", path, headers={"Idempotency-Key": str(uuid.uuid4())})[0] == 404
+    assert api.call("GET", path)[0] == 404
+
+
 def test_idempotency_keys_survive_a_restart(tmp_path: Any) -> None:
     """A key used before a restart still replays after it (the keys live in the database)."""
     from provenant.server import start_server
