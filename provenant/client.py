@@ -737,7 +737,8 @@ class ProvenantClient:
         Args:
             run_id: The run's id.
             poll_interval_seconds: The first wait between polls; each next wait is half
-                again as long, up to 10 s.
+                again as long, up to 10 s (or the first wait, if longer); a wait never
+                shrinks.
             timeout_seconds: Give up after this long.
 
         Returns:
@@ -765,7 +766,7 @@ class ProvenantClient:
                     last_status=status if isinstance(status, str) else None,
                 )
             time.sleep(min(interval, remaining))
-            interval = min(interval * 1.5, _MAX_POLL_INTERVAL_S)
+            interval = max(interval, min(interval * 1.5, _MAX_POLL_INTERVAL_S))
 
     def evaluate(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import http.server
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+import provenant.client
 from provenant import ProvenantClient
 from provenant.errors import EvalTimeoutError, NotFoundError, ValidationError
 from provenant.server import LocalServer
@@ -404,6 +406,42 @@ def test_wait_for_completion_times_out(client: ProvenantClient) -> None:
     assert caught.value.run_id == run["id"]
     assert caught.value.last_status == "QUEUED"
     assert isinstance(caught.value, TimeoutError)
+
+
+class _StopPolling(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    ("first", "expected"),
+    [(1.0, [1.0, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10.0, 10.0]), (20.0, [20.0] * 8)],
+)
+def test_wait_for_completion_waits_never_shrink(
+    client: ProvenantClient,
+    monkeypatch: pytest.MonkeyPatch,
+    first: float,
+    expected: list[float],
+) -> None:
+    """Polling a QUEUED run waits half again as long each time, up to 10 s, and never less."""
+    suite_id, _cases = _suite_with_cases(client)
+    run = client.create_eval_run(suite_id, "Bot")
+    real_sleep = time.sleep
+    polling_thread = threading.current_thread()
+    waits: list[float] = []
+
+    def record(seconds: float) -> None:
+        if threading.current_thread() is not polling_thread:  # the server's own threads
+            real_sleep(seconds)
+            return
+        waits.append(seconds)
+        if len(waits) == len(expected):
+            raise _StopPolling
+
+    monkeypatch.setattr(provenant.client.time, "sleep", record)
+    with pytest.raises(_StopPolling):
+        client.wait_for_completion(run["id"], poll_interval_seconds=first, timeout_seconds=300)
+    assert waits == pytest.approx(expected)
+    assert client.get_eval_run(run["id"])["status"] == "QUEUED"
 
 
 def test_get_eval_run_unknown_is_not_found(client: ProvenantClient) -> None:
