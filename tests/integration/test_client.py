@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-import provenant.client
 from provenant import ProvenantClient
 from provenant.errors import EvalTimeoutError, NotFoundError, ValidationError
 from provenant.server import LocalServer
@@ -437,7 +436,7 @@ def test_wait_for_completion_waits_never_shrink(
         if len(waits) == len(expected):
             raise _StopPolling
 
-    monkeypatch.setattr(provenant.client.time, "sleep", record)
+    monkeypatch.setattr("provenant.client.time.sleep", record)
     with pytest.raises(_StopPolling):
         client.wait_for_completion(run["id"], poll_interval_seconds=first, timeout_seconds=300)
     assert waits == pytest.approx(expected)
