@@ -199,7 +199,8 @@ BODIES: dict[str, Body] = {
                             "error": (Str(), False),
                             "metadata": (AnyObject(), False),
                         }
-                    )
+                    ),
+                    min_items=1,
                 ),
                 True,
             )

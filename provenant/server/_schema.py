@@ -353,14 +353,29 @@ class Body(Field):
 
 
 class ListOf(Field):
-    def __init__(self, item: Field) -> None:
+    def __init__(self, item: Field, min_items: int = 0) -> None:
         self.item = item
+        self.min_items = min_items
 
     def check(self, value: Any, path: Path, issues: Issues) -> Any:
         if not isinstance(value, list):
             _type_issue(issues, path, "array", value)
             return None
+        if len(value) < self.min_items:
+            issues.append(
+                {
+                    "code": "too_small",
+                    "minimum": self.min_items,
+                    "type": "array",
+                    "inclusive": True,
+                    "path": list(path),
+                    "message": f"Array must contain at least {self.min_items} element(s)",
+                }
+            )
         return [self.item.check(item, [*path, index], issues) for index, item in enumerate(value)]
 
     def schema(self) -> dict[str, Any]:
-        return {"type": "array", "items": self.item.schema()}
+        out: dict[str, Any] = {"type": "array", "items": self.item.schema()}
+        if self.min_items:
+            out["minItems"] = self.min_items
+        return out

@@ -445,6 +445,20 @@ def test_eval_flow_completes_the_run(api: Api) -> None:
     assert len(api.ok("GET", f"/api/evals/suites/{suite['id']}")["cases"]) == 4
 
 
+def test_empty_results_are_422_and_leave_the_run_queued(api: Api) -> None:
+    """Submitting `results: []` answers 422 with an issue and never completes the run."""
+    agent = api.agent()
+    suite = api.ok("POST", "/api/evals/suites", {"name": "qa"})
+    api.ok("POST", f"/api/evals/suites/{suite['id']}/cases", {"name": "c", "input": {}})
+    run = api.ok("POST", "/api/evals/runs", {"suiteId": suite["id"], "agentId": agent["id"]})
+    status, answer = api.call("POST", f"/api/evals/runs/{run['id']}/results", {"results": []})
+    assert status == 422
+    assert answer["error"] == "Validation error"
+    assert [(i["code"], i["path"]) for i in answer["issues"]] == [("too_small", ["results"])]
+    after = api.ok("GET", f"/api/evals/runs/{run['id']}")
+    assert (after["status"], after["passRate"], after["completedAt"]) == ("QUEUED", None, None)
+
+
 def test_results_for_foreign_cases_are_422_and_write_nothing(api: Api) -> None:
     """A result naming a case outside the run's suite refuses the whole submission."""
     agent = api.agent()
