@@ -662,7 +662,7 @@ def _load_suite(conn: Conn, org: str, suite_id: str) -> Any:
         (suite_id, org),
     ).fetchone()
     if row is None:
-        raise _not_found("Suite not found")
+        raise _not_found()
     return row
 
 
@@ -732,7 +732,7 @@ def _load_run(conn: Conn, org: str, run_id: str) -> Any:
         f"SELECT {_RUN_COLS} FROM eval_runs r WHERE r.id = ? AND r.org_id = ?", (run_id, org)
     ).fetchone()
     if row is None:
-        raise _not_found("Run not found")
+        raise _not_found()
     return row
 
 

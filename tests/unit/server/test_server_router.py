@@ -459,6 +459,29 @@ def test_empty_results_are_422_and_leave_the_run_queued(api: Api) -> None:
     assert (after["status"], after["passRate"], after["completedAt"]) == ("QUEUED", None, None)
 
 
+def test_unknown_or_foreign_suites_and_runs_answer_not_found(api: Api, other_api: Api) -> None:
+    """An unknown or another org's suite or run answers the contract's 404 "Not found"."""
+    agent = api.agent()
+    suite = api.ok("POST", "/api/evals/suites", {"name": "qa"})
+    case = api.ok("POST", f"/api/evals/suites/{suite['id']}/cases", {"name": "c", "input": {}})
+    run = api.ok("POST", "/api/evals/runs", {"suiteId": suite["id"], "agentId": agent["id"]})
+    other_agent = other_api.agent()
+    missing = str(uuid.uuid4())
+    for caller, agent_id, suite_id, run_id in [
+        (api, agent["id"], missing, missing),
+        (other_api, other_agent["id"], suite["id"], run["id"]),
+    ]:
+        for method, path, body in [
+            ("GET", f"/api/evals/suites/{suite_id}", None),
+            ("POST", f"/api/evals/suites/{suite_id}/cases", {"name": "c", "input": {}}),
+            ("POST", "/api/evals/runs", {"suiteId": suite_id, "agentId": agent_id}),
+            ("GET", f"/api/evals/runs/{run_id}", None),
+            ("POST", f"/api/evals/runs/{run_id}/results", {"results": [{"caseId": case["id"]}]}),
+        ]:
+            assert caller.call(method, path, body) == (404, {"error": "Not found"}), (method, path)
+    assert api.ok("GET", f"/api/evals/runs/{run['id']}")["status"] == "QUEUED"
+
+
 def test_results_for_foreign_cases_are_422_and_write_nothing(api: Api) -> None:
     """A result naming a case outside the run's suite refuses the whole submission."""
     agent = api.agent()
