@@ -110,7 +110,8 @@ def _schemas() -> dict[str, Any]:
         "agentVersionId": _NSTR,
         "environmentId": _NSTR,
         "status": {"type": "string", "enum": ["QUEUED", "RUNNING", "COMPLETED", "FAILED"]},
-        "passRate": _NNUM,
+        # passed / all results; the score is a mean of unbounded result scores.
+        "passRate": {**_NNUM, "minimum": 0, "maximum": 1},
         "score": _NNUM,
         "metadata": _JSON_STR,
         "startedAt": _NTIME,

@@ -526,6 +526,14 @@ def test_spec_documents_every_route(anon_api: Api) -> None:
         assert set(spec["paths"][path]) == methods, path
 
 
+def test_spec_bounds_a_runs_pass_rate_to_0_1(anon_api: Api) -> None:
+    """The spec says a run's passRate is a nullable number from 0 to 1."""
+    schemas = anon_api.call("GET", "/api/docs/spec")[1]["components"]["schemas"]
+    for name in ("Run", "RunDetail"):
+        pass_rate = schemas[name]["properties"]["passRate"]
+        assert pass_rate == {"type": "number", "nullable": True, "minimum": 0, "maximum": 1}
+
+
 def test_numbers_beyond_double_range_are_400(api: Api) -> None:
     """A JSON number that overflows a double (1e400) is refused as malformed, not stored as inf."""
     session = api.session()
