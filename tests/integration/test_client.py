@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import json
 import threading
 import time
 import uuid
@@ -552,7 +553,7 @@ def test_the_original_readme_snippets_run_unchanged(
         results.append(
             {
                 "caseId": item["id"],
-                "actualOutput": output,
+                "output": output,  # the original README's spelling
                 "passed": output == item["expected"],
                 "latencyMs": 120,
             }
@@ -563,3 +564,15 @@ def test_the_original_readme_snippets_run_unchanged(
     assert completed["passRate"] == 1.0
     assert completed["status"] == "COMPLETED"
     prov.shutdown()
+    # The server stored README's `output` as the contract's actualOutput (a JSON string).
+    upstream = urlsplit(provenant_server.url)
+    conn = http.client.HTTPConnection(upstream.hostname or "", upstream.port, timeout=10)
+    conn.request(
+        "GET",
+        f"/api/evals/runs/{run['id']}",
+        headers={"Authorization": f"Bearer {provenant_api_key}"},
+    )
+    (stored_result,) = json.loads(conn.getresponse().read())["results"]
+    conn.close()
+    assert json.loads(stored_result["actualOutput"]) == {"text": "hello"}
+    assert "output" not in stored_result

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import re
 import shutil
 import socket
@@ -509,17 +510,48 @@ def test_429_with_a_long_retry_after_is_not_slept_on(
     backend.close()
 
 
-def test_backoff_grows_between_attempts(fault_server: Callable[..., FaultServer]) -> None:
-    """Retries wait a jittered backoff that is bounded by the doubling ceiling."""
+@pytest.mark.parametrize(
+    ("backoff_s", "ceilings"),
+    [(0.05, [0.05, 0.1, 0.2, 0.4, 0.8]), (3.0, [3.0, 6.0, 8.0, 8.0, 8.0])],
+)
+def test_backoff_grows_between_attempts(
+    fault_server: Callable[..., FaultServer],
+    monkeypatch: pytest.MonkeyPatch,
+    backoff_s: float,
+    ceilings: list[float],
+) -> None:
+    """Each retry waits a full-jitter time under a ceiling that doubles from backoff_s to 8 s."""
     server = fault_server(lambda i, r: http_response(503, {"error": "x"}))
-    backend = HttpBackend(server.url, backoff_s=0.05)
-    started = time.monotonic()
+    backend = HttpBackend(server.url, backoff_s=backoff_s)
+    caller = threading.current_thread()
+    real_sleep, real_uniform = time.sleep, random.uniform
+    drawn: list[tuple[float, float, float]] = []  # (low, high, value) of each jitter draw
+    waits: list[float] = []
+
+    def uniform(low: float, high: float) -> float:
+        value = real_uniform(low, high)
+        if threading.current_thread() is caller:
+            drawn.append((low, high, value))
+        return value
+
+    def sleep(seconds: float) -> None:
+        if threading.current_thread() is not caller:  # the fault server's own threads
+            real_sleep(seconds)
+            return
+        waits.append(seconds)
+
+    monkeypatch.setattr("provenant.backends.http.random.uniform", uniform)
+    monkeypatch.setattr("provenant.backends.http.time.sleep", sleep)
     with pytest.raises(ServerError):
-        backend.request("GET", "/api/agents")
-    # Full jitter: each wait lies in [0, 0.05 * 2**n]; two waits are at most 0.15 s.
-    assert time.monotonic() - started < 1.0
-    assert len(server.requests) == 3
+        backend.request("GET", "/api/agents", retries=len(ceilings))
     backend.close()
+
+    assert len(server.requests) == len(ceilings) + 1
+    assert [high for _, high, _ in drawn] == pytest.approx(ceilings)
+    assert all(low == 0.0 for low, _, _ in drawn)
+    assert waits == [value for _, _, value in drawn]
+    for wait, ceiling in zip(waits, ceilings):
+        assert 0.0 <= wait <= ceiling
 
 
 # -- secrets -----------------------------------------------------------------------------------
