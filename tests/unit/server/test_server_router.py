@@ -257,6 +257,20 @@ def test_unknown_fields_are_stripped(api: Api) -> None:
     assert agent["orgId"] != "x"
 
 
+def test_body_limit_is_exactly_5_mb(api: Api) -> None:
+    """A body of exactly 5,242,880 bytes is accepted; one byte more answers 413."""
+    limit = 5 * 1024 * 1024
+    head = b'{"name": "Edge Bot"}'
+    at_limit = head + b" " * (limit - len(head))  # JSON whitespace: cheap to parse and store
+    assert len(at_limit) == 5_242_880
+    status, agent, _ = api.raw("POST", "/api/agents/get-or-create", at_limit)
+    assert status == 201, agent
+    assert agent["name"] == "Edge Bot"
+    status, answer, _ = api.raw("POST", "/api/agents/get-or-create", at_limit + b" ")
+    assert status == 413
+    assert "error" in answer
+
+
 def test_orgs_are_isolated(api: Api, other_api: Api) -> None:
     """Another org's agents, sessions and suites answer 404 and never show in lists."""
     session = api.session()
