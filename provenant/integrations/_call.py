@@ -1,20 +1,22 @@
 """
 The recording of one LLM call: its session, its span, its new input turns, its reply.
 
-:meth:`LlmCall.begin` runs before the provider call (what is new in the request goes
-into the session at once); :meth:`LlmCall.succeed` / :meth:`LlmCall.fail` run after it,
-or when a stream ends. Nothing here talks to the network: turns are enqueued.
+:meth:`LlmCall.begin` runs before the provider call (it snapshots the request);
+:meth:`LlmCall.succeed` / :meth:`LlmCall.fail` run after it, or when a stream ends. The
+turns themselves are built by the exporter's worker, in the session's event order.
+Nothing here talks to the network.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Union
 
 from provenant._logging import log_fault
 from provenant.integrations._extract import ReplyInfo, RequestInfo
-from provenant.tracing._context import current_span_path
+from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._transcript import NormalizedMessage
 
 if TYPE_CHECKING:
@@ -93,28 +95,71 @@ def _trailing(messages: list[NormalizedMessage]) -> list[NormalizedMessage]:
     return messages
 
 
+def _snapshot(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The request as sent: a copy of the kwargs and of their lists (``messages``, ``input``,
+    ``system`` blocks), so that a caller appending to its history later changes nothing."""
+    return {k: (list(v) if type(v) is list else v) for k, v in kwargs.items()}
+
+
+ReplySource = Union[ReplyInfo, Callable[[], ReplyInfo]]
+
+
+def _read(source: ReplySource) -> ReplyInfo:
+    return source if isinstance(source, ReplyInfo) else source()
+
+
 class LlmCall:
-    """One instrumented provider call, from its request to its reply (or its failure)."""
+    """
+    One instrumented provider call, from its request to its reply (or its failure).
+
+    The caller's thread only takes timestamps, snapshots the request and keeps the
+    provider's reply; reading them into turns (normalisation, de-duplication, payload
+    safety) is deferred work the exporter's worker runs in the session's event order
+    (:meth:`provenant.tracing.Session.add_deferred`). A plain call enqueues one record
+    (its new input, then its reply) when it ends; a stream enqueues its input when it
+    starts and its reply when it ends, so turns recorded while it streams stay between.
+    """
+
+    __slots__ = (
+        "_done",
+        "_path",
+        "api",
+        "capture_content",
+        "frame",
+        "kwargs",
+        "observed",
+        "owned",
+        "request",
+        "session",
+        "span",
+        "started",
+        "stream",
+    )
 
     def __init__(
         self,
         api: ApiSpec,
-        request: RequestInfo,
+        kwargs: dict[str, Any],
         session: Session,
         owned: bool,
-        span: Span,
-        span_path: list[str],
+        span: Optional[Span],
+        frame: Optional[Frame],
         capture_content: bool,
-        observed: bool = True,
+        observed: bool,
+        stream: bool,
+        request: Optional[RequestInfo] = None,
     ) -> None:
         self.api = api
-        self.request = request
+        self.kwargs = kwargs
         self.session = session
         self.owned = owned
         self.span = span
-        self.span_path = span_path
+        self.frame = frame
         self.capture_content = capture_content
         self.observed = observed
+        self.stream = stream
+        self.request = request
+        self._path: Optional[list[str]] = None
         self.started = time.perf_counter()
         # A plain call ends on its caller's thread; a stream's StreamRecorder serialises
         # its ends under its own lock. So a flag suffices here.
@@ -125,7 +170,7 @@ class LlmCall:
         cls, integration: Integration, api: ApiSpec, kwargs: Mapping[str, Any], *, stream: bool
     ) -> Optional[LlmCall]:
         """
-        Open (or join) the session, record the call's new input, and start its span.
+        Open (or join) the session, snapshot the request, and start the call's span.
 
         Returns ``None`` when nothing is recorded (tracing disabled, session unsampled).
         Raises on a fault of ours: the caller then calls the provider untraced.
@@ -139,45 +184,40 @@ class LlmCall:
                 if owned:
                     session.end()
                 return None
-            request = api.read_request(kwargs, stream=stream)
-            messages = _trailing(request.messages) if owned else request.messages
-            system_changed, new = session.transcript.select_new(
-                request.system, messages, root=request.root
-            )
-            # Input turns carry no metadata of ours (each costs a JSON pass on the hot
-            # path); the session adds the span path itself while a traced call runs.
-            if system_changed:
-                session.add_turn("SYSTEM", request.system)
-            for message in new:
-                if message.tool_call_id is None:
-                    session.add_turn(message.role, message.content)
-                else:
-                    metadata = {"toolCallId": message.tool_call_id}
-                    session.add_turn(message.role, message.content, metadata=metadata)
-            path = [] if owned else current_span_path()
-            # Span attributes are read only by observers (the OpenTelemetry export): the
-            # costly ones (messages) are built only when someone will read them.
-            observed = bool(getattr(tracer, "_observers", True))
+            snapshot = _snapshot(kwargs)
+            # Frames are immutable tuples: the span path is read from it by the worker.
+            frame = None if owned else get_frame()
+            span: Optional[Span] = None
+            request: Optional[RequestInfo] = None
+            # Span attributes are read only by observers (the OpenTelemetry export): with
+            # none, no span is built at all.
+            observed = bool(tracer._observers)
             capture = observed and bool(tracer.capture_content)
-            attributes: dict[str, Any] = {
-                "provider": api.provider,
-                "operation": "chat",
-                "request_model": request.model,
-                "stream": stream,
-            }
-            if capture:
-                attributes["input_messages"] = _span_messages(request)
-            span = tracer.start_span(
-                f"chat {request.model}" if request.model else "chat",
-                kind="llm",
-                session=session,
-                attributes=attributes,
-            )
+            if observed:
+                request = api.read_request(snapshot, stream=stream)
+                attributes: dict[str, Any] = {
+                    "provider": api.provider,
+                    "operation": "chat",
+                    "request_model": request.model,
+                    "stream": stream,
+                }
+                if capture:
+                    attributes["input_messages"] = _span_messages(request)
+                span = tracer.start_span(
+                    f"chat {request.model}" if request.model else "chat",
+                    kind="llm",
+                    session=session,
+                    attributes=attributes,
+                )
+            call = cls(api, snapshot, session, owned, span, frame, capture, observed, stream)
+            call.request = request
+            if stream:
+                session.add_deferred(call._input_turns)
         except BaseException:
             if owned:
                 session.end("FAILED")
             raise
-        return cls(api, request, session, owned, span, path, capture, observed)
+        return call
 
     def restart_clock(self) -> None:
         """Measure latency from now (a stream helper sends its request when entered)."""
@@ -191,16 +231,31 @@ class LlmCall:
 
     def succeed(
         self,
-        reply: ReplyInfo,
+        reply: ReplySource,
         *,
         stream_metadata: Optional[Mapping[str, Any]] = None,
         error: Optional[BaseException] = None,
     ) -> None:
-        """Record the reply (exactly once), end the span, end an owned session; never raises."""
+        """
+        Record the reply (exactly once), end the span, end an owned session; never raises.
+
+        Args:
+            reply: The reply, or a function that reads it (called by the worker, or at
+                once when observers need it for the span).
+            stream_metadata: A stream's own metadata (time to first token...).
+            error: The provider's exception, if the call failed.
+        """
         if not self._claim():
             return
         try:
-            self._record(reply, stream_metadata, error)
+            latency_ms = _ms(time.perf_counter() - self.started)
+            if self.observed:
+                reply = _read(reply)  # the span's attributes need it now
+            self.session.add_deferred(
+                functools.partial(self._turns, reply, latency_ms, stream_metadata, error)
+            )
+            if self.span is not None:
+                self._end_span(_read(reply), stream_metadata, error)
         except Exception as exc:
             record_fault("record-reply", exc)
         finally:
@@ -212,18 +267,58 @@ class LlmCall:
         reply = ReplyInfo(request_id=getattr(exc, "request_id", None))
         self.succeed(reply, error=exc)
 
-    def _record(
+    # -- deferred: run by the exporter's worker, in the session's order -----------------
+
+    def _request_info(self) -> RequestInfo:
+        request = self.request
+        if request is None:
+            request = self.request = self.api.read_request(self.kwargs, stream=self.stream)
+        return request
+
+    def _span_path(self) -> Optional[list[str]]:
+        path = self._path
+        if path is None:
+            frame = self.frame
+            session = self.session
+            path = self._path = frame_path(frame) if frame and frame[3] is session else []
+        return path
+
+    def _input_turns(self) -> list[dict[str, Any]]:
+        """The turns of what is new in the request (transcript de-duplication)."""
+        request = self._request_info()
+        session = self.session
+        messages = _trailing(request.messages) if self.owned else request.messages
+        system_changed, new = session.transcript.select_new(
+            request.system, messages, root=request.root
+        )
+        path = self._span_path()
+        bodies: list[Optional[dict[str, Any]]] = []
+        if system_changed:
+            bodies.append(session.build_turn("SYSTEM", request.system, span_path=path))
+        for message in new:
+            metadata = (
+                None if message.tool_call_id is None else {"toolCallId": message.tool_call_id}
+            )
+            bodies.append(
+                session.build_turn(message.role, message.content, metadata=metadata, span_path=path)
+            )
+        return [body for body in bodies if body is not None]
+
+    def _turns(
         self,
-        reply: ReplyInfo,
+        source: ReplySource,
+        latency_ms: int,
         stream_metadata: Optional[Mapping[str, Any]],
         error: Optional[BaseException],
-    ) -> None:
-        request = self.request
-        latency_ms = _ms(time.perf_counter() - self.started)
+    ) -> list[dict[str, Any]]:
+        """A plain call's input turns then its reply; a stream's reply (its input went first)."""
+        bodies = [] if self.stream else self._input_turns()
+        reply = _read(source)
+        request = self._request_info()
         metadata: dict[str, Any] = {
             "model": reply.model or request.model,
             "provider": self.api.provider,
-            "stream": request.stream,
+            "stream": self.stream,
         }
         if reply.stop_reason is not None:
             metadata["stopReason"] = reply.stop_reason
@@ -235,9 +330,7 @@ class LlmCall:
             metadata.update(stream_metadata)
         if error is not None:
             metadata["error"] = _error_info(error)
-        if self.span_path:
-            metadata["span"] = self.span_path
-        self.session.add_turn(
+        body = self.session.build_turn(
             "ASSISTANT",
             reply.text,
             tool_calls=reply.tool_calls or None,
@@ -245,9 +338,12 @@ class LlmCall:
             input_tokens=reply.input_tokens,
             output_tokens=reply.output_tokens,
             metadata=metadata,
+            span_path=self._span_path(),
         )
         # No transcript.note_reply(): replies are not part of the chain (see _transcript).
-        self._end_span(reply, stream_metadata, error)
+        if body is not None:
+            bodies.append(body)
+        return bodies
 
     def _end_span(
         self,
@@ -255,9 +351,10 @@ class LlmCall:
         stream_metadata: Optional[Mapping[str, Any]],
         error: Optional[BaseException],
     ) -> None:
+        span = self.span
+        if span is None:
+            return
         try:
-            if not self.observed:
-                return
             attributes: dict[str, Any] = {
                 "response_model": reply.model,
                 "response_id": reply.response_id,
@@ -273,9 +370,9 @@ class LlmCall:
                 attributes["time_to_first_token_ms"] = stream_metadata["timeToFirstTokenMs"]
             if self.capture_content:
                 attributes["output_messages"] = [{"role": "assistant", "content": reply.text}]
-            self.span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+            span.set_attributes({k: v for k, v in attributes.items() if v is not None})
         finally:
-            self.span.end(error=error, status="error" if error is not None else None)
+            span.end(error=error, status="error" if error is not None else None)
 
 
 def _span_messages(request: RequestInfo) -> list[dict[str, Any]]:

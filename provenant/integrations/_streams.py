@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import wrapt
 
 from provenant.integrations._call import LlmCall, _ms, record_fault
+from provenant.integrations._extract import ReplyInfo
 
 __all__ = ["AsyncStreamProxy", "StreamRecorder", "SyncStreamProxy"]
 
@@ -65,24 +66,28 @@ class StreamRecorder:
             record_fault("stream-chunk", exc)
             return False
 
+    def _reply(self) -> ReplyInfo:
+        reply: ReplyInfo = self.accumulator.result()
+        if reply.request_id is None:
+            reply.request_id = self.request_id
+        return reply
+
     def finish(self, error: Optional[BaseException] = None) -> None:
         """Record the call once; later calls do nothing. Never raises."""
         with self._lock:
             if self._done:
                 return
             self._done = True
+        self._broken = True  # no chunk is read after the end: the worker reads the reply
         try:
             now = time.perf_counter()
-            reply = self.accumulator.result()
-            if reply.request_id is None:
-                reply.request_id = self.request_id
             metadata: dict[str, Any] = {
                 "streamDurationMs": _ms(now - self.opened),
                 "incomplete": not self.accumulator.complete,
             }
             if self.first_token is not None:
                 metadata["timeToFirstTokenMs"] = _ms(self.first_token - self.call.started)
-            self.call.succeed(reply, stream_metadata=metadata, error=error)
+            self.call.succeed(self._reply, stream_metadata=metadata, error=error)
         except Exception as exc:
             record_fault("stream-end", exc)
 

@@ -111,17 +111,22 @@ def _wrap_result(
     ``parse()`` caches its answer, so the caller's own ``parse()`` returns the same object.
     """
     if raw is not False:
-        reply = api.read_reply(raw)
-        reply.request_id = reply.request_id or _header(result, api.request_id_header)
-        call.succeed(reply)
+        call.succeed(functools.partial(_read_raw_reply, api, raw, result))
         return result
-    if call.request.stream:
+    if call.stream:
         request_id = _header(getattr(result, "response", None), api.request_id_header)
         recorder = StreamRecorder(call, api.make_accumulator(hide), request_id)
         proxy = AsyncStreamProxy if is_async else SyncStreamProxy
         return proxy(result, recorder)
-    call.succeed(api.read_reply(result))
+    # The reply is read by the exporter's worker: the provider's object is not changed.
+    call.succeed(functools.partial(api.read_reply, result))
     return result
+
+
+def _read_raw_reply(api: ApiSpec, parsed: Any, response: Any) -> ReplyInfo:
+    reply = api.read_reply(parsed)
+    reply.request_id = reply.request_id or _header(response, api.request_id_header)
+    return reply
 
 
 def make_call_wrapper(

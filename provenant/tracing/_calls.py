@@ -140,9 +140,7 @@ class Call:
                 span.attributes["tool_result"] = to_jsonable(
                     result, tracer.settings.max_content_bytes
                 )[0]
-        session.add_turn("TOOL", content, latency_ms=latency_ms, metadata=metadata)
-        if error is None:
-            session.transcript.note_tool_result(result)
+        session._add_tool_turn(content, latency_ms, metadata, result, noted=error is None)
 
 
 def _capture(spec: Spec, session: Session, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

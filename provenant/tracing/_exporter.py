@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from provenant._logging import log_fault, logger
 from provenant.errors import (
@@ -36,10 +36,11 @@ from provenant.errors import (
     ServerError,
     TransportError,
 )
-from provenant.tracing._ids import new_id
+from provenant.tracing._ids import new_key
 
 if TYPE_CHECKING:
     from provenant.backends import Backend
+    from provenant.backends.http import HttpBackend
     from provenant.config import Settings
     from provenant.tracing._session import Session
 
@@ -57,9 +58,12 @@ _CREATE_ORDER_WAIT_S = 2.0
 
 
 class _Event:
-    """One record to deliver: a session's create, one of its turns, or its end."""
+    """
+    One record to deliver: a session's create, one of its turns, or its end; or a
+    deferred record (``kind == "record"``) whose ``work`` builds turns when dequeued.
+    """
 
-    __slots__ = ("body", "key", "kind", "session", "ticket")
+    __slots__ = ("body", "key", "kind", "session", "ticket", "work")
 
     def __init__(self, kind: str, session: Session, body: Optional[dict[str, Any]]) -> None:
         self.kind = kind
@@ -67,6 +71,7 @@ class _Event:
         self.body = body
         self.key: Optional[str] = None  # the Idempotency-Key, chosen on the first attempt
         self.ticket = -1  # a create's place in the order of creates
+        self.work: Optional[Callable[[], Sequence[dict[str, Any]]]] = None
 
 
 class _Lane:
@@ -131,8 +136,10 @@ class Exporter:
         self._closed = False
         self._stop = threading.Event()
         self._backend: Optional[Backend] = None
+        self._http: Optional[HttpBackend] = None
         self._shards = itertools.count()
         self._enqueued = 0
+        self._expanded = 0  # turns built by deferred records (counted as enqueued)
         self._delivered = 0
         self._retried = 0
         self._dropped: dict[str, int] = {}
@@ -161,11 +168,18 @@ class Exporter:
         """Enqueue one turn of a session."""
         self._emit(_Event("turn", session, body))
 
+    def emit_record(self, session: Session, work: Callable[[], Sequence[dict[str, Any]]]) -> None:
+        """Enqueue deferred work of a session: the worker runs it in the session's order
+        and delivers the turn bodies it returns (counted as enqueued then)."""
+        event = _Event("record", session, None)
+        event.work = work
+        self._emit(event, 0)
+
     def emit_end(self, session: Session) -> None:
         """Enqueue a session's end (its body is built by the worker)."""
         self._emit(_Event("end", session, None))
 
-    def _emit(self, event: _Event) -> None:
+    def _emit(self, event: _Event, count: int = 1) -> None:
         if self._pid != os.getpid():
             self._reset_state()
         if self._closed:
@@ -178,7 +192,7 @@ class Exporter:
             return
         lane = lanes[event.session.shard]
         lane.queue.append(event)
-        self._enqueued += 1
+        self._enqueued += count
         if lane.sleeping:
             lane.wake.set()
 
@@ -211,6 +225,8 @@ class Exporter:
         if event.kind == "create":
             event.session._mark_created(None)
             self._finish_create(event.ticket)
+        elif event.kind == "record":
+            event.session._deferred_finished()
 
     # -- threads ----------------------------------------------------------------------
 
@@ -258,6 +274,9 @@ class Exporter:
     # -- delivery ---------------------------------------------------------------------
 
     def _deliver(self, event: _Event) -> None:
+        if event.kind == "record":
+            self._deliver_record(event)
+            return
         try:
             if event.kind == "create":
                 self._deliver_create(event)
@@ -268,14 +287,34 @@ class Exporter:
                 raise _Dropped("session_not_created")
             if event.kind == "turn":
                 assert event.body is not None
-                self._send(event, f"/api/sessions/{server_id}/turns", event.body)
+                self._send(event, f"/api/sessions/{server_id}/turns", event.body, answer=False)
             else:
-                self._send(event, f"/api/sessions/{server_id}/end", session.end_body())
+                path = f"/api/sessions/{server_id}/end"
+                self._send(event, path, session.end_body(), answer=False)
         except _Dropped as dropped:
             self._drop(event, dropped.reason)
         except Exception as exc:  # a bug of ours: never kill the worker
             log_fault("exporter", "the exporter failed to deliver an event; dropped it", exc)
             self._drop(event, "internal_error")
+
+    def _deliver_record(self, event: _Event) -> None:
+        """Run a deferred record's work here, in its session's order, and send its turns."""
+        work = event.work
+        event.work = None
+        try:
+            bodies = work() if work is not None else ()
+        except Exception as exc:  # a fault of ours in deferred work never reaches the host
+            log_fault("deferred-record", "could not record a call's turns; they were dropped", exc)
+            self._drop(event, "record_failed")
+            return
+        event.session._deferred_finished()
+        if not bodies:
+            return
+        with self._lock:  # the callers' counter is not locked: the workers keep their own
+            self._expanded += len(bodies)
+        session = event.session
+        for body in bodies:
+            self._deliver(_Event("turn", session, body))
 
     def _deliver_create(self, event: _Event) -> None:
         session = event.session
@@ -333,18 +372,37 @@ class Exporter:
                 self._agent_ids[agent] = agent_id
         return agent_id
 
-    def _send(self, event: _Event, path: str, body: dict[str, Any], count: bool = True) -> Any:
-        """POST with retries on transient failures; raise :class:`_Dropped` when giving up."""
+    def _send(
+        self,
+        event: _Event,
+        path: str,
+        body: dict[str, Any],
+        count: bool = True,
+        answer: bool = True,
+    ) -> Any:
+        """
+        POST with retries on transient failures; raise :class:`_Dropped` when giving up.
+
+        ``answer=False``: nobody reads the answer (turns, ends), so an HTTP backend does
+        not decode it.
+        """
+        backend = self._get_backend()
+        quiet = None if answer else self._http
         if event.key is None:
-            event.key = new_id()
+            event.key = new_key()
         attempt = 0
         while True:
             attempt += 1
             retry_after: Optional[float] = None
             try:
-                answer = self._get_backend().request(
-                    "POST", path, body=body, idempotency_key=event.key, retries=0
-                )
+                if quiet is not None:
+                    result = quiet.request(
+                        "POST", path, body=body, idempotency_key=event.key, retries=0, decode=False
+                    )
+                else:
+                    result = backend.request(
+                        "POST", path, body=body, idempotency_key=event.key, retries=0
+                    )
             except AuthenticationError as exc:
                 self._log_auth_once(exc)
                 raise _Dropped("unauthorized") from None
@@ -358,7 +416,7 @@ class Exporter:
                 if count:
                     with self._lock:
                         self._delivered += 1
-                return answer
+                return result
             if attempt >= self._settings.max_delivery_attempts:
                 raise _Dropped("retries_exhausted")
             with self._lock:
@@ -383,6 +441,10 @@ class Exporter:
                     from provenant.backends import open_backend
 
                     backend = self._backend = open_backend(self._settings)
+                    from provenant.backends.http import HttpBackend
+
+                    # Only the HTTP backend has answers to leave undecoded.
+                    self._http = backend if isinstance(backend, HttpBackend) else None
         return backend
 
     def _log_auth_once(self, exc: AuthenticationError) -> None:
@@ -422,7 +484,7 @@ class Exporter:
         """Return the delivery counters."""
         with self._lock:
             return {
-                "enqueued": self._enqueued,
+                "enqueued": self._enqueued + self._expanded,
                 "delivered": self._delivered,
                 "retried": self._retried,
                 "dropped": dict(self._dropped),

@@ -15,7 +15,8 @@ end) and hands them to the client's exporter.
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
+import time
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
 from provenant.tracing._context import (
@@ -29,6 +30,7 @@ from provenant.tracing._context import (
 from provenant.tracing._ids import new_id
 from provenant.tracing._payload import to_jsonable
 from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
+from provenant.tracing._transcript import result_forms
 from provenant.tracing._turns import ROLES, turn_body
 
 if TYPE_CHECKING:
@@ -76,7 +78,10 @@ class Session:
     __slots__ = (
         "__weakref__",
         "_awaiting_create",
+        "_caught_up",
         "_created",
+        "_deferred",
+        "_deferred_done",
         "_ended",
         "_exporter",
         "_external_id",
@@ -145,6 +150,11 @@ class Session:
         self._latency_ms = 0
         self._turns = 0
         self._transcript: Optional[Transcript] = None
+        # Deferred records enqueued (by callers) and run or dropped (by the worker), and
+        # the event a reader of usage waits on meanwhile (made only when someone waits).
+        self._deferred = 0
+        self._deferred_done = 0
+        self._caught_up: Optional[threading.Event] = None
         self.root_span: Optional[Span] = None
         self.shard = 0
 
@@ -199,8 +209,13 @@ class Session:
         """
         Totals so far: ``input_tokens``, ``output_tokens`` and ``turns``.
 
+        The turns of LLM calls are built by the background worker: this waits (at most
+        5 s) until the calls made so far are counted.
+
         .. versionadded:: 0.1
         """
+        if self._deferred_done < self._deferred:
+            self._await_deferred(_ID_WAIT_S)
         with self._lock:
             return {
                 "input_tokens": self._input_tokens,
@@ -458,29 +473,14 @@ class Session:
         output_tokens: Optional[int],
         metadata: Optional[Mapping[str, Any]],
     ) -> None:
-        wire_role = role.upper()
-        if wire_role not in ROLES:
-            log_fault("turn-role", f"turn role {role!r} is not one of {', '.join(ROLES)}")
-            return
-        with self._lock:
-            self._turns += 1
-            self._input_tokens += input_tokens or 0
-            self._output_tokens += output_tokens or 0
-            self._latency_ms += latency_ms or 0
         exporter = self._exporter
-        if exporter is None:
-            return
-        if not self._started:
-            log_fault("turn-unstarted", "a turn was added to a session never entered or started")
-            return
         path: Optional[list[str]] = None
-        if metadata is None or "span" not in metadata:
+        if exporter is not None and self._started and (metadata is None or "span" not in metadata):
             frame = get_frame()
             if frame is not None and frame[3] is self:
                 path = frame_path(frame)
-        body = turn_body(
-            self._tracer.settings,
-            wire_role,
+        body = self.build_turn(
+            role,
             content,
             tool_calls=tool_calls,
             latency_ms=latency_ms,
@@ -489,9 +489,133 @@ class Session:
             metadata=metadata,
             span_path=path,
         )
+        if body is None or exporter is None:
+            return
+        if not self._started:
+            log_fault("turn-unstarted", "a turn was added to a session never entered or started")
+            return
         exporter.emit_turn(self, body)
 
+    def build_turn(
+        self,
+        role: str,
+        content: Any,
+        *,
+        tool_calls: Optional[Sequence[Mapping[str, Any]]] = None,
+        latency_ms: Optional[int] = None,
+        input_tokens: Optional[int] = None,
+        output_tokens: Optional[int] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+        span_path: Optional[list[str]] = None,
+    ) -> Optional[dict[str, Any]]:
+        """
+        Count a turn in :attr:`usage` and return its wire body (``None``: not recorded).
+
+        The body is built only when there is an exporter to deliver it. Used by
+        :meth:`add_turn` on the caller's thread and by deferred records on the worker.
+        """
+        wire_role = role.upper()
+        if wire_role not in ROLES:
+            log_fault("turn-role", f"turn role {role!r} is not one of {', '.join(ROLES)}")
+            return None
+        with self._lock:
+            self._turns += 1
+            self._input_tokens += input_tokens or 0
+            self._output_tokens += output_tokens or 0
+            self._latency_ms += latency_ms or 0
+        if self._exporter is None:
+            return None
+        return turn_body(
+            self._tracer.settings,
+            wire_role,
+            content,
+            tool_calls=tool_calls,
+            latency_ms=latency_ms,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            metadata=metadata,
+            span_path=span_path,
+        )
+
+    def _add_tool_turn(
+        self, content: Any, latency_ms: int, metadata: Mapping[str, Any], result: Any, noted: bool
+    ) -> None:
+        """
+        Record a traced tool's TOOL turn and, when ``noted``, note its result in the
+        transcript in the session's event order (after the LLM calls enqueued before it,
+        whose input the worker de-duplicates), so it is not recorded again when sent back.
+        """
+        if not self.sampled:
+            return
+        try:
+            exporter = self._exporter
+            if exporter is None or not self._started:
+                self._add_turn("TOOL", content, None, latency_ms, None, None, metadata)
+                if noted:
+                    self.transcript.note_tool_result(result)
+                return
+            frame = get_frame()
+            path = frame_path(frame) if frame is not None and frame[3] is self else None
+            body = self.build_turn(
+                "TOOL", content, latency_ms=latency_ms, metadata=metadata, span_path=path
+            )
+            if body is None:
+                return
+            forms = result_forms(result) if noted else frozenset()
+            transcript = self.transcript
+
+            def work() -> tuple[dict[str, Any], ...]:
+                transcript.note_result_forms(forms)
+                return (body,)
+
+            self._deferred += 1
+            exporter.emit_record(self, work)
+        except Exception as exc:
+            log_fault("add-turn", "could not record a turn; it was dropped", exc)
+
+    def add_deferred(self, work: Callable[[], Sequence[dict[str, Any]]]) -> None:
+        """
+        Have ``work`` run in this session's event order, off the caller's thread.
+
+        ``work()`` returns the bodies of the turns to deliver (built with
+        :meth:`build_turn`); it runs on the exporter's worker when its event is dequeued,
+        after every event enqueued before it for this session and before every later one.
+        With no exporter it runs at once (its turns counted, not delivered). A fault in it
+        is logged and counted, never raised. Never blocks (unless ``on_queue_full="block"``).
+        """
+        if not self.sampled:
+            return
+        exporter = self._exporter
+        if exporter is not None and self._started:
+            self._deferred += 1
+            exporter.emit_record(self, work)
+            return
+        try:
+            work()
+        except Exception as exc:
+            log_fault("deferred-record", "could not record a call's turns; they were dropped", exc)
+
+    def _await_deferred(self, timeout: float) -> None:
+        """Wait (bounded) until the worker has run every deferred record enqueued so far."""
+        deadline = time.monotonic() + timeout
+        target = self._deferred
+        while self._deferred_done < target:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            caught_up = self._caught_up = threading.Event()
+            # Checked again after publishing the event: see _deferred_finished for the order.
+            if self._deferred_done < target:
+                caught_up.wait(min(remaining, 0.05))
+
     # -- used by the exporter ---------------------------------------------------------
+
+    def _deferred_finished(self) -> None:
+        """A deferred record was run or dropped (on the worker): wake a reader of usage."""
+        self._deferred_done += 1  # one worker per session: no lost update
+        caught_up = self._caught_up
+        if caught_up is not None:
+            caught_up.set()
 
     def _mark_created(self, server_id: Optional[str]) -> None:
         """Record the server's id (or the create's failure) and wake waiters on ``id``."""

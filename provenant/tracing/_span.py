@@ -86,23 +86,24 @@ class entered:  # lower case: used like a function, ``with entered(span):``
     ``with entered(span):`` tells the observers ``span`` is current for the block.
 
     The integrations wrap the provider request in it, so that the provider SDK's own
-    OpenTelemetry span (anthropic's) is a child of the call's exported span.
+    OpenTelemetry span (anthropic's) is a child of the call's exported span. ``None``
+    (a call nobody observes has no span) does nothing.
     """
 
     __slots__ = ("_observers", "_span")
 
-    def __init__(self, span: Span) -> None:
+    def __init__(self, span: Optional[Span]) -> None:
         self._span = span
-        self._observers: Optional[list[Any]] = span._observers
+        self._observers: Optional[list[Any]] = None if span is None else span._observers
 
-    def __enter__(self) -> Span:
+    def __enter__(self) -> Optional[Span]:
         if self._observers:
-            notify_enter(self._observers, self._span)
+            notify_enter(self._observers, self._span)  # type: ignore[arg-type]
         return self._span
 
     def __exit__(self, *exc_info: object) -> None:
         if self._observers:
-            notify_exit(self._observers, self._span)
+            notify_exit(self._observers, self._span)  # type: ignore[arg-type]
 
 
 class _LazyDict:

@@ -30,7 +30,7 @@ import json
 import threading
 from typing import Any, Hashable, Optional, Sequence
 
-__all__ = ["NormalizedMessage", "Transcript", "content_key"]
+__all__ = ["NormalizedMessage", "Transcript", "content_key", "result_forms"]
 
 _ROOT = "provenant-transcript-root"
 _NO_SYSTEM: Hashable = ("no-system",)
@@ -69,7 +69,7 @@ def content_key(content: Any) -> Hashable:
         return repr(content)
 
 
-def _result_forms(value: Any) -> frozenset[str]:
+def result_forms(value: Any) -> frozenset[str]:
     """The textual forms a tool result may take when it is sent back to the model."""
     forms: set[str] = set()
     if isinstance(value, str):
@@ -174,7 +174,11 @@ class Transcript:
 
     def note_tool_result(self, value: Any) -> None:
         """Remember a result a traced tool recorded as a TOOL turn, to skip it once later."""
-        forms = _result_forms(value)
+        self.note_result_forms(result_forms(value))
+
+    def note_result_forms(self, forms: frozenset[str]) -> None:
+        """:meth:`note_tool_result` with the forms of the result taken already
+        (:func:`result_forms`, on the caller's thread: the value may change later)."""
         if forms:
             with self._lock:
                 self._tool_results.append(forms)
@@ -188,7 +192,7 @@ class Transcript:
         """Forget and return True for the first noted result matching ``content``."""
         if not self._tool_results:
             return False
-        incoming = _result_forms(_message_text(content))
+        incoming = result_forms(_message_text(content))
         for index, forms in enumerate(self._tool_results):
             if forms & incoming:
                 del self._tool_results[index]

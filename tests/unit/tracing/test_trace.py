@@ -116,6 +116,8 @@ def test_tool_records_a_tool_turn_and_notes_the_result(
 
     with client.session() as session:
         assert weather("Paris") == {"city": "Paris", "temp": 21, "unit": "C"}
+        # The result is noted in the session's event order, by the exporter's worker.
+        assert client.flush(5)
         sent_back = [
             NormalizedMessage("USER", "weather?"),
             NormalizedMessage("TOOL", json.dumps({"city": "Paris", "temp": 21, "unit": "C"})),
