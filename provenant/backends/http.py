@@ -68,6 +68,7 @@ _MAX_RETRY_AFTER_S = 30.0
 _DEFAULT_MAX_IDLE_CONNECTIONS = 16
 _RETRYABLE_STATUSES = frozenset({502, 503, 504})
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+_JSON_LENGTH = b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
 
 
 class _Retryable(Exception):
@@ -145,8 +146,8 @@ class HttpBackend:
             if "\r" in api_key or "\n" in api_key:
                 raise ConfigurationError("the API key holds a line break; check its value.")
             headers.append(f"Authorization: Bearer {api_key}")
-        # Built once: every request starts with these bytes.
-        self._static_headers = "".join(f"{line}\r\n" for line in headers)
+        # Built once: every request carries these bytes after its request line.
+        self._static_headers = "".join(f"{line}\r\n" for line in headers).encode("latin-1")
         self._idle: list[Connection] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -179,6 +180,7 @@ class HttpBackend:
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         retries: Optional[int] = None,
+        decode: bool = True,
     ) -> Any:
         """
         Send one request and return the decoded JSON body of its 2xx answer.
@@ -198,9 +200,12 @@ class HttpBackend:
             idempotency_key: Sent as the ``Idempotency-Key`` header.
             timeout: Overrides the backend's timeout for this request (seconds).
             retries: See above.
+            decode: ``False`` when nobody reads a 2xx answer (the exporter's turns and
+                ends): its body is not decoded and ``None`` is returned. Error answers
+                are always decoded.
 
         Returns:
-            The decoded JSON answer, or ``None`` for an empty body.
+            The decoded JSON answer, or ``None`` for an empty body (or ``decode=False``).
 
         Raises:
             provenant.errors.APIError: The server answered 4xx/5xx (subclass by status).
@@ -223,7 +228,9 @@ class HttpBackend:
         attempt = 0
         while True:
             try:
-                return self._attempt(method, path, target, payload, idempotency_key, timeout)
+                return self._attempt(
+                    method, path, target, payload, idempotency_key, timeout, decode
+                )
             except _Retryable as failure:
                 if attempt >= retries or not (safe or failure.always):
                     raise failure.error from failure.error.__cause__
@@ -263,6 +270,7 @@ class HttpBackend:
         payload: Optional[bytes],
         idempotency_key: Optional[str],
         timeout: Optional[float],
+        decode: bool = True,
     ) -> Any:
         message = self._message(method, target, payload, idempotency_key)
         head = method == "HEAD"
@@ -310,8 +318,11 @@ class HttpBackend:
             self._release(conn)
         else:
             conn.close()
-        retry_after = response.headers.get("retry-after") if response.status == 429 else None
-        return self._answer(method, path, response.status, retry_after, response.body)
+        status = response.status
+        if not decode and 200 <= status < 300:
+            return None  # nobody reads it: not decoded
+        retry_after = response.headers.get("retry-after") if status == 429 else None
+        return self._answer(method, path, status, retry_after, response.body)
 
     def _message(
         self,
@@ -323,17 +334,19 @@ class HttpBackend:
         """The whole request as bytes, sent in one ``sendall()``."""
         if "\r" in target or "\n" in target or " " in target:
             raise ValueError(f"the request target {target!r} holds whitespace or a line break.")
-        head = f"{method} {target} HTTP/1.1\r\n{self._static_headers}"
+        parts = [f"{method} {target} HTTP/1.1\r\n".encode("latin-1"), self._static_headers]
         if idempotency_key is not None:
             if "\r" in idempotency_key or "\n" in idempotency_key:
                 raise ValueError("an Idempotency-Key cannot hold a line break.")
-            head += f"Idempotency-Key: {idempotency_key}\r\n"
+            parts.append(b"Idempotency-Key: %s\r\n" % idempotency_key.encode("latin-1"))
         if payload is not None:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
-            return head.encode("latin-1") + payload
-        if method in ("POST", "PUT", "PATCH"):
-            head += "Content-Length: 0\r\n"
-        return (head + "\r\n").encode("latin-1")
+            parts.append(_JSON_LENGTH % len(payload))
+            parts.append(payload)
+        elif method in ("POST", "PUT", "PATCH"):
+            parts.append(b"Content-Length: 0\r\n\r\n")
+        else:
+            parts.append(b"\r\n")
+        return b"".join(parts)
 
     def _answer(
         self, method: str, path: str, status: int, retry_after: Optional[str], data: bytes
