@@ -283,6 +283,11 @@ def test_orgs_are_isolated(api: Api, other_api: Api) -> None:
         ("GET", f"/api/sessions/{session['id']}", None),
         ("POST", f"/api/sessions/{session['id']}/turns", {"role": "USER", "content": "x"}),
         ("POST", f"/api/sessions/{session['id']}/end", {}),
+        (
+            "PATCH",
+            f"/api/sessions/{session['id']}",
+            {"status": "FAILED", "metadata": {"stolen": True}, "userId": "thief"},
+        ),
         ("DELETE", f"/api/sessions/{session['id']}", None),
         ("GET", f"/api/evals/suites/{suite['id']}", None),
         ("POST", "/api/sessions", {"agentId": agent_id}),
@@ -292,7 +297,10 @@ def test_orgs_are_isolated(api: Api, other_api: Api) -> None:
     assert other_api.ok("GET", "/api/agents") == []
     assert other_api.ok("GET", "/api/sessions") == []
     assert other_api.ok("GET", "/api/evals/suites") == []
-    assert api.ok("GET", f"/api/sessions/{session['id']}")["turns"] == []
+    kept = api.ok("GET", f"/api/sessions/{session['id']}")
+    assert kept["turns"] == []
+    for key in ("status", "endedAt", "metadata", "userId", "updatedAt"):
+        assert kept[key] == session[key], key
     assert other_api.agent("Support Bot")["id"] != agent_id
 
 
