@@ -42,7 +42,9 @@ def add_commands(subparsers: Any) -> None:
     add_destination_options(listing)
     listing.add_argument("--agent", metavar="NAME", help="only this agent's (name, slug or id)")
     listing.add_argument(
-        "--status", choices=("ACTIVE", "COMPLETED", "FAILED"), help="only sessions in this status"
+        "--status",
+        choices=("ACTIVE", "COMPLETED", "FAILED", "CANCELLED"),
+        help="only sessions in this status",
     )
     listing.add_argument(
         "--search", metavar="TEXT", help="only sessions with a turn containing TEXT"

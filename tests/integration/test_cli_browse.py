@@ -128,6 +128,25 @@ def test_sessions_list_by_agent(
     assert lines[1].startswith(ids["session"])
 
 
+def test_sessions_list_by_cancelled_status(
+    provenant_server: LocalServer,
+    provenant_api_key: str,
+    provenant_client: ProvenantClient,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """sessions list --status CANCELLED keeps only the sessions ended as CANCELLED."""
+    cancelled = provenant_client.create_session("Support Bot")["id"]
+    provenant_client.end_session(cancelled, "CANCELLED")
+    provenant_client.end_session(provenant_client.create_session("Support Bot")["id"])
+    provenant_client.create_session("Support Bot")
+    result = call_cli(
+        capsys, "sessions", "list", "--status", "CANCELLED", "--json",
+        "--base-url", provenant_server.url, "--api-key", provenant_api_key,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert [s["id"] for s in json.loads(result.stdout)] == [cancelled]
+
+
 def test_sessions_list_unknown_agent(
     destination: tuple[list[str], dict[str, Any]], capsys: pytest.CaptureFixture[str]
 ) -> None:
