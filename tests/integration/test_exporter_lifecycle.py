@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from typing import Iterator
 
 import pytest
 
@@ -64,22 +67,76 @@ def test_a_process_that_exits_without_flush_delivers_everything(
     assert [t["content"] for t in stored["turns"]] == [f"turn {n}" for n in range(20)]
 
 
-def test_the_exit_flush_is_bounded_by_the_flush_timeout() -> None:
-    """With the server down, a process exits after about PROVENANT_FLUSH_TIMEOUT, not later."""
-    elapsed = _run_script(
-        """
+@contextlib.contextmanager
+def _stalled_server_url() -> Iterator[str]:
+    """A URL on 127.0.0.1 whose server accepts connections, reads forever, never answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    connections: list[socket.socket] = []
+
+    def read_forever(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while conn.recv(65536):
+                pass
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(conn)
+            threading.Thread(target=read_forever, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
+        listener.close()
+        for conn in connections:
+            conn.close()
+
+
+def _exit_seconds(url: str, flush_timeout: float) -> float:
+    """Seconds from the end of a script that recorded a session to its process's exit."""
+    script = """
+        import time
         import provenant
 
-        with provenant.session("Stuck Bot") as session:
+        provenant.configure(timeout=60, max_delivery_attempts=1000, agent_id="Stuck Bot")
+        with provenant.session() as session:
             session.add_turn("USER", "never delivered")
-        """,
-        {
-            "PROVENANT_BASE_URL": _closed_port_url(),
+        print(time.monotonic(), flush=True)
+        """
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        env={
+            **os.environ,
+            "PROVENANT_BASE_URL": url,
             "PROVENANT_API_KEY": "pk_live_" + "0" * 32,
-            "PROVENANT_FLUSH_TIMEOUT": "0.5",
+            "PROVENANT_FLUSH_TIMEOUT": str(flush_timeout),
         },
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert elapsed < 8
+    exited = time.monotonic()  # CLOCK_MONOTONIC is system-wide: comparable across processes
+    assert completed.returncode == 0, completed.stderr
+    return exited - float(completed.stdout.split()[-1])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="compares monotonic clocks across processes")
+def test_the_exit_flush_is_bounded_by_the_flush_timeout() -> None:
+    """With the server stalled (a 60 s read timeout, 1000 attempts), exit takes about
+    PROVENANT_FLUSH_TIMEOUT=1, and a larger flush timeout makes it take longer."""
+    with _stalled_server_url() as url:
+        bounded = _exit_seconds(url, flush_timeout=1)
+        longer = _exit_seconds(url, flush_timeout=3)
+    assert 0.9 <= bounded < 2.5
+    assert longer >= 2.9 and longer - bounded >= 1.5
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is not available")
