@@ -8,8 +8,8 @@ phases: plain calls (a copy made before ``instrument()``, sharing its connection
 instrumented calls while the SDK's background worker delivers to a live local Provenant
 server, and a naive recorder. Instrumented calls run outside any session (each a
 single-call session: create, USER, ASSISTANT, end) and inside one session (USER,
-ASSISTANT). The fake model provider and the Provenant server run in a child process, so
-this process's CPU is the client's and the SDK's own. Printed, each beside its baseline
+ASSISTANT). The fake model provider and the Provenant server run in two child processes,
+so this process's CPU is the client's and the SDK's own. Printed, each beside its baseline
 from the same run:
 
 - the median wall time per call, instrumented / raw (target <= 1.05);
@@ -46,26 +46,48 @@ _TARGET_CPU_US = 25.0
 _MODEL = "claude-bench"
 _MESSAGES = [{"role": "user", "content": "How do I reset my password?"}]
 
-_CHILD = """
+# The Provenant server and the fake provider each run in a child process of their own:
+# in one interpreter, the server's work on our deliveries would hold the provider's GIL
+# and slow its answers, which no real deployment (a remote provider) has.
+_SERVER_CHILD = """
 import json, os, sys, tempfile
-from provenant._fake_provider import start_fake_provider
 from provenant.server import start_server
 directory = tempfile.mkdtemp(prefix="provenant-bench-")
 server = start_server(db_path=os.path.join(directory, "bench.db"), port=0)
-fake = start_fake_provider()
-print(json.dumps({"server": server.url, "key": server.api_keys[0], "fake": fake.url}), flush=True)
+print(json.dumps({"server": server.url, "key": server.api_keys[0]}), flush=True)
 sys.stdin.read()
-fake.stop()
 server.stop()
 """
 
+_PROVIDER_CHILD = """
+import json, sys
+from provenant._fake_provider import start_fake_provider
+fake = start_fake_provider()
+print(json.dumps({"fake": fake.url}), flush=True)
+sys.stdin.read()
+fake.stop()
+"""
 
-def _start_servers() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert child.stdout is not None
-    return child, json.loads(child.stdout.readline())
+
+def _start_servers() -> tuple[list[subprocess.Popen[str]], dict[str, str]]:
+    children: list[subprocess.Popen[str]] = []
+    urls: dict[str, str] = {}
+    for code in (_SERVER_CHILD, _PROVIDER_CHILD):
+        child = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        children.append(child)
+        assert child.stdout is not None
+        urls.update(json.loads(child.stdout.readline()))
+    return children, urls
+
+
+def _stop_servers(children: list[subprocess.Popen[str]]) -> None:
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.close()
+    for child in children:
+        child.wait(10)
 
 
 _LAST_REPLY: list[Any] = []
@@ -194,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    child, urls = _start_servers()
+    children, urls = _start_servers()
     recorder = ProvenantClient(
         base_url=urls["server"], api_key=urls["key"], exporter_workers=args.workers
     )
@@ -233,9 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         layer = _integration_layer_cpu(recorder)
     finally:
         recorder.shutdown(30)
-        assert child.stdin is not None
-        child.stdin.close()
-        child.wait(10)
+        _stop_servers(children)
 
     median = {name: statistics.median(values) for name, values in walls.items()}
     cpu = {name: statistics.median(values) for name, values in cpus.items()}
