@@ -1,7 +1,7 @@
 """
 The OpenAPI 3 document of the local server (``GET /api/docs/spec``).
 
-Request bodies come from the router's own validators (:data:`~._router.BODIES`), so
+Request bodies come from the router's own validators (:data:`~._bodies.BODIES`), so
 what the document promises is what the server checks; response schemas are strict
 (``additionalProperties: false``), so a schemathesis run proves the answers match.
 """
@@ -220,7 +220,7 @@ def _op(
     path_id: bool = False,
     extra_ok: Optional[tuple[str, dict[str, Any]]] = None,
 ) -> dict[str, Any]:
-    from provenant.server._router import BODIES
+    from provenant.server._bodies import BODIES
 
     codes = {"401", "413", *errors}
     if body is not None:

@@ -1,0 +1,198 @@
+"""
+Route handlers of ``/api/sessions`` and their turns.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from provenant.server._handling import (
+    Conn,
+    clamp_int,
+    dumps_json,
+    load_agent,
+    load_session,
+    not_found,
+    session_with_agent,
+)
+from provenant.server._records import (
+    AGENT_COLUMNS,
+    SESSION_COLUMNS,
+    TURN_COLUMNS,
+    agent_record,
+    session_record,
+    turn_record,
+)
+from provenant.server._store import new_id, now_iso
+
+_SESSION_LIST_LIMIT = 100
+
+
+def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
+    agent = load_agent(conn, org, b["agentId"])
+    now = now_iso()
+    session_id = new_id()
+    conn.execute(
+        "INSERT INTO sessions (id, org_id, agent_id, agent_version_id, environment_id,"
+        " external_id, user_id, metadata, tags, started_at, status, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?, ?)",
+        (
+            session_id,
+            org,
+            agent[0],
+            b.get("agentVersionId"),
+            b.get("environmentId"),
+            b.get("externalId"),
+            b.get("userId"),
+            dumps_json(b.get("metadata", {})),
+            dumps_json(b.get("tags", [])),
+            now,
+            now,
+            now,
+        ),
+    )
+    out = session_record(load_session(conn, org, session_id))
+    out["agent"] = agent_record(agent)
+    return 201, out
+
+
+def list_sessions(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
+    where = ["s.org_id = ?"]
+    args: list[Any] = [org]
+    for key, column in (
+        ("agentId", "s.agent_id"),
+        ("environmentId", "s.environment_id"),
+        ("status", "s.status"),
+    ):
+        if q.get(key):
+            where.append(f"{column} = ?")
+            args.append(q[key])
+    if q.get("q"):
+        where.append(
+            "EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND instr(t.content, ?) > 0)"
+        )
+        args.append(q["q"])
+    rows = conn.execute(
+        f"SELECT {SESSION_COLUMNS}, {AGENT_COLUMNS},"
+        " (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id)"
+        " FROM sessions s JOIN agents a ON a.id = s.agent_id"
+        f" WHERE {' AND '.join(where)} ORDER BY s.started_at DESC, s.seq DESC LIMIT ?",
+        (*args, _SESSION_LIST_LIMIT),
+    ).fetchall()
+    out = []
+    for row in rows:
+        item = session_record(row[:15])
+        item["agent"] = agent_record(row[15:25])
+        item["_count"] = {"turns": row[25]}
+        out.append(item)
+    return 200, out
+
+
+def get_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
+    out = session_with_agent(conn, org, load_session(conn, org, p[0]))
+    rows = conn.execute(
+        f"SELECT {TURN_COLUMNS} FROM turns t WHERE t.session_id = ? ORDER BY t.seq", (p[0],)
+    ).fetchall()
+    out["turns"] = [turn_record(row) for row in rows]
+    return 200, out
+
+
+def add_turn(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
+    content = b["content"]
+    turn = (
+        new_id(),
+        p[0],
+        b["role"],
+        content if isinstance(content, str) else dumps_json(content),
+        dumps_json(b["toolCalls"]) if "toolCalls" in b else "[]",
+        b.get("latencyMs"),
+        b.get("inputTokens"),
+        b.get("outputTokens"),
+        dumps_json(b["metadata"]) if "metadata" in b else "{}",
+        now_iso(),
+    )
+    # One statement checks the session's org and inserts (the hot path of the exporter).
+    cursor = conn.execute(
+        "INSERT INTO turns (id, session_id, role, content, tool_calls, latency_ms, input_tokens,"
+        " output_tokens, metadata, created_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ? AND org_id = ?)",
+        (*turn, p[0], org),
+    )
+    if cursor.rowcount != 1:
+        raise not_found("Session not found")
+    return 201, turn_record(turn)
+
+
+def _finish_session(
+    conn: Conn, org: str, session_id: str, b: dict[str, Any], ended_at: Optional[str]
+) -> dict[str, Any]:
+    row = load_session(conn, org, session_id)
+    now = now_iso()
+    total_tokens = b.get("totalTokens")
+    total_latency = b.get("totalLatencyMs")
+    if total_tokens is None or total_latency is None:
+        sums = conn.execute(
+            # TOTAL() is a float sum: it cannot overflow where SUM() of huge ints would.
+            "SELECT TOTAL(COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0)),"
+            " TOTAL(latency_ms) FROM turns WHERE session_id = ?",
+            (session_id,),
+        ).fetchone()
+        if total_tokens is None:
+            total_tokens = clamp_int(sums[0]) if row[10] is None else row[10]
+        if total_latency is None:
+            total_latency = clamp_int(sums[1]) if row[11] is None else row[11]
+    conn.execute(
+        "UPDATE sessions SET status = ?, ended_at = ?, total_tokens = ?, total_latency_ms = ?,"
+        " updated_at = ? WHERE id = ?",
+        (
+            # Ending twice keeps the first outcome unless a status is given again.
+            b.get("status") or (row[12] if row[9] is not None else "COMPLETED"),
+            row[9] if row[9] is not None and ended_at is None else (ended_at or now),
+            total_tokens,
+            total_latency,
+            now,
+            session_id,
+        ),
+    )
+    return session_with_agent(conn, org, load_session(conn, org, session_id))
+
+
+def end_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
+    return 200, _finish_session(conn, org, p[0], b, None)
+
+
+def update_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
+    row = load_session(conn, org, p[0])
+    sets: list[str] = []
+    values: list[Any] = []
+    for key, column in (("externalId", "external_id"), ("userId", "user_id")):
+        if key in b:
+            sets.append(f"{column} = ?")
+            values.append(b[key])
+    for key in ("metadata", "tags"):
+        if key in b:
+            sets.append(f"{key} = ?")
+            values.append(dumps_json(b[key]))
+    if sets:
+        sets.append("updated_at = ?")
+        values.append(now_iso())
+        conn.execute(f"UPDATE sessions SET {', '.join(sets)} WHERE id = ?", (*values, p[0]))
+    ending = "status" in b or "endedAt" in b
+    if not ending:
+        totals = [
+            (k, c)
+            for k, c in (("totalTokens", "total_tokens"), ("totalLatencyMs", "total_latency_ms"))
+            if k in b
+        ]
+        for key, column in totals:
+            conn.execute(f"UPDATE sessions SET {column} = ? WHERE id = ?", (b[key], p[0]))
+        return 200, session_with_agent(conn, org, load_session(conn, org, p[0]))
+    del row
+    return 200, _finish_session(conn, org, p[0], b, b.get("endedAt"))
+
+
+def delete_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
+    load_session(conn, org, p[0])
+    conn.execute("DELETE FROM turns WHERE session_id = ?", (p[0],))
+    conn.execute("DELETE FROM sessions WHERE id = ?", (p[0],))
+    return 200, {"success": True}
