@@ -267,3 +267,14 @@ def test_without_a_client_the_default_client_records(fake_provider, provenant_se
         assert session["agent"]["name"] == "Default Bot"
     finally:
         provenant.shutdown(10)
+
+
+def test_the_request_is_recorded_as_it_was_sent(client, provenant_client, recorded):
+    """The turns are built later, off the caller's thread, from a snapshot of the request."""
+    with provenant_client.session("Bot"):
+        messages = [{"role": "user", "content": "as sent"}]
+        client.messages.create(model=MODEL, max_tokens=9, messages=messages)
+        messages.append({"role": "user", "content": "appended after the call"})
+        messages[0] = {"role": "user", "content": "replaced after the call"}
+    [session] = recorded()
+    assert [t["content"] for t in session["turns"]] == ["as sent", "You said: as sent"]

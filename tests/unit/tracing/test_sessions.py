@@ -357,3 +357,34 @@ def test_a_child_session_follows_its_parents_sampling(db_url: str, recorded: Ses
     by_agent = {s["agent"]["name"]: s for s in recorded()}
     assert [t["content"] for t in by_agent["Helper"]["turns"]] == ["kept"]
     assert by_agent["Helper"]["metadata"]["parentSessionId"] == by_agent["Bot"]["id"]
+
+
+def test_deferred_work_runs_in_the_session_order_and_its_faults_never_reach_the_host(
+    client: ProvenantClient, recorded: Sessions
+) -> None:
+    """Deferred work runs on the worker between the turns around it; a fault is counted."""
+    from provenant._logging import fault_counts
+
+    before = fault_counts().get("deferred-record", 0)
+    ran_on: list[str] = []
+
+    def work() -> list[dict[str, Any]]:
+        ran_on.append(threading.current_thread().name)
+        body = session.build_turn("ASSISTANT", "deferred", input_tokens=2, output_tokens=3)
+        return [] if body is None else [body]
+
+    def broken() -> list[dict[str, Any]]:
+        raise RuntimeError("a bug of ours")
+
+    with client.session("Bot") as session:
+        session.add_turn("USER", "first")
+        session.add_deferred(work)
+        session.add_deferred(broken)
+        session.add_turn("USER", "last")
+        assert session.usage == {"input_tokens": 2, "output_tokens": 3, "turns": 3}
+    client.shutdown()
+    [stored] = recorded()
+    assert [t["content"] for t in stored["turns"]] == ["first", "deferred", "last"]
+    assert ran_on and ran_on[0].startswith("provenant-exporter")
+    assert fault_counts().get("deferred-record", 0) == before + 1
+    assert client.stats()["dropped"] == {"record_failed": 1}
