@@ -69,8 +69,8 @@ def test_missing_opentelemetry_names_the_extra() -> None:
     assert "provenant-sdk[otel]" in result.stdout
 
 
-def test_a_client_with_otel_but_no_opentelemetry_raises_on_first_session() -> None:
-    """A session of a client built with otel=True but no OpenTelemetry raises ConfigurationError."""
+def test_a_client_with_otel_but_no_opentelemetry_is_refused_when_built() -> None:
+    """Building a client with otel=True but no OpenTelemetry raises ConfigurationError at once."""
     result = _run(
         """
         import sys
@@ -79,10 +79,8 @@ def test_a_client_with_otel_but_no_opentelemetry_raises_on_first_session() -> No
         import threading
         from provenant.client import ProvenantClient
         from provenant.errors import ConfigurationError
-        client = ProvenantClient(base_url="local", otel=True)
         try:
-            with client.session("Bot"):
-                pass
+            ProvenantClient(base_url="local", otel=True)
         except ConfigurationError as exc:
             print(type(exc).__name__, exc)
         print(sorted(t.name for t in threading.enumerate() if t.name.startswith("provenant")))
