@@ -134,6 +134,8 @@ class Call:
         if error is not None:
             metadata["error"] = f"{type(error).__name__}: {error}"
             content: Any = metadata["error"]
+        elif not self.spec.capture_output:
+            content = ""  # the result stays local: only noted, so it is not recorded later
         else:
             content = result
             if tracer.capture_content:

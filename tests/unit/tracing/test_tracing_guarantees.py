@@ -101,11 +101,6 @@ def test_provenant_enabled_false_in_the_environment_starts_no_thread_and_records
     assert recorded() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="capture_output=False is ignored for tool turns: Call._record_tool records the "
-    "tool's result as the TOOL turn's content anyway",
-)
 def test_a_tool_that_does_not_capture_its_output_does_not_record_its_result(
     client: ProvenantClient, recorded: Sessions
 ) -> None:
@@ -122,6 +117,24 @@ def test_a_tool_that_does_not_capture_its_output_does_not_record_its_result(
     [turn] = stored["turns"]
     assert turn["role"] == "TOOL" and turn["metadata"]["toolName"] == "lookup"
     assert "secret result" not in str(turn["content"])
+
+
+def test_a_tool_that_does_not_capture_its_input_does_not_record_its_arguments(
+    client: ProvenantClient, recorded: Sessions
+) -> None:
+    """@trace(kind="tool", capture_input=False) records the result but not the arguments."""
+
+    @client.trace(kind="tool", capture_input=False)
+    def lookup(order: str) -> str:
+        return "shipped"
+
+    with client.session():
+        assert lookup("secret order") == "shipped"
+    assert client.shutdown(timeout=10)
+    [stored] = recorded()
+    [turn] = stored["turns"]
+    assert turn["role"] == "TOOL" and turn["content"] == "shipped"
+    assert "toolInput" not in turn["metadata"] and "secret order" not in str(turn)
 
 
 @pytest.mark.xfail(
