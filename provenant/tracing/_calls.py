@@ -84,13 +84,14 @@ class Spec:
 class Call:
     """One traced call on the slow path: its span, and the session it owns, if any."""
 
-    __slots__ = ("owned", "span", "spec", "started")
+    __slots__ = ("input_truncated", "owned", "span", "spec", "started")
 
     def __init__(self, spec: Spec, span: Span, owned: Optional[Session]) -> None:
         self.spec = spec
         self.span = span
         self.owned = owned
         self.started = _perf_counter()
+        self.input_truncated = False  # the captured input was cut to max_content_bytes
 
     def finish(self, result: Any) -> None:
         try:
@@ -131,6 +132,8 @@ class Call:
         metadata: dict[str, Any] = {"toolName": self.spec.name}
         if span.input is not None:
             metadata["toolInput"] = span.input
+            if self.input_truncated:
+                metadata["truncated"] = True
         if error is not None:
             metadata["error"] = f"{type(error).__name__}: {error}"
             content: Any = metadata["error"]
@@ -145,12 +148,17 @@ class Call:
         session._add_tool_turn(content, latency_ms, metadata, result, noted=error is None)
 
 
-def _capture(spec: Spec, session: Session, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _capture(
+    spec: Spec, session: Session, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Any, bool]:
+    """The call's input as recorded (``None`` when not captured), and whether it was cut."""
     tracer = session._tracer
     if not spec.capture_input or not tracer.capture_content:
-        return None
+        return None, False
     settings = tracer.settings
-    return prepare_content(spec.bind(args, kwargs), settings.mask, settings.max_content_bytes)[0]
+    return prepare_content(
+        spec.bind(args, kwargs), settings.mask, settings.max_content_bytes, keep_shape=True
+    )
 
 
 def _open(
@@ -168,10 +176,12 @@ def _open(
         session._start(parent)
         assert session.root_span is not None
         return Call(spec, session.root_span, None)
-    captured = _capture(spec, session, args, kwargs)
+    captured, truncated = _capture(spec, session, args, kwargs)
     session.metadata["function"] = spec.qualname
     if captured is not None:
         session.metadata["input"] = captured
+        if truncated:
+            session.metadata["truncated"] = True
     session._start(parent)
     observers = session._observers
     span = Span(spec.name, spec.kind, session.root_span, session, observers)
@@ -180,7 +190,9 @@ def _open(
     _describe(spec, span)
     if observers:
         notify_start(observers, span)
-    return Call(spec, span, session)
+    call = Call(spec, span, session)
+    call.input_truncated = truncated
+    return call
 
 
 def _join(
@@ -189,12 +201,15 @@ def _join(
     """A child span in the active session; input is bound only when someone reads it."""
     observers = session._observers
     span = Span(spec.name, spec.kind, parent, session, observers)
+    truncated = False
     if spec.kind == "tool" or observers:
-        span.input = _capture(spec, session, args, kwargs)
+        span.input, truncated = _capture(spec, session, args, kwargs)
     _describe(spec, span)
     if observers:
         notify_start(observers, span)
-    return Call(spec, span, None)
+    call = Call(spec, span, None)
+    call.input_truncated = truncated
+    return call
 
 
 def _describe(spec: Spec, span: Span) -> None:

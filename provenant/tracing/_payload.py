@@ -31,6 +31,7 @@ _MAX_DEPTH = 32
 _MAX_REPR_CHARS = 1000
 _MAX_ITEMS = 10_000
 _TRUNCATED_MARK = "...[truncated]"
+_MIN_KEPT = 64  # bytes an oversized container leaves at least to each value it keeps
 
 #: Recorded in place of a content whose ``mask`` raised, so nothing unmasked leaves.
 MASK_FAILED = "<masked: the mask function failed>"
@@ -112,13 +113,75 @@ def _truncate(value: Any, text: str, max_bytes: int) -> Any:
     return raw.decode("utf-8", errors="ignore") + _TRUNCATED_MARK
 
 
-def to_jsonable(value: Any, max_bytes: int) -> tuple[Any, bool]:
+def _json_size(value: Any) -> int:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def _shares(sizes: list[int], available: int) -> list[int]:
+    """Split ``available`` bytes among children: the small keep all, the large share the rest."""
+    caps = list(sizes)
+    order = sorted(range(len(sizes)), key=sizes.__getitem__)
+    remaining = available
+    for rank, index in enumerate(order):
+        share = remaining // (len(order) - rank)
+        if sizes[index] <= share:
+            remaining -= sizes[index]
+            continue
+        for rest in order[rank:]:
+            caps[rest] = max(share, _MIN_KEPT)
+        break
+    return caps
+
+
+def _shrink(value: Any, budget: int, size: int) -> Any:
+    """Cut a converted value of JSON size ``size`` to about ``budget`` bytes, keeping the
+    shape of dicts and lists (their largest values are cut, trailing items past the room
+    for their keys are summarised)."""
+    if size <= budget:
+        return value
+    if isinstance(value, str):
+        return _truncate(value, value, max(budget - 2, _MIN_KEPT))
+    if isinstance(value, dict):
+        keys: list[str] = list(value)
+        children = [value[key] for key in keys]
+        overheads = [_json_size(key) + 2 for key in keys]  # "key": and a comma
+    elif isinstance(value, list):
+        keys = []
+        children = value
+        overheads = [1] * len(children)
+    else:
+        return value  # a number, boolean or null: small, kept whole
+    sizes = [_json_size(child) for child in children]
+    used = 2 + len(_TRUNCATED_MARK) * 2  # brackets, and room for a summary of dropped items
+    kept = 0
+    for overhead, child_size in zip(overheads, sizes):
+        if used + overhead + min(child_size, _MIN_KEPT) > budget:
+            break
+        used += overhead + min(child_size, _MIN_KEPT)
+        kept += 1
+    caps = _shares(sizes[:kept], budget - 2 - sum(overheads[:kept]))
+    cut = [_shrink(children[i], caps[i], sizes[i]) for i in range(kept)]
+    dropped = len(children) - kept
+    if isinstance(value, dict):
+        out: dict[str, Any] = dict(zip(keys[:kept], cut))
+        if dropped:
+            out["..."] = f"<{dropped} more items>"
+        return out
+    if dropped:
+        cut.append(f"<{dropped} more items>")
+    return cut
+
+
+def to_jsonable(value: Any, max_bytes: int, *, keep_shape: bool = False) -> tuple[Any, bool]:
     """
     Convert a value to a JSON-serialisable form of at most about ``max_bytes``.
 
     Args:
         value: Anything.
         max_bytes: The largest JSON size kept; a larger value is cut to a string.
+        keep_shape: Cut an oversized dict or list inside (its largest values, and items
+            past the room for their keys), so that it stays a dict or a list.
 
     Returns:
         ``(jsonable, truncated)``. Never raises.
@@ -136,6 +199,8 @@ def to_jsonable(value: Any, max_bytes: int) -> tuple[Any, bool]:
         text = json.dumps(converted, ensure_ascii=False, separators=(",", ":"))
         if len(text) * 4 <= max_bytes or len(text.encode("utf-8")) <= max_bytes:
             return converted, False
+        if keep_shape:
+            return _shrink(converted, max_bytes, len(text.encode("utf-8"))), True
         return _truncate(converted, text, max_bytes), True
     except Exception as exc:  # a bug of ours must not reach the host
         log_fault("payload", "could not convert a recorded value; recorded its type", exc)
@@ -143,10 +208,11 @@ def to_jsonable(value: Any, max_bytes: int) -> tuple[Any, bool]:
 
 
 def prepare_content(
-    value: Any, mask: Optional[Callable[[Any], Any]], max_bytes: int
+    value: Any, mask: Optional[Callable[[Any], Any]], max_bytes: int, *, keep_shape: bool = False
 ) -> tuple[Any, bool]:
     """
-    Mask a content (when a mask is set) and make it safe for the wire.
+    Mask a content (when a mask is set) and make it safe for the wire (``keep_shape`` as in
+    :func:`to_jsonable`).
 
     A mask that raises is logged through the repeat filter, and :data:`MASK_FAILED` is
     recorded in place of the content, so nothing unmasked leaves the process.
@@ -160,4 +226,4 @@ def prepare_content(
         except Exception as exc:
             log_fault("mask", "the mask function raised; recorded a placeholder", exc)
             return MASK_FAILED, False
-    return to_jsonable(value, max_bytes)
+    return to_jsonable(value, max_bytes, keep_shape=keep_shape)

@@ -277,9 +277,15 @@ class Session:
         parent = self.parent
         self.shard = exporter.next_shard() if parent is None else parent.shard
         metadata = self.metadata
-        snapshot = (
-            to_jsonable(metadata, self._tracer.settings.max_content_bytes)[0] if metadata else None
-        )
+        snapshot: Optional[dict[str, Any]] = None
+        if metadata:
+            # Cut inside (a too-big input), so that the metadata stays an object.
+            safe, truncated = to_jsonable(
+                metadata, self._tracer.settings.max_content_bytes, keep_shape=True
+            )
+            snapshot = safe if isinstance(safe, dict) else {}
+            if truncated:
+                snapshot["truncated"] = True
         exporter.emit_create(self, snapshot)
 
     def create_body(self, metadata: Optional[dict[str, Any]]) -> dict[str, Any]:

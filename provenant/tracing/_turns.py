@@ -94,5 +94,10 @@ def turn_body(
     if output_tokens is not None:
         body["outputTokens"] = int(output_tokens)
     if meta:
-        body["metadata"] = to_jsonable(meta, settings.max_content_bytes)[0]
+        # Cut inside (a too-big tool input), so that the metadata stays an object.
+        safe, cut = to_jsonable(meta, settings.max_content_bytes, keep_shape=True)
+        safe_meta: dict[str, Any] = safe if isinstance(safe, dict) else {}
+        if cut:
+            safe_meta["truncated"] = True
+        body["metadata"] = safe_meta
     return body

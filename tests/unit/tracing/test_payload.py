@@ -73,6 +73,21 @@ def test_oversized_content_is_truncated_and_flagged() -> None:
     assert truncated and isinstance(big, str) and len(big.encode()) <= 1024
 
 
+def test_an_oversized_container_keeps_its_shape_when_asked() -> None:
+    """With keep_shape, an oversized dict or list stays one: its largest values are cut,
+    small ones kept whole, and items past the room for their keys summarised."""
+    value = {"small": 7, "name": "kept", "big": "z" * 50_000, "items": ["w" * 900] * 40}
+    cut, truncated = to_jsonable(value, 8192, keep_shape=True)
+    size = len(json.dumps(cut, separators=(",", ":")).encode())
+    assert truncated and isinstance(cut, dict) and size <= 8192
+    assert cut["small"] == 7 and cut["name"] == "kept"
+    assert cut["big"].startswith("zzz") and cut["big"].endswith("[truncated]")
+    assert isinstance(cut["items"], list)
+    many, truncated = to_jsonable({str(n): "v" * 50 for n in range(5000)}, 2048, keep_shape=True)
+    assert truncated and isinstance(many, dict) and many["..."].endswith("more items>")
+    assert len(json.dumps(many).encode()) <= 2048 + 64
+
+
 def test_a_raising_mask_records_a_placeholder() -> None:
     """A mask that raises never reaches the caller and nothing unmasked is kept."""
 
