@@ -146,8 +146,12 @@ class Exporter:
         self._backend: Optional[Backend] = None
         self._http: Optional[HttpBackend] = None
         self._shards = itertools.count()
-        self._enqueued = 0
+        # Counted without a lock on the callers' threads: next() of a count is atomic (a
+        # ``+=`` is not); stats() reads it by taking one number, remembered in _reads.
+        self._enqueued = itertools.count()
+        self._enqueued_reads = 0
         self._expanded = 0  # turns built by deferred records (counted as enqueued)
+        self._drops_reported = 0  # drops already answered by a flush() (False)
         self._delivered = 0
         self._retried = 0
         self._dropped: dict[str, int] = {}
@@ -200,7 +204,8 @@ class Exporter:
             return
         lane = lanes[event.session.shard]
         lane.queue.append(event)
-        self._enqueued += count
+        if count:
+            next(self._enqueued)
         if lane.sleeping:
             lane.wake.set()
 
@@ -487,25 +492,34 @@ class Exporter:
         return all(not lane.queue and not lane.busy for lane in self._lanes)
 
     def flush(self, timeout: Optional[float] = None) -> bool:
-        """Wait until every event is delivered or dropped; True when the queue emptied."""
+        """
+        Wait until every event is delivered or dropped; True when everything was delivered:
+        the queue emptied in time and no event was dropped since the previous flush.
+        """
         if self._pid != os.getpid():
             self._reset_state()
-        if not self._started:
-            return True
-        deadline = time.monotonic() + (self._settings.flush_timeout if timeout is None else timeout)
-        for lane in self._lanes:
-            lane.wake.set()
-        while not self._idle():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(_FLUSH_POLL_S)
-        return True
+        if self._started:
+            deadline = time.monotonic() + (
+                self._settings.flush_timeout if timeout is None else timeout
+            )
+            for lane in self._lanes:
+                lane.wake.set()
+            while not self._idle():
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(_FLUSH_POLL_S)
+        with self._lock:  # each drop is answered (False) by one flush
+            dropped = sum(self._dropped.values())
+            reported, self._drops_reported = self._drops_reported, dropped
+        return dropped == reported
 
     def stats(self) -> dict[str, Any]:
         """Return the delivery counters."""
         with self._lock:
+            enqueued = next(self._enqueued) - self._enqueued_reads
+            self._enqueued_reads += 1
             return {
-                "enqueued": self._enqueued + self._expanded,
+                "enqueued": enqueued + self._expanded,
                 "delivered": self._delivered,
                 "retried": self._retried,
                 "dropped": dict(self._dropped),

@@ -461,11 +461,6 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="flush() answers whether the queue emptied, not whether everything was "
-    "delivered: it returns True after events were dropped (retries_exhausted)",
-)
 def test_flush_is_false_when_events_were_dropped() -> None:
     """flush() returns False when events were dropped instead of delivered."""
     client = ProvenantClient(

@@ -200,3 +200,25 @@ def test_a_tool_returning_a_number_records_its_turn(
     [stored] = recorded()
     [turn] = stored["turns"]
     assert turn["role"] == "TOOL" and str(turn["content"]) == "5"
+
+
+def test_events_enqueued_from_many_threads_at_once_are_all_counted(
+    client: ProvenantClient,
+) -> None:
+    """Eight threads recording at once lose no count: enqueued equals what was recorded."""
+    barrier = threading.Barrier(8)
+
+    def record(index: int) -> None:
+        barrier.wait()
+        with client.session(external_id=f"thread-{index}") as session:
+            for n in range(250):
+                session.add_turn("USER", str(n))
+
+    threads = [threading.Thread(target=record, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert client.shutdown(timeout=30)
+    stats = client.stats()
+    assert stats["enqueued"] == stats["delivered"] == 8 * 252 and stats["dropped"] == {}
