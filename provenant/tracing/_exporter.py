@@ -160,6 +160,7 @@ class Exporter:
         self._creates_cond = threading.Condition(threading.Lock())
         self._creates_next = 0  # the oldest create not finished yet
         self._creates_finished: set[int] = set()
+        self._creates_stalled = -1  # the oldest create, once it outlasted a wait
         self._resolving: dict[str, threading.Lock] = {}
         self._atexit: Optional[Callable[[], None]] = None
 
@@ -352,12 +353,22 @@ class Exporter:
         self._finish_create(event.ticket)
 
     def _await_earlier_creates(self, ticket: int) -> None:
-        """Wait (bounded) until every create enqueued before this one has finished."""
+        """
+        Wait (bounded) until every create enqueued before this one has finished.
+
+        The oldest unfinished create that outlasts one wait is marked stalled: the creates
+        behind it no longer wait for it (until it finishes), so it delays them once, not
+        each in turn.
+        """
         deadline = time.monotonic() + _CREATE_ORDER_WAIT_S
         with self._creates_cond:
             while self._creates_next < ticket and not self._stopping:
+                if self._creates_next == self._creates_stalled:
+                    return
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
+                    self._creates_stalled = self._creates_next
+                    self._creates_cond.notify_all()
                     return
                 self._creates_cond.wait(remaining)
 

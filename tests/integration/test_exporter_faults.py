@@ -19,6 +19,7 @@ import pytest
 
 from provenant.client import ProvenantClient
 from provenant.server import LocalServer
+from provenant.tracing._exporter import _CREATE_ORDER_WAIT_S
 
 _STALL_S = 1.0
 
@@ -68,6 +69,8 @@ class FaultProxy:
         self.plan: list[str] = []
         self.faults_done = 0
         self.seen: list[tuple[str, Optional[str]]] = []
+        self.seen_at: list[float] = []  # time.monotonic() of each request in seen
+        self.release = threading.Event()  # ends a "hold"
         self.lock = threading.Lock()
         self.connections: list[socket.socket] = []
         self.listener: Optional[socket.socket] = None
@@ -107,6 +110,7 @@ class FaultProxy:
                 key = value.strip()
         with self.lock:
             self.seen.append((lines[0], key))
+            self.seen_at.append(time.monotonic())
 
     def _next_fault(self) -> str:
         with self.lock:
@@ -131,6 +135,8 @@ class FaultProxy:
                 if fault == "stall":
                     time.sleep(_STALL_S)
                     return
+                if fault == "hold":  # answer late: forwarded once released
+                    self.release.wait(10)
                 if fault.isdigit():
                     extra = "Retry-After: 0\r\n" if fault == "429" else ""
                     conn.sendall(_answer(int(fault), extra))
@@ -292,3 +298,30 @@ def test_every_write_carries_one_idempotency_key_reused_on_retries(
     others = [key for line, key in writes if not line.startswith("POST /api/sessions ")]
     assert len(others) == len(set(others)) == 4  # get-or-create, two turns, end
     _assert_exactly_once(provenant_server.url, provenant_api_key, external_ids, turns=2)
+
+
+def test_one_stalled_create_delays_the_sessions_behind_it_only_once(
+    proxy: FaultProxy, provenant_server: LocalServer, provenant_api_key: str
+) -> None:
+    """While the first session's create is held, the sessions of the other worker wait for
+    it once (the bounded create-order wait), then all get their turns through together."""
+    proxy.plan = ["forward", "hold"]  # the agent's get-or-create, then the first create
+    client = ProvenantClient(
+        base_url=proxy.url, api_key=provenant_api_key, timeout=10, exporter_workers=2
+    )
+    started = time.monotonic()
+    external_ids = _record(client, sessions=6, turns=1)  # 1, 3 and 5 on the free worker
+    deadline = started + 10
+    turns_at: list[float] = []
+    while len(turns_at) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+        with proxy.lock:
+            turns_at = [t for (line, _), t in zip(proxy.seen, proxy.seen_at) if "/turns" in line]
+    try:
+        assert len(turns_at) == 3  # the other three sessions are behind the held create
+        assert turns_at[-1] - started <= _CREATE_ORDER_WAIT_S + 1.0
+        assert turns_at[-1] - turns_at[0] <= 1.0
+    finally:
+        proxy.release.set()
+    assert client.shutdown(timeout=10) and client.stats()["dropped"] == {}
+    _assert_exactly_once(provenant_server.url, provenant_api_key, external_ids, turns=1)
