@@ -230,6 +230,14 @@ def _begin_stream(
         return None
 
 
+def _fail_stream(call: LlmCall, exc: BaseException) -> None:
+    """Record the provider's exception; a fault of ours never replaces it."""
+    try:
+        call.fail(exc)
+    except Exception as fault:
+        record_fault("call-error", fault)
+
+
 def _proxy_stream(api: ApiSpec, call: LlmCall, raw_stream: Any, is_async: bool) -> Any:
     try:
         request_id = _header(getattr(raw_stream, "response", None), api.request_id_header)
@@ -251,7 +259,7 @@ def _traced_request(
         with entered(call.span):
             raw_stream = request()
     except BaseException as exc:
-        call.fail(exc)
+        _fail_stream(call, exc)
         raise
     return _proxy_stream(api, call, raw_stream, is_async=False)
 
@@ -266,7 +274,7 @@ async def _traced_request_async(
         with entered(call.span):
             raw_stream = await request
     except BaseException as exc:
-        call.fail(exc)
+        _fail_stream(call, exc)
         raise
     return _proxy_stream(api, call, raw_stream, is_async=True)
 

@@ -199,7 +199,12 @@ class Exporter:
             self._drop(event, "shutdown")
             return
         if not self._started:
-            self._start()
+            try:
+                self._start()
+            except Exception as exc:  # no new thread (interpreter shutdown): never raise
+                log_fault("exporter-start", "could not start the exporter; dropped an event", exc)
+                self._drop(event, "no_worker")
+                return
         lanes = self._lanes
         if sum(len(lane.queue) for lane in lanes) >= self._max_queue and not self._make_room(event):
             return
@@ -249,6 +254,8 @@ class Exporter:
             if self._started or self._closed:
                 return
             for index, lane in enumerate(self._lanes):
+                if lane.thread is not None and lane.thread.is_alive():
+                    continue  # started by an earlier attempt that failed part way
                 lane.thread = threading.Thread(
                     target=self._run, args=(lane,), name=f"provenant-exporter-{index}", daemon=True
                 )

@@ -286,7 +286,11 @@ class Session:
             snapshot = safe if isinstance(safe, dict) else {}
             if truncated:
                 snapshot["truncated"] = True
-        exporter.emit_create(self, snapshot)
+        try:
+            exporter.emit_create(self, snapshot)
+        except Exception as exc:  # a fault of ours never reaches the host's block
+            log_fault("session-start", "could not enqueue a session's create; not recorded", exc)
+            self._mark_created(None)
 
     def create_body(self, metadata: Optional[dict[str, Any]]) -> dict[str, Any]:
         """The body of ``POST /api/sessions`` without ``agentId`` (built by the worker)."""
@@ -355,7 +359,10 @@ class Session:
             root.end(status=_SPAN_STATUS[final])
         exporter = self._exporter
         if exporter is not None and self.sampled:
-            exporter.emit_end(self)
+            try:
+                exporter.emit_end(self)
+            except Exception as exc:  # a fault of ours never reaches the host's block
+                log_fault("session-end", "could not enqueue a session's end", exc)
 
     # -- context manager ------------------------------------------------------------
 

@@ -205,16 +205,20 @@ class Tracer:
                 "or set PROVENANT_AGENT); it was not recorded",
             )
             return Session(self, None, sampled=False), False
-        session = self.new_session(
-            agent,
-            user_id=user_id,
-            external_id=external_id,
-            agent_version_id=agent_version_id,
-            environment_id=environment_id,
-            metadata=metadata,
-            tags=tags,
-        )
-        session._start()
+        try:
+            session = self.new_session(
+                agent,
+                user_id=user_id,
+                external_id=external_id,
+                agent_version_id=agent_version_id,
+                environment_id=environment_id,
+                metadata=metadata,
+                tags=tags,
+            )
+            session._start()
+        except Exception as exc:  # a fault of ours: the call goes unrecorded, never fails
+            log_fault("call-session", "could not open a session for an LLM call", exc)
+            return Session(self, None, sampled=False), False
         return session, True
 
     # -- spans ------------------------------------------------------------------------

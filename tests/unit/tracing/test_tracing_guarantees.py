@@ -222,3 +222,31 @@ def test_events_enqueued_from_many_threads_at_once_are_all_counted(
     assert client.shutdown(timeout=30)
     stats = client.stats()
     assert stats["enqueued"] == stats["delivered"] == 8 * 252 and stats["dropped"] == {}
+
+
+def test_an_exporter_that_cannot_start_its_threads_never_raises_into_the_host(
+    client: ProvenantClient, recorded: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With Thread.start raising (as at interpreter shutdown), a session block and a traced
+    call run and return normally, unrecorded; once threads start again, recording resumes."""
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    @client.trace
+    def entry(x: int) -> int:
+        return x + 1
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    ran: list[int] = []
+    with client.session() as session:
+        session.add_turn("USER", "lost")
+        ran.append(entry(1))
+    assert ran == [2] and entry(5) == 6 and session.id is None
+    monkeypatch.undo()
+    assert client.stats()["dropped"]["no_worker"] >= 3
+    with client.session(external_id="after") as later:
+        later.add_turn("USER", "kept")
+    client.shutdown(timeout=10)
+    [stored] = recorded()
+    assert stored["externalId"] == "after" and [t["content"] for t in stored["turns"]] == ["kept"]
