@@ -354,6 +354,21 @@ def test_a_429_with_retry_after_is_retried_no_sooner_and_stored_once(
     assert [t["content"] for t in stored["turns"]] == ["only once"]
 
 
+def test_a_fault_recording_a_failed_stream_helper_request_never_replaces_its_error(
+    fake_provider: FakeProvider, provenant_client: ProvenantClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """messages.stream(...) answered 500 raises the provider's own error even when recording
+    that failure faults."""
+    client = provenant.instrument(
+        anthropic_client(fake_provider), provenant=provenant_client, agent_id="Faulty Bot"
+    )
+    monkeypatch.setattr(_call.LlmCall, "fail", _boom)
+    fake_provider.script(Reply(status=500, error_message="provider down"))
+    manager = client.messages.stream(model=MODEL, max_tokens=9, messages=_messages("s"))
+    with pytest.raises(anthropic.InternalServerError, match="provider down"), manager as stream:
+        stream.until_done()
+
+
 # -- Azure and Vertex variants -----------------------------------------------------------
 
 
