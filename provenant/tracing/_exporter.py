@@ -61,7 +61,8 @@ _RETRY_AFTER_CAP_S = 60.0
 _FLUSH_POLL_S = 0.002
 _BLOCK_POLL_S = 0.0005
 # How long a create waits for the creates enqueued before it (on other workers), so that
-# sessions appear on the server in the order they were opened; a bound, never a deadlock.
+# sessions appear on the server in the order they were opened; a bound, never a deadlock,
+# paid once per stalled create (the creates behind it then pass it over).
 _CREATE_ORDER_WAIT_S = 2.0
 
 
