@@ -32,6 +32,9 @@ def _model(reply: Reply, request: RecordedRequest) -> str:
     if reply.model:
         return reply.model
     body = request.body if isinstance(request.body, dict) else {}
+    if not body.get("model") and "/models/" in request.path:
+        # Vertex AI: .../publishers/anthropic/models/<model>:rawPredict
+        return request.path.rsplit("/models/", 1)[1].split(":", 1)[0]
     return str(body.get("model") or "fake-model")
 
 

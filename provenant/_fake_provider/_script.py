@@ -103,7 +103,8 @@ class RecordedRequest:
     @property
     def api(self) -> str:
         """``"anthropic"``, ``"chat"`` or ``"responses"`` (``"unknown"`` otherwise)."""
-        if self.path.endswith("/messages"):
+        if self.path.endswith(("/messages", ":rawPredict", ":streamRawPredict")):
+            # Vertex AI names the model in the path and the call after a colon.
             return "anthropic"
         if self.path.endswith("/chat/completions"):
             return "chat"

@@ -395,11 +395,6 @@ def test_an_azure_openai_client_records_its_chat_call(
     assert stored["turns"][1]["metadata"]["provider"] == "openai"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the fake provider does not serve Vertex's path "
-    "/projects/<p>/locations/<r>/publishers/anthropic/models/<model>:rawPredict (404)",
-)
 def test_an_anthropic_vertex_client_records_its_call(
     fake_provider: FakeProvider, provenant_client: ProvenantClient, recorded: Callable[[], Any]
 ) -> None:
@@ -415,6 +410,8 @@ def test_an_anthropic_vertex_client_records_its_call(
     assert provenant.instrument(vertex, provenant=provenant_client, agent_id="Vertex Bot") is vertex
     reply = vertex.messages.create(model=MODEL, max_tokens=9, messages=_messages("hi vertex"))
     assert _text(reply) == "You said: hi vertex"
+    [request] = fake_provider.received()
+    assert request.path.endswith(f"/publishers/anthropic/models/{MODEL}:rawPredict")
     [stored] = recorded()
     assert [(t["role"], t["content"]) for t in stored["turns"]] == [
         ("USER", "hi vertex"),
