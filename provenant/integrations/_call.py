@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Union
 from provenant._logging import log_fault
 from provenant.integrations._extract import ReplyInfo, RequestInfo
 from provenant.tracing._context import Frame, frame_path, get_frame
+from provenant.tracing._resume import seed_resumed
 from provenant.tracing._transcript import NormalizedMessage
 
 if TYPE_CHECKING:
@@ -288,6 +289,7 @@ class LlmCall:
         request = self._request_info()
         session = self.session
         messages = _trailing(request.messages) if self.owned else request.messages
+        seed_resumed(session)  # a resumed session: its earlier turns, read once
         system_changed, new = session.transcript.select_new(
             request.system, messages, root=request.root
         )

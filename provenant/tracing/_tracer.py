@@ -118,8 +118,12 @@ class Tracer:
         metadata: Optional[Mapping[str, Any]] = None,
         tags: Optional[Sequence[str]] = None,
     ) -> Session:
-        """Build a session handle (not started), its sampling decided now."""
-        return Session(
+        """Build a session handle (not started), its sampling decided now.
+
+        A resumed one (``session_id=``) has its transcript seeded from the server's turns
+        by the worker, before its first LLM call is de-duplicated (``_resume``).
+        """
+        session = Session(
             self,
             agent,
             session_id=session_id,
@@ -131,6 +135,9 @@ class Tracer:
             tags=tags,
             sampled=self.enabled and self._sample(),
         )
+        if session_id is not None and session.sampled and self._exporter is not None:
+            session.transcript.expect_seed()
+        return session
 
     def session(
         self,

@@ -110,6 +110,7 @@ class Transcript:
         self._systems: set[Hashable] = set()
         self._tool_results: list[frozenset[str]] = []
         self._replies = 0
+        self._seed_pending = False
 
     def select_new(
         self,
@@ -162,6 +163,37 @@ class Transcript:
                 for key in list(known)[: _MAX_KNOWN_KEYS // 2]:
                     del known[key]
         return system_changed, new
+
+    def expect_seed(self) -> None:
+        """Mark this transcript as one of a resumed session, to be :meth:`seed`-ed once."""
+        self._seed_pending = True
+
+    def take_seed(self) -> bool:
+        """True exactly once after :meth:`expect_seed`: the caller then seeds it."""
+        with self._lock:
+            pending, self._seed_pending = self._seed_pending, False
+        return pending
+
+    def seed(self, history: Sequence[NormalizedMessage]) -> None:
+        """
+        Remember a resumed session's turns, in their recorded order, as recorded already.
+
+        ``SYSTEM`` messages set the system prompt in effect; ``USER`` and ``TOOL``
+        messages extend one chain from the start of a conversation; assistant messages
+        are left out, as in :meth:`select_new`.
+        """
+        chain: Hashable = _ROOT
+        system_key = _NO_SYSTEM
+        with self._lock:
+            for message in history:
+                if message.role == "SYSTEM":
+                    system_key = content_key(message.content)
+                    self._systems.add(system_key)
+                elif message.role != "ASSISTANT":
+                    chain = hash(
+                        (chain, message.role, message.tool_call_id, content_key(message.content))
+                    )
+                    self._known.setdefault(chain, system_key)
 
     def note_reply(self, messages: Sequence[NormalizedMessage], reply: NormalizedMessage) -> None:
         """

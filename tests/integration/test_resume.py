@@ -1,0 +1,134 @@
+"""A session resumed by ``session_id=`` in a fresh client records no resent history again."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import anthropic
+import openai
+import pytest
+
+import provenant
+from provenant._fake_provider import FakeProvider, Reply
+from provenant.client import ProvenantClient
+from provenant.server import LocalServer
+
+SYSTEM = "You are terse."
+IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "aGk="}}
+# One structured user message (text and an image): its stored form must fingerprint alike.
+USER_CONTENTS: list[Any] = [
+    "Hi",
+    [{"type": "text", "text": "What is this?"}, IMAGE],
+    "Thanks",
+]
+OPENAI_IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+OPENAI_USER_CONTENTS: list[Any] = [
+    "Hi",
+    [{"type": "text", "text": "What is this?"}, OPENAI_IMAGE],
+    "Thanks",
+]
+
+
+def _anthropic_call(llm: Any, history: list[dict[str, Any]]) -> str:
+    message = llm.messages.create(
+        model="claude-test", max_tokens=50, system=SYSTEM, messages=history
+    )
+    return str(message.content[0].text)
+
+
+def _openai_call(llm: Any, history: list[dict[str, Any]]) -> str:
+    messages = [{"role": "system", "content": SYSTEM}, *history]
+    completion = llm.chat.completions.create(model="gpt-test", messages=messages)
+    return str(completion.choices[0].message.content)
+
+
+def _anthropic(fake: FakeProvider) -> Any:
+    return anthropic.Anthropic(base_url=fake.url, api_key="test-key", max_retries=0)
+
+
+def _openai(fake: FakeProvider) -> Any:
+    return openai.OpenAI(base_url=fake.openai_base_url, api_key="test-key", max_retries=0)
+
+
+PROVIDERS = {
+    "anthropic": (_anthropic, _anthropic_call, USER_CONTENTS),
+    "openai": (_openai, _openai_call, OPENAI_USER_CONTENTS),
+}
+
+
+def _converse(
+    llm: Any, call: Callable[[Any, list[dict[str, Any]]], str], contents: list[Any]
+) -> list[dict[str, Any]]:
+    history: list[dict[str, Any]] = []
+    for content in contents:
+        history.append({"role": "user", "content": content})
+        history.append({"role": "assistant", "content": call(llm, history)})
+    return history
+
+
+@pytest.mark.parametrize("provider", sorted(PROVIDERS))
+def test_resumed_session_records_only_the_new_exchange(
+    provider: str,
+    fake_provider: FakeProvider,
+    provenant_server: LocalServer,
+    provenant_api_key: str,
+    provenant_client: ProvenantClient,
+) -> None:
+    """3 exchanges, then a fresh client resumes by id: 1 new USER and 1 new ASSISTANT turn."""
+    make, call, contents = PROVIDERS[provider]
+    fake_provider.script(*(Reply(text=f"Answer {n}") for n in range(4)))
+    first = provenant.instrument(make(fake_provider), provenant=provenant_client, agent_id="Bot")
+    handle = provenant_client.start_session("Bot")
+    with first, handle:
+        history = _converse(first, call, contents)
+    session_id = handle.id
+    assert session_id is not None and provenant_client.flush(10)
+
+    # As if in another process: a new client knows only the session's id.
+    later = ProvenantClient(base_url=provenant_server.url, api_key=provenant_api_key)
+    try:
+        second = provenant.instrument(make(fake_provider), provenant=later, agent_id="Bot")
+        with second, later.start_session(session_id=session_id):
+            history.append({"role": "user", "content": "One more"})
+            call(second, history)
+        assert later.flush(10)
+    finally:
+        later.shutdown(timeout=10)
+
+    turns = provenant_client.get_session(session_id)["turns"]
+    roles = [turn["role"] for turn in turns]
+    assert roles.count("SYSTEM") == 1
+    assert (roles.count("USER"), roles.count("ASSISTANT")) == (4, 4)
+    assert roles[-2:] == ["USER", "ASSISTANT"]
+    assert turns[-2]["content"] == "One more"
+    assert turns[-1]["content"] == "Answer 3"
+
+
+def test_resumed_session_whose_read_fails_still_records(
+    fake_provider: FakeProvider,
+    provenant_server: LocalServer,
+    provenant_client: ProvenantClient,
+) -> None:
+    """A resumed session the server will not show (another org's id) records unseeded."""
+    fake_provider.script(Reply(text="Answer 0"), Reply(text="Answer 1"))
+    first = provenant.instrument(_anthropic(fake_provider), provenant=provenant_client)
+    with first, provenant_client.session("Bot") as handle:
+        history = _converse(first, _anthropic_call, ["Hi"])
+    session_id = handle.id
+    assert session_id is not None and provenant_client.flush(10)
+
+    stranger = ProvenantClient(
+        base_url=provenant_server.url, api_key=provenant_server.create_api_key()
+    )
+    try:
+        second = provenant.instrument(_anthropic(fake_provider), provenant=stranger)
+        with second, stranger.start_session(session_id=session_id) as resumed:
+            history.append({"role": "user", "content": "One more"})
+            assert _anthropic_call(second, history) == "Answer 1"
+        # Unseeded: the resent history counts again (SYSTEM, 2 USER) beside the reply.
+        assert resumed.usage["turns"] == 4
+        stranger.flush(10)
+    finally:
+        stranger.shutdown(timeout=10)
+    # The other org's turns were refused: the owner's session still has its 3 turns.
+    assert len(provenant_client.get_session(session_id)["turns"]) == 3
