@@ -18,14 +18,12 @@ as the tracing core's benchmark does::
 from __future__ import annotations
 
 import contextlib
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
+# Run as a script from this folder, like bench_delivery.py: the shared helpers live there.
+from bench_tracing import live_server, per_call_us
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -35,15 +33,6 @@ ROUNDS = 41
 CALLS_PER_ROUND = 1_000
 SESSION_ROUNDS = 21
 SESSIONS_PER_ROUND = 200
-
-_SERVER_CODE = """
-import sys
-from provenant.server import start_server
-server = start_server(sys.argv[1], port=0)
-print(server.url, server.api_keys[0], flush=True)
-sys.stdin.read()
-server.stop()
-"""
 
 
 class CountingExporter(SpanExporter):
@@ -58,33 +47,6 @@ class CountingExporter(SpanExporter):
 
     def shutdown(self) -> None:
         pass
-
-
-@contextlib.contextmanager
-def live_server() -> Iterator[tuple[str, str]]:
-    """A local server in a child process: yields (url, api_key)."""
-    with tempfile.TemporaryDirectory(prefix="provenant-bench-") as directory:
-        child = subprocess.Popen(
-            [sys.executable, "-c", _SERVER_CODE, os.path.join(directory, "bench.db")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert child.stdout is not None
-            url, key = child.stdout.readline().split()
-            yield url, key
-        finally:
-            assert child.stdin is not None
-            child.stdin.close()
-            child.wait(timeout=30)
-
-
-def per_call_us(fn: Callable[[], Any], calls: int) -> float:
-    started = time.perf_counter_ns()
-    for _ in range(calls):
-        fn()
-    return (time.perf_counter_ns() - started) / calls / 1000.0
 
 
 def interleaved(
