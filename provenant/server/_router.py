@@ -144,6 +144,14 @@ _ROUTES = (
     _route("POST", "/api/evals/runs/:id/results", submit_results, "submitResults"),
 )
 _STREAM = re.compile("^/api/sessions/" + _ID + "/stream$")
+# Methods of each route without an id in its path. Express would let
+# `PATCH /api/agents/get-or-create` fall through to `PATCH /api/agents/:id` (a 404); we
+# answer 405 as the OpenAPI document says, since no object can have that id.
+_LITERAL_PATH_METHODS: dict[str, frozenset[str]] = {}
+for _literal in {r.pattern.pattern[1:-1] for r in _ROUTES if "(" not in r.pattern.pattern}:
+    _LITERAL_PATH_METHODS[_literal] = frozenset(
+        r.method for r in _ROUTES if r.pattern.pattern[1:-1] == _literal
+    )
 _ROUTES_BY_METHOD: dict[str, tuple[_Route, ...]] = {
     method: tuple(route for route in _ROUTES if route.method == method)
     for method in {route.method for route in _ROUTES}
@@ -362,6 +370,10 @@ class Router:
             match = _STREAM.match(path)
             if match is not None:
                 return self._open_stream(org_id, _unquote(match.group(1)))
+        literal_methods = _LITERAL_PATH_METHODS.get(path)
+        if literal_methods is not None and method not in literal_methods:
+            allow = ", ".join(sorted(literal_methods))
+            return 405, {"error": "Method not allowed"}, {"Allow": allow}, None
         for route in _ROUTES_BY_METHOD.get(method, ()):
             match = route.pattern.match(path)
             if match is None:
