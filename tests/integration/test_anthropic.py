@@ -7,6 +7,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from provider_compat import is_provider_stream
 
 import provenant
 from provenant._fake_provider import FakeProvider, Reply, ToolCall
@@ -46,7 +47,7 @@ def test_create_records_the_reply(client, streamed, fake_provider, recorded, h):
             client.messages.create(model=MODEL, max_tokens=50, messages=ask("Hi"), stream=streamed)
         )
         if streamed:
-            assert isinstance(result, (anthropic.Stream, anthropic.AsyncStream))
+            assert is_provider_stream(result, anthropic.Stream, anthropic.AsyncStream)
             return await h.drain(result)
         assert type(result) is anthropic.types.Message
         return result
