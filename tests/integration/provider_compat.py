@@ -7,7 +7,7 @@ def is_provider_stream(value: object, *classes: type) -> bool:
     """
     Whether ``value`` passes for one of the provider's stream ``classes``.
 
-    anthropic releases before 1.0 (all that Python 3.9 installs) give ``Stream`` a
+    older anthropic releases (the 0.x ones Python 3.9 installs) give ``Stream`` a
     metaclass whose ``isinstance()`` accepts only exact instances, which no proxy can be;
     there the wrapped object's exact type is checked instead.
     """
