@@ -16,34 +16,13 @@ import time
 from typing import Any, Optional
 
 import pytest
+from raw_http import read_message
 
 from provenant.client import ProvenantClient
 from provenant.server import LocalServer
 from provenant.tracing._exporter import _CREATE_ORDER_WAIT_S
 
 _STALL_S = 1.0
-
-
-def _read_message(sock: socket.socket, buffer: bytearray) -> Optional[bytes]:
-    """Read one HTTP message (headers and a Content-Length body); None at end of stream."""
-    while b"\r\n\r\n" not in buffer:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        buffer.extend(chunk)
-    head_end = buffer.index(b"\r\n\r\n") + 4
-    length = 0
-    for line in bytes(buffer[:head_end]).split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    while len(buffer) < head_end + length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            return None
-        buffer.extend(chunk)
-    message = bytes(buffer[: head_end + length])
-    del buffer[: head_end + length]
-    return message
 
 
 def _reset(sock: socket.socket) -> None:
@@ -124,7 +103,7 @@ class FaultProxy:
         inbound, outbound = bytearray(), bytearray()
         try:
             while True:
-                request = _read_message(conn, inbound)
+                request = read_message(conn, inbound)
                 if request is None:
                     return
                 self._note(request)
@@ -144,7 +123,7 @@ class FaultProxy:
                 if upstream is None:
                     upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
                 upstream.sendall(request)
-                response = _read_message(upstream, outbound)
+                response = read_message(upstream, outbound)
                 if response is None:
                     return
                 if fault == "lose_answer":  # the server wrote; the client never hears

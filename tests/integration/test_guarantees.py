@@ -17,6 +17,7 @@ import anthropic
 import openai
 import pytest
 from provider_compat import is_provider_stream
+from raw_http import read_message
 
 import provenant
 from provenant import _logging
@@ -254,33 +255,12 @@ class RateLimitOnce:
                 return
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
-    @staticmethod
-    def _read(sock: socket.socket, buffer: bytearray) -> Optional[bytes]:
-        while b"\r\n\r\n" not in buffer:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return None
-            buffer.extend(chunk)
-        head_end = buffer.index(b"\r\n\r\n") + 4
-        length = 0
-        for line in bytes(buffer[:head_end]).split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        while len(buffer) < head_end + length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return None
-            buffer.extend(chunk)
-        message = bytes(buffer[: head_end + length])
-        del buffer[: head_end + length]
-        return message
-
     def _serve(self, conn: socket.socket) -> None:
         upstream: Optional[socket.socket] = None
         inbound, outbound = bytearray(), bytearray()
         try:
             while True:
-                request = self._read(conn, inbound)
+                request = read_message(conn, inbound)
                 if request is None:
                     return
                 head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
@@ -305,7 +285,7 @@ class RateLimitOnce:
                 if upstream is None:
                     upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
                 upstream.sendall(request)
-                response = self._read(upstream, outbound)
+                response = read_message(upstream, outbound)
                 if response is None:
                     return
                 conn.sendall(response)
