@@ -4,8 +4,8 @@ A lean HTTP/1.1 client connection for :class:`~provenant.backends.http.HttpBacke
 ``http.client`` writes a request's headers and body in two ``send()`` calls and parses
 every answer's headers with the ``email`` package; at thousands of small requests a
 second both costs more than the request itself. This module writes each request in
-one ``sendall()`` and reads answers with a small parser that knows what the REST
-contract uses: a status line, headers, and a body framed by ``Content-Length``,
+one ``sendall()`` and reads answers with ``recv()`` and a small parser that knows what
+the REST contract uses: a status line, headers, and a body framed by ``Content-Length``,
 ``Transfer-Encoding: chunked`` or the end of the connection.
 """
 
@@ -18,6 +18,8 @@ from typing import Any, List, Optional, Tuple
 __all__ = ["Connection", "ProtocolError", "RemoteClosed", "Response"]
 
 _MAX_LINE_BYTES = 65536
+_MAX_HEAD_BYTES = 65536
+_RECV_BYTES = 65536
 _MAX_HEADERS = 100
 _NO_BODY_STATUSES = frozenset({204, 304})
 
@@ -46,15 +48,19 @@ class Connection:
     """
     One TCP (or TLS) connection; used by one thread at a time.
 
+    Answers are read with ``recv()`` into a buffer of this connection: a small answer
+    arrives in one system call and is parsed with a few ``bytes`` methods, where a
+    buffered file object would cost a Python-level call per line.
+
     Args:
         sock: A connected socket (already wrapped for TLS when needed).
     """
 
-    __slots__ = ("_reader", "_sock", "timeout")
+    __slots__ = ("_buffer", "_sock", "timeout")
 
     def __init__(self, sock: socket.socket, timeout: Optional[float]) -> None:
         self._sock = sock
-        self._reader = sock.makefile("rb")
+        self._buffer = b""  # received bytes not parsed yet
         self.timeout = timeout
 
     @classmethod
@@ -109,23 +115,11 @@ class Connection:
             OSError: The socket failed or timed out.
         """
         self._sock.sendall(request)
-        reader = self._reader
         while True:
-            line = reader.readline(_MAX_LINE_BYTES + 1)
-            if not line:
-                raise RemoteClosed("the server closed the connection without answering")
-            parts = line.split(None, 2)
-            if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
-                raise ProtocolError(f"malformed status line {line[:80]!r}")
-            try:
-                status = int(parts[1])
-            except ValueError:
-                raise ProtocolError(f"malformed status line {line[:80]!r}") from None
-            headers = self._read_headers()
+            version, status, headers = self._read_head()
             if status >= 200 or status == 101:
                 break
             # 1xx interim answers (100 Continue) precede the real one.
-        version = parts[0]
         connection = headers.get("connection", "").lower()
         if version == b"HTTP/1.0":
             keep_alive = "keep-alive" in connection
@@ -140,58 +134,120 @@ class Connection:
                 length = int(headers["content-length"])
             except ValueError:
                 raise ProtocolError("malformed Content-Length") from None
-            body = reader.read(length) if length > 0 else b""
-            if len(body) != max(length, 0):
-                raise RemoteClosed(f"the answer broke off after {len(body)} of {length} bytes")
+            body = self._read_exact(length) if length > 0 else b""
         else:
-            body = reader.read()
+            body = self._read_to_close()
             keep_alive = False
         return Response(status, headers, body, keep_alive)
 
-    def _read_headers(self) -> dict[str, str]:
+    def _receive(self) -> bytes:
+        """One ``recv()``; ``b""`` when the server closed the connection."""
+        return self._sock.recv(_RECV_BYTES)
+
+    def _read_head(self) -> Tuple[bytes, int, dict[str, str]]:
+        """The status line and headers of one answer: ``(version, status, headers)``."""
+        buffer = self._buffer
+        while True:
+            end = buffer.find(b"\r\n\r\n")
+            lax = buffer.find(b"\n\n")  # bare line feeds, from a lax server
+            if lax >= 0 and (end < 0 or lax < end):
+                rest = buffer[lax + 2 :]
+                end = lax
+                break
+            if end >= 0:
+                rest = buffer[end + 4 :]
+                break
+            if len(buffer) > _MAX_HEAD_BYTES:
+                raise ProtocolError("the answer's headers are too long")
+            data = self._receive()
+            if not data:
+                self._buffer = b""
+                if buffer:
+                    raise RemoteClosed("the server closed the connection inside the headers")
+                raise RemoteClosed("the server closed the connection without answering")
+            buffer += data
+        self._buffer = rest
+        lines = buffer[:end].split(b"\n")
+        status_line = lines[0].rstrip(b"\r")
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+            raise ProtocolError(f"malformed status line {status_line[:80]!r}")
+        try:
+            status = int(parts[1])
+        except ValueError:
+            raise ProtocolError(f"malformed status line {status_line[:80]!r}") from None
+        if len(lines) > _MAX_HEADERS + 1:
+            raise ProtocolError("too many headers")
         headers: dict[str, str] = {}
-        reader = self._reader
-        for _ in range(_MAX_HEADERS + 1):
-            line = reader.readline(_MAX_LINE_BYTES + 1)
-            if line in (b"\r\n", b"\n"):
-                return headers
-            if not line:
-                raise RemoteClosed("the server closed the connection inside the headers")
-            if len(line) > _MAX_LINE_BYTES:
-                raise ProtocolError("header line too long")
+        for line in lines[1:]:
             name, sep, value = line.decode("latin-1").partition(":")
             if not sep:
                 raise ProtocolError(f"malformed header line {line[:80]!r}")
             key = name.strip().lower()
             value = value.strip()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        raise ProtocolError("too many headers")
+        return parts[0], status, headers
+
+    def _read_exact(self, size: int) -> bytes:
+        """The next ``size`` bytes of the answer."""
+        buffer = self._buffer
+        if len(buffer) < size:
+            chunks = [buffer]
+            have = len(buffer)
+            while have < size:
+                data = self._receive()
+                if not data:
+                    self._buffer = b""
+                    raise RemoteClosed(f"the answer broke off after {have} of {size} bytes")
+                chunks.append(data)
+                have += len(data)
+            buffer = b"".join(chunks)
+        self._buffer = buffer[size:]
+        return buffer[:size]
+
+    def _read_line(self) -> bytes:
+        """The next line of the answer, without its line ending."""
+        buffer = self._buffer
+        while True:
+            end = buffer.find(b"\n")
+            if end >= 0:
+                self._buffer = buffer[end + 1 :]
+                return buffer[:end].rstrip(b"\r")
+            if len(buffer) > _MAX_LINE_BYTES:
+                raise ProtocolError("a line of the answer is too long")
+            data = self._receive()
+            if not data:
+                self._buffer = b""
+                raise RemoteClosed("the answer broke off inside a chunk")
+            buffer += data
 
     def _read_chunked(self) -> bytes:
-        reader = self._reader
         chunks: List[bytes] = []
         while True:
-            line = reader.readline(_MAX_LINE_BYTES + 1)
-            if not line:
-                raise RemoteClosed("the answer broke off inside a chunk")
+            line = self._read_line()
             try:
                 size = int(line.split(b";", 1)[0].strip(), 16)
             except ValueError:
                 raise ProtocolError(f"malformed chunk size {line[:80]!r}") from None
             if size == 0:
                 # Trailers, if any, end with an empty line.
-                while reader.readline(_MAX_LINE_BYTES + 1) not in (b"\r\n", b"\n", b""):
+                while self._read_line():
                     pass
                 return b"".join(chunks)
-            chunk = reader.read(size)
-            if len(chunk) != size:
-                raise RemoteClosed("the answer broke off inside a chunk")
-            chunks.append(chunk)
-            reader.readline(_MAX_LINE_BYTES + 1)
+            chunks.append(self._read_exact(size))
+            self._read_line()
+
+    def _read_to_close(self) -> bytes:
+        """An answer framed by the end of the connection."""
+        chunks = [self._buffer]
+        self._buffer = b""
+        while True:
+            data = self._receive()
+            if not data:
+                return b"".join(chunks)
+            chunks.append(data)
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        try:
-            self._reader.close()
-        finally:
-            self._sock.close()
+        self._buffer = b""
+        self._sock.close()

@@ -37,7 +37,7 @@ RESET = "reset"  # close the connection with an RST, no answer
 STALL = "stall"  # read the request and never answer
 CLOSE = "close"  # close the connection cleanly, no answer
 
-Action = Union[bytes, str]
+Action = Union[bytes, str, List[bytes]]  # a list: pieces sent 10 ms apart
 
 
 class Request:
@@ -136,8 +136,13 @@ class FaultServer:
                     break
                 if action == CLOSE:
                     break
-                assert isinstance(action, bytes)
-                conn.sendall(action)
+                if isinstance(action, list):
+                    for piece in action:
+                        conn.sendall(piece)
+                        time.sleep(0.01)
+                else:
+                    assert isinstance(action, bytes)
+                    conn.sendall(action)
                 if self.close_after_answer:
                     break
         except OSError:
@@ -680,6 +685,27 @@ def test_chunked_answers_are_decoded(fault_server: Callable[..., FaultServer]) -
     backend = HttpBackend(server.url)
     assert backend.request("GET", "/a") == {"chunked": True, "text": "x" * 100}
     assert backend.request("GET", "/b") == {"chunked": True, "text": "x" * 100}
+    backend.close()
+    assert server.accepts == 1
+
+
+def test_answers_arriving_in_pieces_are_reassembled(
+    fault_server: Callable[..., FaultServer],
+) -> None:
+    """An answer cut inside its status line, a header and its body, sent in separate
+    segments, reads as a whole; so does one with bare line feeds; the connection lives on."""
+    body = json.dumps({"pieces": "y" * 300}).encode()
+    whole = b"HTTP/1.1 201 Created\r\nContent-Length: %d\r\nX-Long: %s\r\n\r\n" % (
+        len(body),
+        b"z" * 200,
+    )
+    cuts = [7, len(whole) - 40, len(whole) + 10, len(whole) + 150]
+    pieces = [(whole + body)[a:b] for a, b in zip([0, *cuts], [*cuts, len(whole) + len(body)])]
+    lax = b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}"
+    server = fault_server(lambda i, r: pieces if i == 0 else lax)
+    backend = HttpBackend(server.url)
+    assert backend.request("POST", "/a", body={}) == {"pieces": "y" * 300}
+    assert backend.request("GET", "/b") == {}
     backend.close()
     assert server.accepts == 1
 
