@@ -5,7 +5,8 @@ The caller's thread only appends an immutable event to a bounded in-memory queue
 ``deque``, no lock) and wakes a worker only when it sleeps deeply: a worker that
 delivered in the last second polls its queue instead, so a burst costs no wake-ups.
 Each session is pinned to one of ``exporter_workers`` threads (``provenant-exporter-N``),
-so its create, turns and end go out in order while sessions go out in parallel::
+so its create, turns and end go out in order; the first thread takes new sessions while
+it keeps up, and the others share them when it falls behind::
 
     exporter.emit_turn(session, body)    # never blocks (unless on_queue_full="block")
     exporter.flush(timeout=5)            # True when everything was delivered
@@ -55,6 +56,10 @@ _IDLE_WAIT_S = 1.0
 # any, the worker sleeps until an event wakes it.
 _POLL_S = 0.005
 _POLLS_BEFORE_SLEEP = 200
+# New sessions go to the first worker until it falls behind by this many events, or
+# until one event has held it this long (see Exporter.next_shard).
+_SPILL_DEPTH = 64
+_SPILL_STALL_S = 0.1
 _BACKOFF_BASE_S = 0.05
 _BACKOFF_CAP_S = 5.0
 _RETRY_AFTER_CAP_S = 60.0
@@ -86,13 +91,15 @@ class _Event:
 class _Lane:
     """The queue, wake event and thread of one worker."""
 
-    __slots__ = ("busy", "queue", "sleeping", "thread", "wake")
+    __slots__ = ("busy", "delivering_since", "queue", "sleeping", "thread", "wake")
 
     def __init__(self) -> None:
         self.queue: deque[_Event] = deque()
         self.wake = threading.Event()
         self.sleeping = False
         self.busy = False
+        # When the event in hand was taken (time.monotonic()), 0.0 between events.
+        self.delivering_since = 0.0
         self.thread: Optional[threading.Thread] = None
 
 
@@ -146,7 +153,6 @@ class Exporter:
         self._stop = threading.Event()
         self._backend: Optional[Backend] = None
         self._http: Optional[HttpBackend] = None
-        self._shards = itertools.count()
         # Counted without a lock on the callers' threads: next() of a count is atomic (a
         # ``+=`` is not); stats() reads it by taking one number, remembered in _reads.
         self._enqueued = itertools.count()
@@ -168,8 +174,31 @@ class Exporter:
     # -- the caller's side ----------------------------------------------------------
 
     def next_shard(self) -> int:
-        """Pick the worker of a new root session (round robin)."""
-        return next(self._shards) % self._workers
+        """
+        Pick the worker of a new root session: the first one while it keeps up, else the
+        least loaded.
+
+        One worker delivers a steady stream of sessions at a fraction of the process's CPU
+        and GIL time that four workers sharing it would take (each polls its queue and
+        wakes for its own share). The others take new sessions only when the first falls
+        behind: its queue holds :data:`_SPILL_DEPTH` events, or one event has held it for
+        :data:`_SPILL_STALL_S` (a slow or stalled server), so a backlog still goes out in
+        parallel.
+        """
+        lanes = self._lanes
+        first = lanes[0]
+        if len(lanes) == 1:
+            return 0
+        if len(first.queue) < _SPILL_DEPTH:
+            since = first.delivering_since
+            if not since or time.monotonic() - since < _SPILL_STALL_S:
+                return 0
+        best, best_depth = 0, -1
+        for index in range(1, len(lanes)):
+            depth = len(lanes[index].queue)
+            if best_depth < 0 or depth < best_depth:
+                best, best_depth = index, depth
+        return best
 
     def emit_create(self, session: Session, metadata: Optional[dict[str, Any]]) -> None:
         """Enqueue a session's create, with a snapshot of its metadata (the rest is built,
@@ -290,7 +319,9 @@ class Exporter:
                     self._sleep(lane)
                 continue
             idle_polls = 0
+            lane.delivering_since = time.monotonic()
             self._deliver(event)
+            lane.delivering_since = 0.0
 
     @staticmethod
     def _poll(lane: _Lane) -> None:

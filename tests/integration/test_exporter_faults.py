@@ -20,7 +20,7 @@ from raw_http import read_message
 
 from provenant.client import ProvenantClient
 from provenant.server import LocalServer
-from provenant.tracing._exporter import _CREATE_ORDER_WAIT_S
+from provenant.tracing._exporter import _CREATE_ORDER_WAIT_S, _SPILL_DEPTH, _SPILL_STALL_S
 
 _STALL_S = 1.0
 
@@ -282,24 +282,56 @@ def test_every_write_carries_one_idempotency_key_reused_on_retries(
 def test_one_stalled_create_delays_the_sessions_behind_it_only_once(
     proxy: FaultProxy, provenant_server: LocalServer, provenant_api_key: str
 ) -> None:
-    """While the first session's create is held, the sessions of the other worker wait for
-    it once (the bounded create-order wait), then all get their turns through together."""
+    """While the first session's create is held, the sessions opened meanwhile go to the
+    other worker, wait for it once (the bounded create-order wait), then all get their
+    turns through together."""
     proxy.plan = ["forward", "hold"]  # the agent's get-or-create, then the first create
     client = ProvenantClient(
         base_url=proxy.url, api_key=provenant_api_key, timeout=10, exporter_workers=2
     )
     started = time.monotonic()
-    external_ids = _record(client, sessions=6, turns=1)  # 1, 3 and 5 on the free worker
+    external_ids = _record(client, sessions=1, turns=1)  # its create holds worker 0
+    time.sleep(_SPILL_STALL_S * 3)
+    external_ids += _record(client, sessions=5, turns=1, start=1)  # to the free worker
     deadline = started + 10
     turns_at: list[float] = []
-    while len(turns_at) < 3 and time.monotonic() < deadline:
+    while len(turns_at) < 5 and time.monotonic() < deadline:
         time.sleep(0.02)
         with proxy.lock:
             turns_at = [t for (line, _), t in zip(proxy.seen, proxy.seen_at) if "/turns" in line]
     try:
-        assert len(turns_at) == 3  # the other three sessions are behind the held create
+        assert len(turns_at) == 5  # the sessions behind the held create, on worker 1
         assert turns_at[-1] - started <= _CREATE_ORDER_WAIT_S + 1.0
         assert turns_at[-1] - turns_at[0] <= 1.0
+    finally:
+        proxy.release.set()
+    assert client.shutdown(timeout=10) and client.stats()["dropped"] == {}
+    _assert_exactly_once(provenant_server.url, provenant_api_key, external_ids, turns=1)
+
+
+def test_a_backlog_on_the_first_worker_spills_to_the_others(
+    proxy: FaultProxy, provenant_server: LocalServer, provenant_api_key: str
+) -> None:
+    """New sessions go to the first worker until it has a backlog; the sessions opened
+    after that go to another worker and are delivered while the first is still held."""
+    proxy.plan = ["forward", "hold"]  # the agent's get-or-create, then the first create
+    client = ProvenantClient(
+        base_url=proxy.url, api_key=provenant_api_key, timeout=10, exporter_workers=2
+    )
+    sessions = _SPILL_DEPTH  # three events each: far more than the first worker may hold
+    external_ids = _record(client, sessions=sessions, turns=1)
+    deadline = time.monotonic() + 10
+    delivered: list[str] = []
+    while not delivered and time.monotonic() < deadline:
+        time.sleep(0.02)
+        with proxy.lock:
+            delivered = [line for line, _ in proxy.seen if "/turns" in line]
+    try:
+        time.sleep(0.2)  # the spilled sessions' other turns, if any, arrive too
+        with proxy.lock:
+            delivered = [line for line, _ in proxy.seen if "/turns" in line]
+        # Some sessions went out on the free worker; those behind the held create did not.
+        assert 0 < len(delivered) < sessions
     finally:
         proxy.release.set()
     assert client.shutdown(timeout=10) and client.stats()["dropped"] == {}

@@ -290,3 +290,21 @@ def test_exporter_threads_are_named_and_stop_on_shutdown(
     exporter = client._tracer._exporter
     assert exporter is not None
     assert all(lane.thread is None or not lane.thread.is_alive() for lane in exporter._lanes)
+
+
+def test_a_steady_stream_of_sessions_stays_on_the_first_worker(
+    provenant_server: LocalServer, provenant_api_key: str
+) -> None:
+    """While the first worker keeps up, every new session is its: the other workers stay
+    asleep instead of taking turns at the process's CPU."""
+    client = ProvenantClient(
+        base_url=provenant_server.url, api_key=provenant_api_key, agent_id="Bot", exporter_workers=4
+    )
+    shards = []
+    for index in range(10):
+        with client.session() as session:
+            session.add_turn("USER", f"question {index}")
+        shards.append(session.shard)
+        assert client.flush(10)
+    client.shutdown(timeout=10)
+    assert shards == [0] * 10
