@@ -144,6 +144,16 @@ class Connection:
         """One ``recv()``; ``b""`` when the server closed the connection."""
         return self._sock.recv(_RECV_BYTES)
 
+    def _extend(self, buffer: bytes, limit: int, too_long: str, broke_off: str) -> bytes:
+        """``buffer`` and the next bytes received, for a delimiter not found in it yet."""
+        if len(buffer) > limit:
+            raise ProtocolError(too_long)
+        data = self._receive()
+        if not data:
+            self._buffer = b""
+            raise RemoteClosed(broke_off)
+        return buffer + data
+
     def _read_head(self) -> Tuple[bytes, int, dict[str, str]]:
         """The status line and headers of one answer: ``(version, status, headers)``."""
         buffer = self._buffer
@@ -157,15 +167,14 @@ class Connection:
             if end >= 0:
                 rest = buffer[end + 4 :]
                 break
-            if len(buffer) > _MAX_HEAD_BYTES:
-                raise ProtocolError("the answer's headers are too long")
-            data = self._receive()
-            if not data:
-                self._buffer = b""
-                if buffer:
-                    raise RemoteClosed("the server closed the connection inside the headers")
-                raise RemoteClosed("the server closed the connection without answering")
-            buffer += data
+            buffer = self._extend(
+                buffer,
+                _MAX_HEAD_BYTES,
+                "the answer's headers are too long",
+                "the server closed the connection inside the headers"
+                if buffer
+                else "the server closed the connection without answering",
+            )
         self._buffer = rest
         lines = buffer[:end].split(b"\n")
         status_line = lines[0].rstrip(b"\r")
@@ -213,13 +222,12 @@ class Connection:
             if end >= 0:
                 self._buffer = buffer[end + 1 :]
                 return buffer[:end].rstrip(b"\r")
-            if len(buffer) > _MAX_LINE_BYTES:
-                raise ProtocolError("a line of the answer is too long")
-            data = self._receive()
-            if not data:
-                self._buffer = b""
-                raise RemoteClosed("the answer broke off inside a chunk")
-            buffer += data
+            buffer = self._extend(
+                buffer,
+                _MAX_LINE_BYTES,
+                "a line of the answer is too long",
+                "the answer broke off inside a chunk",
+            )
 
     def _read_chunked(self) -> bytes:
         chunks: List[bytes] = []

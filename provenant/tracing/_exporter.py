@@ -193,12 +193,7 @@ class Exporter:
             since = first.delivering_since
             if not since or time.monotonic() - since < _SPILL_STALL_S:
                 return 0
-        best, best_depth = 0, -1
-        for index in range(1, len(lanes)):
-            depth = len(lanes[index].queue)
-            if best_depth < 0 or depth < best_depth:
-                best, best_depth = index, depth
-        return best
+        return min(range(1, len(lanes)), key=lambda index: len(lanes[index].queue))
 
     def emit_create(self, session: Session, metadata: Optional[dict[str, Any]]) -> None:
         """Enqueue a session's create, with a snapshot of its metadata (the rest is built,

@@ -177,6 +177,12 @@ def _record(client: ProvenantClient, sessions: int, turns: int, start: int = 0) 
     return external_ids
 
 
+def _turn_requests_at(proxy: FaultProxy) -> list[float]:
+    """When the proxy saw each turn request so far."""
+    with proxy.lock:
+        return [t for (line, _), t in zip(proxy.seen, proxy.seen_at) if "/turns" in line]
+
+
 def _assert_exactly_once(url: str, api_key: str, external_ids: list[str], turns: int) -> None:
     reader = ProvenantClient(base_url=url, api_key=api_key)
     try:
@@ -297,8 +303,7 @@ def test_one_stalled_create_delays_the_sessions_behind_it_only_once(
     turns_at: list[float] = []
     while len(turns_at) < 5 and time.monotonic() < deadline:
         time.sleep(0.02)
-        with proxy.lock:
-            turns_at = [t for (line, _), t in zip(proxy.seen, proxy.seen_at) if "/turns" in line]
+        turns_at = _turn_requests_at(proxy)
     try:
         assert len(turns_at) == 5  # the sessions behind the held create, on worker 1
         assert turns_at[-1] - started <= _CREATE_ORDER_WAIT_S + 1.0
@@ -321,15 +326,11 @@ def test_a_backlog_on_the_first_worker_spills_to_the_others(
     sessions = _SPILL_DEPTH  # three events each: far more than the first worker may hold
     external_ids = _record(client, sessions=sessions, turns=1)
     deadline = time.monotonic() + 10
-    delivered: list[str] = []
-    while not delivered and time.monotonic() < deadline:
+    while not _turn_requests_at(proxy) and time.monotonic() < deadline:
         time.sleep(0.02)
-        with proxy.lock:
-            delivered = [line for line, _ in proxy.seen if "/turns" in line]
     try:
         time.sleep(0.2)  # the spilled sessions' other turns, if any, arrive too
-        with proxy.lock:
-            delivered = [line for line, _ in proxy.seen if "/turns" in line]
+        delivered = _turn_requests_at(proxy)
         # Some sessions went out on the free worker; those behind the held create did not.
         assert 0 < len(delivered) < sessions
     finally:
