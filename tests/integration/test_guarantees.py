@@ -11,13 +11,13 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator
 
 import anthropic
 import openai
 import pytest
+from fault_proxy import FaultProxy
 from provider_compat import is_provider_stream
-from raw_http import read_message
 
 import provenant
 from provenant import _logging
@@ -232,81 +232,12 @@ def test_a_fault_reading_replies_never_changes_what_the_caller_gets(
 # -- exporter: Retry-After -------------------------------------------------------------
 
 
-class RateLimitOnce:
-    """An HTTP proxy before the real server: answers the first write 429 with Retry-After: 1,
-    then forwards everything, noting when each request arrived."""
-
-    def __init__(self, upstream_port: int) -> None:
-        self.upstream_port = upstream_port
-        self.arrivals: list[tuple[float, str, Optional[str]]] = []
-        self._limited = False
-        self._lock = threading.Lock()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        upstream: Optional[socket.socket] = None
-        inbound, outbound = bytearray(), bytearray()
-        try:
-            while True:
-                request = read_message(conn, inbound)
-                if request is None:
-                    return
-                head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-                key = None
-                for line in head[1:]:
-                    name, _, value = line.partition(":")
-                    if name.strip().lower() == "idempotency-key":
-                        key = value.strip()
-                with self._lock:
-                    self.arrivals.append((time.monotonic(), head[0], key))
-                    limit = not self._limited and head[0].startswith("POST")
-                    self._limited = self._limited or limit
-                if limit:
-                    body = b'{"error": "slow down"}'
-                    conn.sendall(
-                        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\n"
-                        b"Content-Type: application/json\r\n"
-                        + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                        + body
-                    )
-                    continue
-                if upstream is None:
-                    upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
-                upstream.sendall(request)
-                response = read_message(upstream, outbound)
-                if response is None:
-                    return
-                conn.sendall(response)
-        except OSError:
-            return
-        finally:
-            conn.close()
-            if upstream is not None:
-                upstream.close()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._listener.shutdown(socket.SHUT_RDWR)
-        self._listener.close()
-
-
 def test_a_429_with_retry_after_is_retried_no_sooner_and_stored_once(
     provenant_server: LocalServer, provenant_api_key: str
 ) -> None:
     """A write answered 429 Retry-After: 1 is sent again at least 1 s later, and stored once."""
-    proxy = RateLimitOnce(int(provenant_server.url.rsplit(":", 1)[1]))
+    proxy = FaultProxy(int(provenant_server.url.rsplit(":", 1)[1]))
+    proxy.plan = ["429:1"]
     client = ProvenantClient(
         base_url=proxy.url,
         api_key=provenant_api_key,
@@ -321,8 +252,9 @@ def test_a_429_with_retry_after_is_retried_no_sooner_and_stored_once(
         assert client.shutdown(timeout=10)
     finally:
         proxy.close()
-    first_time, first_line, first_key = proxy.arrivals[0]
-    retries = [a for a in proxy.arrivals[1:] if a[2] == first_key]
+    arrivals = [(at, line, key) for (line, key), at in zip(proxy.seen, proxy.seen_at)]
+    first_time, first_line, first_key = arrivals[0]
+    retries = [a for a in arrivals[1:] if a[2] == first_key]
     assert first_line.startswith("POST") and first_key and retries
     assert retries[0][0] - first_time >= 1.0
     assert client.stats()["retried"] == 1
