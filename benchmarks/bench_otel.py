@@ -20,10 +20,10 @@ from __future__ import annotations
 import contextlib
 import statistics
 import sys
-from typing import Any, Callable, Sequence
+from typing import Sequence
 
 # Run as a script from this folder, like bench_delivery.py: the shared helpers live there.
-from bench_tracing import live_server, per_call_us
+from bench_tracing import interleaved, live_server, per_call_us
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -47,17 +47,6 @@ class CountingExporter(SpanExporter):
 
     def shutdown(self) -> None:
         pass
-
-
-def interleaved(
-    candidates: dict[str, Callable[[], Any]], rounds: int, calls: int
-) -> dict[str, float]:
-    """Median per-call time of each candidate, rounds interleaved so noise hits all alike."""
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(rounds):
-        for name, fn in candidates.items():
-            samples[name].append(per_call_us(fn, calls))
-    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def main() -> int:
