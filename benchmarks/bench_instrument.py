@@ -112,14 +112,6 @@ def _call(client: anthropic.Anthropic) -> None:
         _LAST_REPLY.append(message)
 
 
-def _timed_once(call: Callable[[], None]) -> tuple[float, float]:
-    """One call's wall time and caller-thread CPU, in seconds."""
-    wall_start, cpu_start = time.perf_counter(), time.thread_time()
-    call()
-    cpu = time.thread_time() - cpu_start
-    return time.perf_counter() - wall_start, cpu
-
-
 def _timed(call: Callable[[], None], calls: int) -> tuple[list[float], list[float]]:
     """Per-call wall time and caller-thread CPU, in seconds."""
     walls: list[float] = []
