@@ -36,6 +36,7 @@ import time
 import urllib.parse
 from typing import Any, Mapping, Optional, Tuple
 
+from provenant._json import compact_json
 from provenant._version import __version__
 from provenant.backends._http11 import Connection, ProtocolError
 from provenant.config import key_prefix
@@ -221,7 +222,7 @@ class HttpBackend:
             target = f"{target}?{urllib.parse.urlencode(query)}"
         payload: Optional[bytes] = None
         if body is not None:
-            payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            payload = compact_json(body).encode("utf-8")
         safe = method in _SAFE_METHODS or idempotency_key is not None
         if retries is None:
             retries = _DEFAULT_ATTEMPTS - 1

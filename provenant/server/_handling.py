@@ -5,10 +5,10 @@ that answer 404 for another organisation's objects.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any, Callable, Mapping
 
+from provenant._json import compact_json
 from provenant.server._records import (
     AGENT_COLUMNS,
     SESSION_COLUMNS,
@@ -34,7 +34,7 @@ def not_found(what: str = "Not found") -> Reply:
 
 
 def dumps_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return compact_json(value)
 
 
 # -- handlers -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Optional
 from urllib.parse import unquote
 
+from provenant._json import compact_json
 from provenant.server._agents import (
     archive_agent,
     create_agent,
@@ -294,7 +295,7 @@ class Router:
         """
         raw = b""
         if body_obj is not None:
-            raw = json.dumps(body_obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            raw = compact_json(body_obj).encode("utf-8")
         return self.call_raw(org_id, method, path, query, raw, idempotency_key)
 
     def call_raw(

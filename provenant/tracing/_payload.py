@@ -17,12 +17,12 @@ import contextlib
 import dataclasses
 import datetime
 import enum
-import json
 import math
 import uuid
 from decimal import Decimal
 from typing import Any, Callable, Optional
 
+from provenant._json import compact_json
 from provenant._logging import log_fault
 
 __all__ = ["MASK_FAILED", "prepare_content", "to_jsonable"]
@@ -114,7 +114,7 @@ def _truncate(value: Any, text: str, max_bytes: int) -> Any:
 
 
 def _json_size(value: Any) -> int:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = compact_json(value)
     return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
@@ -196,7 +196,7 @@ def to_jsonable(value: Any, max_bytes: int, *, keep_shape: bool = False) -> tupl
             if isinstance(converted, str) and len(converted.encode("utf-8")) > max_bytes:
                 return _truncate(converted, converted, max_bytes), True
             return converted, False
-        text = json.dumps(converted, ensure_ascii=False, separators=(",", ":"))
+        text = compact_json(converted)
         if len(text) * 4 <= max_bytes or len(text.encode("utf-8")) <= max_bytes:
             return converted, False
         if keep_shape:
