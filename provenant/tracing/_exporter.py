@@ -420,6 +420,10 @@ class Exporter:
             self._creates_cond.notify_all()
 
     def _agent_id(self, event: _Event, agent: str) -> str:
+        # A name resolved before: one dict read, atomic without the lock (only ever set).
+        cached = self._agent_ids.get(agent)
+        if cached is not None:
+            return cached
         from provenant.client import is_uuid
 
         if is_uuid(agent):

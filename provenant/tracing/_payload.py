@@ -20,6 +20,7 @@ import enum
 import math
 import uuid
 from decimal import Decimal
+from math import isfinite
 from typing import Any, Callable, Optional
 
 from provenant._json import compact_json
@@ -173,6 +174,44 @@ def _shrink(value: Any, budget: int, size: int) -> Any:
     return cut
 
 
+# JSON text per character at most: a control character is written \uXXXX.
+_MAX_JSON_BYTES_PER_CHAR = 6
+_SCALAR_JSON_BYTES = 24  # a number, true, false or null, with its comma
+
+
+def _plain_copy(value: Any, budget: int) -> Any:
+    """
+    A copy of a dict with string keys holding only text, finite numbers, flags, ``None``
+    and lists of text, when its JSON surely fits in ``budget`` bytes; else ``None`` (the
+    general conversion decides).
+
+    Turn metadata is such a dict almost always: one pass, no encoding to measure it.
+    """
+    if type(value) is not dict:
+        return None
+    out: dict[str, Any] = {}
+    size = 2
+    for key, item in value.items():
+        if type(key) is not str:
+            return None
+        kind = type(item)
+        if kind is str:
+            size += (len(key) + len(item)) * _MAX_JSON_BYTES_PER_CHAR + 6
+        elif kind is bool or kind is int or item is None or (kind is float and isfinite(item)):
+            size += len(key) * _MAX_JSON_BYTES_PER_CHAR + _SCALAR_JSON_BYTES
+        elif kind is list:
+            size += len(key) * _MAX_JSON_BYTES_PER_CHAR + 5
+            for part in item:
+                if type(part) is not str:
+                    return None
+                size += len(part) * _MAX_JSON_BYTES_PER_CHAR + 3
+            item = list(item)
+        else:
+            return None
+        out[key] = item
+    return out if size <= budget else None
+
+
 def to_jsonable(value: Any, max_bytes: int, *, keep_shape: bool = False) -> tuple[Any, bool]:
     """
     Convert a value to a JSON-serialisable form of at most about ``max_bytes``.
@@ -191,6 +230,9 @@ def to_jsonable(value: Any, max_bytes: int, *, keep_shape: bool = False) -> tupl
             if len(value) * 4 <= max_bytes or len(value.encode("utf-8")) <= max_bytes:
                 return value, False
             return _truncate(value, value, max_bytes), True
+        plain = _plain_copy(value, max_bytes)
+        if plain is not None:
+            return plain, False
         converted = _convert(value, 0, set())
         if isinstance(converted, (str, int, float, bool)) or converted is None:
             if isinstance(converted, str) and len(converted.encode("utf-8")) > max_bytes:

@@ -103,3 +103,35 @@ def test_a_mask_rewrites_content() -> None:
         "card ****",
         False,
     )
+
+
+def test_plain_metadata_is_copied_as_it_is_and_detached_from_the_original() -> None:
+    """A flat dict of text, numbers, flags, None and text lists (a turn's usual metadata)
+    comes back equal, as a copy the caller's later changes do not reach."""
+    span = ["agent", "plan"]
+    value: dict[str, Any] = {
+        "model": "claude-x",
+        "stream": False,
+        "tokens": 12,
+        "ratio": 0.5,
+        "stopReason": None,
+        "emoji": "ok \u2705 \x00",
+        "span": span,
+    }
+    copy, truncated = to_jsonable(value, 4096, keep_shape=True)
+    assert not truncated and copy == value
+    span.append("later")
+    value["model"] = "changed"
+    assert copy["span"] == ["agent", "plan"] and copy["model"] == "claude-x"
+
+
+def test_near_the_limit_plain_metadata_is_measured_as_any_other() -> None:
+    """Plain values that may not fit, or hold anything else (a nested dict, a number
+    in a list, a non-finite float, a str subclass), take the general path: same result."""
+    fits = {"note": "\x01" * 200}  # 1,200 bytes as JSON: measured, kept whole
+    assert to_jsonable(fits, 1300, keep_shape=True) == (fits, False)
+    too_big, truncated = to_jsonable({"note": "n" * 2000}, 1024, keep_shape=True)
+    assert truncated and len(json.dumps(too_big).encode()) <= 1024
+    assert to_jsonable({"n": [1, "a"]}, 4096) == ({"n": [1, "a"]}, False)
+    assert to_jsonable({"inf": float("inf")}, 4096) == ({"inf": "inf"}, False)
+    assert to_jsonable({"nested": {"a": b"xy"}}, 4096) == ({"nested": {"a": "<bytes: 2>"}}, False)
