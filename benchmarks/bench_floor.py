@@ -1,0 +1,433 @@
+"""
+The least that recording a call costs on this machine, under the REST contract.
+
+    python benchmarks/bench_floor.py [--calls 50] [--rounds 40]
+
+``bench_instrument.py`` holds an instrumented call to at most 1.05 times the raw call.
+This benchmark asks how much of that budget any in-process recorder must spend, whatever
+its code, because the contract has no batch route: a single-call session is four HTTP
+requests (create, USER turn, ASSISTANT turn, end), each answered before the next of the
+same session may go.
+
+One process times ``messages.create`` on one ``anthropic.Anthropic`` client against the
+fake provider (a child process), in alternating phases of back-to-back calls:
+
+- ``raw``: the plain call;
+- ``sdk -> server``: instrumented, delivering to a live local Provenant server at the
+  lowest CPU priority (the figure of ``bench_instrument.py``);
+- ``sdk -> sink``: instrumented, delivering to a sink that answers every request at almost
+  no CPU (a stand-in for a platform whose work happens on other machines);
+- ``sdk, nothing sent``: instrumented, its exporter's backend swapped for one that encodes
+  each body and answers at once without any I/O: what recording costs in this process
+  before the first byte is sent;
+- ``bare, one by one``: no SDK; after each call a background thread sends the four
+  requests of a single-call session to the sink, prebuilt bytes on a raw socket, each
+  answered before the next, as the contract's in-order delivery requires;
+- ``bare, pipelined``: the same requests, but everything pending written at once and the
+  answers read after (HTTP/1.1 pipelining, which in-order delivery cannot use: a retried
+  429 or 503 would land after the requests sent behind it);
+- ``bare, child process``: the same requests sent one by one by a child process, which
+  the background thread feeds through a pipe (delivery off the caller's interpreter);
+- ``raw, X% busy beside``: the plain call while an unrelated process keeps the CPU busy
+  X% of the time (busy for a slice, then asleep): what any background work costs the
+  call on this machine, wherever it runs, with no GIL and no socket shared.
+
+Each ratio is beside the raw call of the same run. Recording a call takes CPU somewhere
+while later calls run: the SDK's worker builds and encodes the turns and sends four
+requests, and the platform (here a local server) handles them. The last variants show
+what a given share of background CPU costs the caller here, whoever spends it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from typing import Any, Callable, Mapping, Optional
+
+import anthropic
+from bench_instrument import _call, _start_servers, _stop_servers, _timed
+
+import provenant
+from provenant._json import compact_json
+from provenant.client import ProvenantClient
+
+_REQUESTS_PER_SESSION = 4
+_IDLE_WAIT_S = 0.005  # how often the bare senders look for work, as the SDK's worker does
+
+# A stand-in platform: answers each request with a fixed reply as soon as it is read, at
+# the lowest CPU priority. Creates get a fresh id; the rest an empty object.
+_SINK_CHILD = r"""
+import json, os, socket, sys, threading, uuid
+if hasattr(os, "nice"):
+    os.nice(19)
+
+def answer(status, body):
+    data = json.dumps(body).encode()
+    head = f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+    return (head + f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+
+def serve(conn):
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    buffer = b""
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            data = conn.recv(65536)
+            if not data:
+                return
+            buffer += data
+            continue
+        head = buffer[:end].decode("latin-1")
+        length = 0
+        for line in head.split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        while len(buffer) < end + 4 + length:
+            data = conn.recv(65536)
+            if not data:
+                return
+            buffer += data
+        buffer = buffer[end + 4 + length:]
+        target = head.split(" ", 2)[1]
+        if target.endswith(("/api/sessions", "/get-or-create")):
+            reply = answer(201, {"id": str(uuid.uuid4()), "name": "Bench Bot"})
+        else:
+            reply = answer(201, {})
+        conn.sendall(reply)
+
+listener = socket.create_server(("127.0.0.1", 0))
+print(json.dumps({"sink": f"http://127.0.0.1:{listener.getsockname()[1]}"}), flush=True)
+threading.Thread(target=lambda: sys.stdin.read() or os._exit(0), daemon=True).start()
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"""
+
+
+class NothingSent:
+    """A backend that encodes each body as the HTTP backend would and sends nothing."""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Optional[Mapping[str, str]] = None,
+        idempotency_key: Optional[str] = None,
+        timeout: Optional[float] = None,
+        retries: Optional[int] = None,
+    ) -> Any:
+        compact_json(body).encode("utf-8")
+        if path.endswith(("/api/sessions", "/get-or-create")):
+            return {"id": str(uuid.uuid4()), "name": "Bench Bot"}
+        return None  # the exporter reads no other answer
+
+    def close(self) -> None:
+        pass
+
+
+def _start_sink() -> tuple[subprocess.Popen[str], str]:
+    child = subprocess.Popen(
+        [sys.executable, "-c", _SINK_CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    return child, str(json.loads(child.stdout.readline())["sink"])
+
+
+def _turn_request(port: int) -> bytes:
+    """One turn POST as the SDK sends it, headers and body, to replay as is."""
+    body = json.dumps(
+        {
+            "role": "ASSISTANT",
+            "content": "To reset your password, open Settings.",
+            "latencyMs": 1,
+            "inputTokens": 12,
+            "outputTokens": 30,
+            "metadata": {"model": "claude-bench", "provider": "anthropic", "stream": False},
+        }
+    ).encode()
+    head = (
+        "POST /api/sessions/00000000-0000-4000-8000-000000000000/turns HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\nAuthorization: Bearer bench\r\n"
+        "Content-Type: application/json\r\n"
+        "Idempotency-Key: 00000000-0000-4000-8000-000000000001\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class BareSender:
+    """
+    A background thread that sends four requests per recorded call and does nothing else:
+    the socket work of a recorder without its code.
+
+    Args:
+        port: The sink's port.
+        pipelined: Write everything pending at once, then read the answers; else send
+            each request after the previous one is answered.
+    """
+
+    def __init__(self, port: int, pipelined: bool) -> None:
+        self._request = _turn_request(port)
+        self._pipelined = pipelined
+        self._pending: collections.deque[None] = collections.deque()
+        self._sock = socket.create_connection(("127.0.0.1", port))
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._buffer = b""
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def record(self) -> None:
+        self._pending.append(None)
+
+    def drain(self) -> None:
+        while self._pending:
+            time.sleep(0.002)
+
+    def _run(self) -> None:
+        while True:
+            if not self._pending:
+                time.sleep(_IDLE_WAIT_S)
+                continue
+            calls = len(self._pending)
+            if self._pipelined:
+                self._sock.sendall(self._request * (_REQUESTS_PER_SESSION * calls))
+                for _ in range(_REQUESTS_PER_SESSION * calls):
+                    self._read_answer()
+            else:
+                for _ in range(_REQUESTS_PER_SESSION * calls):
+                    self._sock.sendall(self._request)
+                    self._read_answer()
+            for _ in range(calls):
+                self._pending.popleft()
+
+    def _read_answer(self) -> None:
+        while True:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end >= 0:
+                head = self._buffer[:end].lower()
+                start = head.find(b"content-length:") + len(b"content-length:")
+                length = int(head[start:].split(b"\r\n", 1)[0])
+                if len(self._buffer) >= end + 4 + length:
+                    self._buffer = self._buffer[end + 4 + length :]
+                    return
+            self._buffer += self._sock.recv(65536)
+
+
+# A delivery process: reads length-prefixed requests from its stdin and sends each to the
+# sink, reading its answer before sending the next; writes a byte per answer.
+_DELIVERY_CHILD = r"""
+import socket, sys
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+pipe = sys.stdin.buffer
+buffer = b""
+while True:
+    line = pipe.readline()
+    if not line:
+        break
+    sock.sendall(pipe.read(int(line)))
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end >= 0:
+            head = buffer[:end].lower()
+            start = head.find(b"content-length:") + len(b"content-length:")
+            length = int(head[start:].split(b"\r\n", 1)[0])
+            if len(buffer) >= end + 4 + length:
+                buffer = buffer[end + 4 + length:]
+                break
+        buffer += sock.recv(65536)
+    sys.stdout.buffer.write(b".")
+    sys.stdout.buffer.flush()
+"""
+
+
+class ChildSender:
+    """A background thread that writes four requests per recorded call into a pipe, to a
+    child process that sends them one by one."""
+
+    def __init__(self, port: int) -> None:
+        request = _turn_request(port)
+        self._framed = b"%d\n" % len(request) + request
+        self._pending: collections.deque[None] = collections.deque()
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", _DELIVERY_CHILD, str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._sent = 0
+        self._answered = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def record(self) -> None:
+        self._pending.append(None)
+
+    def drain(self) -> None:
+        """Wait until the child has sent everything handed to it."""
+        while self._pending:
+            time.sleep(0.002)
+        assert self._child.stdout is not None
+        while self._answered < self._sent:
+            self._answered += len(os.read(self._child.stdout.fileno(), self._sent - self._answered))
+
+    def close(self) -> None:
+        assert self._child.stdin is not None
+        self._child.stdin.close()
+        self._child.wait(10)
+
+    def _run(self) -> None:
+        assert self._child.stdin is not None
+        pipe = self._child.stdin.fileno()
+        while True:
+            if not self._pending:
+                time.sleep(_IDLE_WAIT_S)
+                continue
+            calls = len(self._pending)
+            data = self._framed * (_REQUESTS_PER_SESSION * calls)
+            self._sent += _REQUESTS_PER_SESSION * calls
+            while data:
+                data = data[os.write(pipe, data) :]
+            for _ in range(calls):
+                self._pending.popleft()
+
+
+# Busy for a slice, then asleep, for the given share of the time; stopped (SIGSTOP)
+# outside its own phases.
+_BUSY_CHILD = """
+import sys, time
+busy = float(sys.argv[1]) * 0.002
+while True:
+    start = time.perf_counter()
+    while time.perf_counter() - start < busy:
+        pass
+    time.sleep(0.002 - busy)
+"""
+
+
+class BusyProcess:
+    """A process that keeps a CPU busy ``share`` of the time while resumed."""
+
+    def __init__(self, share: float) -> None:
+        self._child = subprocess.Popen([sys.executable, "-c", _BUSY_CHILD, str(share)])
+        self.pause()
+
+    def pause(self) -> None:
+        os.kill(self._child.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self._child.pid, signal.SIGCONT)
+
+    def close(self) -> None:
+        self._child.kill()
+        self._child.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=50, help="calls per round and variant")
+    parser.add_argument("--rounds", type=int, default=40, help="rounds (the median is taken)")
+    args = parser.parse_args(argv)
+
+    children, urls = _start_servers()
+    sink, sink_url = _start_sink()
+    sink_port = int(sink_url.rsplit(":", 1)[1])
+    raw = anthropic.Anthropic(base_url=urls["fake"], api_key="bench", max_retries=0)
+    to_server = ProvenantClient(base_url=urls["server"], api_key=urls["key"])
+    to_sink = ProvenantClient(base_url=sink_url, api_key="bench")
+    in_process = ProvenantClient(base_url=sink_url, api_key="bench")
+    exporter = in_process._tracer._exporter
+    assert exporter is not None
+    exporter._backend = NothingSent()  # used from the first event on: nothing is sent
+    recorders = (to_server, to_sink, in_process)
+    one_by_one = BareSender(sink_port, pipelined=False)
+    pipelined = BareSender(sink_port, pipelined=True)
+    via_child = ChildSender(sink_port)
+
+    def bare(sender: BareSender | ChildSender) -> None:
+        _call(raw)
+        sender.record()
+
+    variants: dict[str, Callable[[], None]] = {
+        "raw": functools.partial(_call, raw),
+        "sdk -> server": functools.partial(
+            _call, provenant.instrument(raw.copy(), provenant=to_server, agent_id="Bench Bot")
+        ),
+        "sdk -> sink": functools.partial(
+            _call, provenant.instrument(raw.copy(), provenant=to_sink, agent_id="Bench Bot")
+        ),
+        "sdk, nothing sent": functools.partial(
+            _call, provenant.instrument(raw.copy(), provenant=in_process, agent_id="Bench Bot")
+        ),
+        "bare, one by one": functools.partial(bare, one_by_one),
+        "bare, pipelined": functools.partial(bare, pipelined),
+        "bare, child process": functools.partial(bare, via_child),
+    }
+    busy = {f"raw, {share:.0%} busy beside": BusyProcess(share) for share in (0.05, 0.2)}
+    for name in busy:
+        variants[name] = variants["raw"]
+    walls: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        for _ in range(30):  # warm up: connections, agent ids, threads
+            for call in variants.values():
+                call()
+        assert exporter._http is None, "the swapped backend is not in use"
+        for _ in range(args.rounds):
+            for name, call in variants.items():
+                if name in busy:
+                    busy[name].resume()
+                    time.sleep(0.01)
+                walls[name] += _timed(call, args.calls)[0]
+                if name in busy:
+                    busy[name].pause()
+                # Let the phase's delivery finish before the next phase is timed.
+                for recorder in recorders:
+                    recorder.flush(60)
+                one_by_one.drain()
+                pipelined.drain()
+                via_child.drain()
+    finally:
+        via_child.close()
+        for process in busy.values():
+            process.close()
+        for recorder in recorders:
+            recorder.shutdown(30)
+        _stop_servers(children)
+        assert sink.stdin is not None
+        sink.stdin.close()
+        sink.wait(10)
+
+    median = {name: statistics.median(values) for name, values in walls.items()}
+    print(
+        f"bench_floor: anthropic messages.create, single-call sessions, {args.calls} calls x "
+        f"{args.rounds} rounds per variant, median wall per call"
+    )
+    for name, value in median.items():
+        print(f"  {name:<22}{value * 1e6:9.1f} us{value / median['raw']:8.3f}")
+    points = {name: (value / median["raw"] - 1) * 100 for name, value in median.items()}
+    print(
+        f"  of the 5.0 points bench_instrument allows: recording in this process before any "
+        f"I/O takes {points['sdk, nothing sent']:.1f}; four in-order exchanges per session "
+        f"with no code at all take {points['bare, one by one']:.1f}; another process busy "
+        f"5% of the time takes {points['raw, 5% busy beside']:.1f}, and 20% of the time "
+        f"{points['raw, 20% busy beside']:.1f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
