@@ -29,8 +29,10 @@ fake provider (a child process), in alternating phases of back-to-back calls:
 - ``bare, child process``: the same requests sent one by one by a child process, which
   the background thread feeds through a pipe (delivery off the caller's interpreter);
 - ``raw, X% busy beside``: the plain call while an unrelated process keeps the CPU busy
-  X% of the time (busy for a slice, then asleep): what any background work costs the
-  call on this machine, wherever it runs, with no GIL and no socket shared.
+  X% of the time (busy for a slice, then asleep): what background work costs the call
+  on this machine when it runs elsewhere, with no interpreter and no socket shared;
+- ``raw, 5% busy thread``: the same slices of work run as Python by a thread of this
+  process, which holds the interpreter lock the caller's thread needs while it runs.
 
 Each ratio is beside the raw call of the same run. Recording a call takes CPU somewhere
 while later calls run: the SDK's worker builds and encodes the turns and sends four
@@ -337,6 +339,32 @@ class BusyProcess:
         self._child.wait(10)
 
 
+class BusyThread:
+    """A thread of this process that runs Python ``share`` of the time while resumed."""
+
+    def __init__(self, share: float) -> None:
+        self._busy_s = share * 0.002
+        self._running = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def close(self) -> None:
+        self._running.clear()
+
+    def _run(self) -> None:
+        while True:
+            self._running.wait()
+            start = time.perf_counter()
+            while time.perf_counter() - start < self._busy_s:
+                pass
+            time.sleep(0.002 - self._busy_s)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=50, help="calls per round and variant")
@@ -377,7 +405,10 @@ def main(argv: list[str] | None = None) -> int:
         "bare, pipelined": functools.partial(bare, pipelined),
         "bare, child process": functools.partial(bare, via_child),
     }
-    busy = {f"raw, {share:.0%} busy beside": BusyProcess(share) for share in (0.05, 0.2)}
+    busy: dict[str, BusyProcess | BusyThread] = {
+        f"raw, {share:.0%} busy beside": BusyProcess(share) for share in (0.05, 0.2)
+    }
+    busy["raw, 5% busy thread"] = BusyThread(0.05)
     for name in busy:
         variants[name] = variants["raw"]
     walls: dict[str, list[float]] = {name: [] for name in variants}
@@ -424,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         f"I/O takes {points['sdk, nothing sent']:.1f}; four in-order exchanges per session "
         f"with no code at all take {points['bare, one by one']:.1f}; another process busy "
         f"5% of the time takes {points['raw, 5% busy beside']:.1f}, and 20% of the time "
-        f"{points['raw, 20% busy beside']:.1f}"
+        f"{points['raw, 20% busy beside']:.1f}; a thread here running Python 5% of the "
+        f"time takes {points['raw, 5% busy thread']:.1f}"
     )
     return 0
 
