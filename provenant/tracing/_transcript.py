@@ -16,6 +16,13 @@ conversations in one session each record their own messages, and a retried call 
 nothing twice. The one blind spot: two conversations whose whole history so far is
 identical are indistinguishable from a retry, and the second records only its reply.
 
+Callers also trim their history (a sliding window, a summary in place of the oldest
+messages): the chain then breaks where messages were left out. A message before the
+call's last assistant message was answered already, so it is history: when its chain
+key is unknown but the session recorded the same message (role, tool call id, content),
+the chain picks up where that message was recorded, and nothing is recorded again. The
+call's own input, after its last assistant message, is always judged by its chain.
+
 The system prompt is recorded when it differs from the one in effect where the
 conversation's known prefix ends (for a new conversation: when this session never
 recorded it). Tool results that a traced tool recorded already (``note_tool_result``)
@@ -96,6 +103,15 @@ def _message_text(content: Any) -> str:
     return ""
 
 
+def _answered_part(messages: Sequence[NormalizedMessage]) -> int:
+    """The index of the call's last assistant message (0 without one): the messages
+    before it were answered already, the ones after it are the call's own input."""
+    for index in range(len(messages) - 1, -1, -1):
+        if messages[index].role == "ASSISTANT":
+            return index
+    return 0
+
+
 class Transcript:
     """
     Remembers what one session has recorded, so resent history is not recorded again.
@@ -107,6 +123,8 @@ class Transcript:
         self._lock = threading.Lock()
         # chain key -> the system prompt key in effect when that message was recorded
         self._known: dict[Hashable, Hashable] = {}
+        # (role, tool call id, content key) -> the chain key it was last recorded under
+        self._latest: dict[Hashable, Hashable] = {}
         self._systems: set[Hashable] = set()
         self._tool_results: list[frozenset[str]] = []
         self._replies = 0
@@ -136,20 +154,29 @@ class Transcript:
         system_key = _NO_SYSTEM if system is None else content_key(system)
         chain: Hashable = _ROOT if root is None else (_ROOT, root)
         new: list[NormalizedMessage] = []
+        answered = _answered_part(messages)
         with self._lock:
             known = self._known
+            latest = self._latest
             prefix_system: Optional[Hashable] = None
-            for message in messages:
+            for index, message in enumerate(messages):
                 if message.role == "ASSISTANT":
                     continue
-                chain = hash(
-                    (chain, message.role, message.tool_call_id, content_key(message.content))
-                )
+                item = (message.role, message.tool_call_id, content_key(message.content))
+                chain = hash((chain, *item))
                 recorded_under = known.get(chain)
+                if recorded_under is None and index < answered:
+                    # History out of the chain's order (trimmed): pick up where the same
+                    # message was recorded, if it was.
+                    anchor = latest.get(item)
+                    if anchor is not None and anchor in known:
+                        chain = anchor
+                        recorded_under = known[anchor]
                 if recorded_under is not None:
                     prefix_system = recorded_under
                     continue
                 known[chain] = system_key
+                latest[item] = chain
                 if message.role == "TOOL" and self._take_tool_result(message.content):
                     continue
                 new.append(message)
@@ -162,6 +189,8 @@ class Transcript:
             if len(known) > _MAX_KNOWN_KEYS:
                 for key in list(known)[: _MAX_KNOWN_KEYS // 2]:
                     del known[key]
+                for stale in list(latest)[: max(0, len(latest) - len(known))]:
+                    del latest[stale]
         return system_changed, new
 
     def expect_seed(self) -> None:
@@ -190,10 +219,10 @@ class Transcript:
                     system_key = content_key(message.content)
                     self._systems.add(system_key)
                 elif message.role != "ASSISTANT":
-                    chain = hash(
-                        (chain, message.role, message.tool_call_id, content_key(message.content))
-                    )
+                    item = (message.role, message.tool_call_id, content_key(message.content))
+                    chain = hash((chain, *item))
                     self._known.setdefault(chain, system_key)
+                    self._latest[item] = chain
 
     def note_reply(self, messages: Sequence[NormalizedMessage], reply: NormalizedMessage) -> None:
         """

@@ -208,6 +208,42 @@ def test_independent_conversations_in_one_session_each_record_their_messages(
     assert [t["role"] for t in session["turns"]].count("ASSISTANT") == 4
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_a_conversation_with_its_history_cut_records_each_turn_once(
+    provider, fake_provider, provenant_client, recorded
+):
+    """An agent that keeps only the system prompt and its last messages (a sliding window)
+    records 10 USER and 10 ASSISTANT turns, in order, as with its history whole."""
+    if provider == "anthropic":
+        raw: Any = anthropic_client(fake_provider)
+    else:
+        raw = openai.OpenAI(base_url=fake_provider.openai_base_url, api_key="k", max_retries=0)
+        _OPEN.append(raw)
+    client = provenant.instrument(raw, provenant=provenant_client, agent_id="Bot")
+    window: list[Any] = []
+    with provenant_client.session("Bot"):
+        for turn in range(10):
+            window.append({"role": "user", "content": f"question {turn}"})
+            if provider == "anthropic":
+                reply = client.messages.create(
+                    model=MODEL, max_tokens=9, system="Be brief.", messages=window
+                )
+                window.append({"role": "assistant", "content": reply.content})
+            else:
+                messages = [{"role": "system", "content": "Be brief."}, *window]
+                completion = client.chat.completions.create(model=MODEL, messages=messages)
+                window.append(
+                    {"role": "assistant", "content": completion.choices[0].message.content}
+                )
+            window = window[-3:]  # the last answer, question and answer
+    [session] = recorded()
+    turns = session["turns"]
+    assert [t["role"] for t in turns] == ["SYSTEM"] + ["USER", "ASSISTANT"] * 10
+    assert [t["content"] for t in turns if t["role"] == "USER"] == [
+        f"question {n}" for n in range(10)
+    ]
+
+
 def test_a_tool_result_recorded_by_a_traced_tool_is_not_recorded_again(
     client, fake_provider, provenant_client, recorded
 ):
