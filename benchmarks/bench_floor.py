@@ -174,7 +174,22 @@ def _turn_request(port: int) -> bytes:
     return head.encode() + body
 
 
-class BareSender:
+class _Sender:
+    """The calls recorded and not yet handed over, counted by a background thread."""
+
+    def __init__(self) -> None:
+        self._pending: collections.deque[None] = collections.deque()
+
+    def record(self) -> None:
+        self._pending.append(None)
+
+    def drain(self) -> None:
+        """Wait until everything recorded was sent."""
+        while self._pending:
+            time.sleep(0.002)
+
+
+class BareSender(_Sender):
     """
     A background thread that sends four requests per recorded call and does nothing else:
     the socket work of a recorder without its code.
@@ -186,20 +201,13 @@ class BareSender:
     """
 
     def __init__(self, port: int, pipelined: bool) -> None:
+        super().__init__()
         self._request = _turn_request(port)
         self._pipelined = pipelined
-        self._pending: collections.deque[None] = collections.deque()
         self._sock = socket.create_connection(("127.0.0.1", port))
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buffer = b""
         threading.Thread(target=self._run, daemon=True).start()
-
-    def record(self) -> None:
-        self._pending.append(None)
-
-    def drain(self) -> None:
-        while self._pending:
-            time.sleep(0.002)
 
     def _run(self) -> None:
         while True:
@@ -259,14 +267,14 @@ while True:
 """
 
 
-class ChildSender:
+class ChildSender(_Sender):
     """A background thread that writes four requests per recorded call into a pipe, to a
     child process that sends them one by one."""
 
     def __init__(self, port: int) -> None:
+        super().__init__()
         request = _turn_request(port)
         self._framed = b"%d\n" % len(request) + request
-        self._pending: collections.deque[None] = collections.deque()
         self._child = subprocess.Popen(
             [sys.executable, "-c", _DELIVERY_CHILD, str(port)],
             stdin=subprocess.PIPE,
@@ -276,13 +284,9 @@ class ChildSender:
         self._answered = 0
         threading.Thread(target=self._run, daemon=True).start()
 
-    def record(self) -> None:
-        self._pending.append(None)
-
     def drain(self) -> None:
         """Wait until the child has sent everything handed to it."""
-        while self._pending:
-            time.sleep(0.002)
+        super().drain()
         assert self._child.stdout is not None
         while self._answered < self._sent:
             self._answered += len(os.read(self._child.stdout.fileno(), self._sent - self._answered))
@@ -386,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     pipelined = BareSender(sink_port, pipelined=True)
     via_child = ChildSender(sink_port)
 
-    def bare(sender: BareSender | ChildSender) -> None:
+    def bare(sender: _Sender) -> None:
         _call(raw)
         sender.record()
 
