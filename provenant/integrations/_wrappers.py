@@ -57,6 +57,8 @@ class Switch:
 
 def _raw_mode(kwargs: Mapping[str, Any]) -> Optional[str]:
     headers = kwargs.get("extra_headers")
+    if headers is None:
+        return None
     if isinstance(headers, Mapping):
         for name, value in headers.items():
             if isinstance(name, str) and name.lower() == _RAW_HEADER:

@@ -139,7 +139,10 @@ class Exporter:
         self._workers = max(1, settings.exporter_workers)
         self._max_queue = settings.max_queue_size
         self._reset_state()
-        if hasattr(os, "register_at_fork"):
+        # Where forks run this hook, a child starts afresh before its first event; only
+        # elsewhere does each event compare the process id.
+        self._watch_pid = not hasattr(os, "register_at_fork")
+        if not self._watch_pid:
             os.register_at_fork(after_in_child=_fork_hook(weakref.WeakMethod(self._reset_state)))
 
     def _reset_state(self) -> None:
@@ -147,6 +150,7 @@ class Exporter:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._lanes = [_Lane() for _ in range(self._workers)]
+        self._queues = [lane.queue for lane in self._lanes]
         self._started = False
         self._stopping = False
         self._closed = False
@@ -218,7 +222,7 @@ class Exporter:
         self._emit(_Event("end", session, None))
 
     def _emit(self, event: _Event, count: int = 1) -> None:
-        if self._pid != os.getpid():
+        if self._watch_pid and self._pid != os.getpid():
             self._reset_state()
         if self._closed:
             self._drop(event, "shutdown")
@@ -231,7 +235,7 @@ class Exporter:
                 self._drop(event, "no_worker")
                 return
         lanes = self._lanes
-        if sum(len(lane.queue) for lane in lanes) >= self._max_queue and not self._make_room(event):
+        if sum(map(len, self._queues)) >= self._max_queue and not self._make_room(event):
             return
         lane = lanes[event.session.shard]
         lane.queue.append(event)
