@@ -177,6 +177,7 @@ def _shrink(value: Any, budget: int, size: int) -> Any:
 # JSON text per character at most: a control character is written \uXXXX.
 _MAX_JSON_BYTES_PER_CHAR = 6
 _SCALAR_JSON_BYTES = 24  # a number, true, false or null, with its comma
+_PLAIN_INT = 10**18  # larger integers take the general path (their text is longer)
 
 
 def _plain_copy(value: Any, budget: int) -> Any:
@@ -197,7 +198,12 @@ def _plain_copy(value: Any, budget: int) -> Any:
         kind = type(item)
         if kind is str:
             size += (len(key) + len(item)) * _MAX_JSON_BYTES_PER_CHAR + 6
-        elif kind is bool or kind is int or item is None or (kind is float and isfinite(item)):
+        elif (
+            kind is bool
+            or item is None
+            or (kind is int and -_PLAIN_INT < item < _PLAIN_INT)
+            or (kind is float and isfinite(item))
+        ):
             size += len(key) * _MAX_JSON_BYTES_PER_CHAR + _SCALAR_JSON_BYTES
         elif kind is list:
             size += len(key) * _MAX_JSON_BYTES_PER_CHAR + 5

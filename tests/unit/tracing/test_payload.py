@@ -135,3 +135,6 @@ def test_near_the_limit_plain_metadata_is_measured_as_any_other() -> None:
     assert to_jsonable({"n": [1, "a"]}, 4096) == ({"n": [1, "a"]}, False)
     assert to_jsonable({"inf": float("inf")}, 4096) == ({"inf": "inf"}, False)
     assert to_jsonable({"nested": {"a": b"xy"}}, 4096) == ({"nested": {"a": "<bytes: 2>"}}, False)
+    # An integer too long for JSON text: the general path makes it safe to encode.
+    safe, _ = to_jsonable({"n": 10**5000}, 4096, keep_shape=True)
+    json.dumps(safe)
