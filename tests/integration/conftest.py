@@ -7,6 +7,7 @@ import inspect
 from typing import Any, Awaitable, Callable, Iterator, Optional, TypeVar
 
 import pytest
+from otel_spans import Spans
 
 from provenant._fake_provider import FakeProvider, start_fake_provider
 from provenant.client import ProvenantClient
@@ -26,6 +27,14 @@ def fake_provider(_fake_provider_server: FakeProvider) -> Iterator[FakeProvider]
     _fake_provider_server.reset()
     yield _fake_provider_server
     _fake_provider_server.reset()
+
+
+@pytest.fixture
+def spans() -> Iterator[Spans]:
+    """An OpenTelemetry provider keeping its spans in memory, shut down after the test."""
+    spans = Spans()
+    yield spans
+    spans.provider.shutdown()
 
 
 Recorded = Callable[[], "list[dict[str, Any]]"]

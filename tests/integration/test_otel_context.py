@@ -3,58 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import anthropic
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from otel_spans import Spans, needs_anthropic_otel, parent_of
 
 import provenant
 from provenant._fake_provider import FakeProvider, Reply
 from provenant.client import ProvenantClient
 
 MODEL = "claude-test"
-
-
-#: anthropic 2.x ships OpenTelemetry spans of its own (and an ``open_telemetry=`` option);
-#: older releases, all that Python 3.9 can install, have neither.
-needs_anthropic_otel = pytest.mark.skipif(
-    int(anthropic.__version__.split(".")[0]) < 2,
-    reason="this anthropic release has no OpenTelemetry spans of its own",
-)
-
-
-class Spans:
-    """A TracerProvider exporting to memory."""
-
-    def __init__(self) -> None:
-        self.exporter = InMemorySpanExporter()
-        self.provider = TracerProvider()
-        self.provider.add_span_processor(SimpleSpanProcessor(self.exporter))
-        self.host = self.provider.get_tracer("host")
-
-    def all(self) -> list[ReadableSpan]:
-        return list(self.exporter.get_finished_spans())
-
-    def named(self, name: str) -> ReadableSpan:
-        found = [span for span in self.all() if span.name == name]
-        assert len(found) == 1, f"{len(found)} spans named {name!r}"
-        return found[0]
-
-    def ending(self, suffix: str) -> ReadableSpan:
-        found = [span for span in self.all() if span.name.endswith(suffix)]
-        assert len(found) == 1, f"{len(found)} spans ending {suffix!r}"
-        return found[0]
-
-
-@pytest.fixture
-def spans() -> Iterator[Spans]:
-    spans = Spans()
-    yield spans
-    spans.provider.shutdown()
 
 
 @pytest.fixture
@@ -67,10 +27,6 @@ def prov(spans: Spans, provenant_server: Any, provenant_api_key: str) -> Iterato
     )
     yield client
     client.shutdown(10)
-
-
-def parent_of(span: ReadableSpan) -> Optional[int]:
-    return span.parent.span_id if span.parent is not None else None
 
 
 def no_current_span() -> bool:

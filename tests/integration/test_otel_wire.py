@@ -17,17 +17,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as ProtoSpan
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from otel_spans import needs_anthropic_otel
 
 import provenant
 from provenant._fake_provider import FakeProvider, Reply
 from provenant.client import ProvenantClient
-
-#: anthropic 2.x ships OpenTelemetry spans of its own (and an ``open_telemetry=`` option);
-#: older releases, all that Python 3.9 can install, have neither.
-needs_anthropic_otel = pytest.mark.skipif(
-    int(anthropic.__version__.split(".")[0]) < 2,
-    reason="this anthropic release has no OpenTelemetry spans of its own",
-)
 
 
 class _Receiver:
