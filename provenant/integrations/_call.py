@@ -18,7 +18,7 @@ from provenant._logging import log_fault
 from provenant.integrations._extract import ReplyInfo, RequestInfo
 from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._resume import seed_resumed
-from provenant.tracing._transcript import NormalizedMessage
+from provenant.tracing._transcript import NormalizedMessage, last_assistant_index
 
 if TYPE_CHECKING:
     from provenant.client import ProvenantClient
@@ -90,10 +90,7 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
 
 def _trailing(messages: list[NormalizedMessage]) -> list[NormalizedMessage]:
     """The messages after the last assistant message: one call's own new input."""
-    for index in range(len(messages) - 1, -1, -1):
-        if messages[index].role == "ASSISTANT":
-            return messages[index + 1 :]
-    return messages
+    return messages[last_assistant_index(messages) + 1 :]
 
 
 def _snapshot(kwargs: Mapping[str, Any]) -> dict[str, Any]:

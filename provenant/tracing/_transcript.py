@@ -37,7 +37,7 @@ import json
 import threading
 from typing import Any, Hashable, Optional, Sequence
 
-__all__ = ["NormalizedMessage", "Transcript", "content_key", "result_forms"]
+__all__ = ["NormalizedMessage", "Transcript", "content_key", "last_assistant_index", "result_forms"]
 
 _ROOT = "provenant-transcript-root"
 _NO_SYSTEM: Hashable = ("no-system",)
@@ -103,13 +103,18 @@ def _message_text(content: Any) -> str:
     return ""
 
 
-def _answered_part(messages: Sequence[NormalizedMessage]) -> int:
-    """The index of the call's last assistant message (0 without one): the messages
+def last_assistant_index(messages: Sequence[NormalizedMessage]) -> int:
+    """The index of the call's last assistant message, -1 without one: the messages
     before it were answered already, the ones after it are the call's own input."""
     for index in range(len(messages) - 1, -1, -1):
         if messages[index].role == "ASSISTANT":
             return index
-    return 0
+    return -1
+
+
+def _item_key(message: NormalizedMessage) -> tuple[str, Optional[str], Hashable]:
+    """What identifies a message in the chain: its role, tool call id and content."""
+    return (message.role, message.tool_call_id, content_key(message.content))
 
 
 class Transcript:
@@ -154,7 +159,7 @@ class Transcript:
         system_key = _NO_SYSTEM if system is None else content_key(system)
         chain: Hashable = _ROOT if root is None else (_ROOT, root)
         new: list[NormalizedMessage] = []
-        answered = _answered_part(messages)
+        answered = last_assistant_index(messages)
         with self._lock:
             known = self._known
             latest = self._latest
@@ -162,7 +167,7 @@ class Transcript:
             for index, message in enumerate(messages):
                 if message.role == "ASSISTANT":
                     continue
-                item = (message.role, message.tool_call_id, content_key(message.content))
+                item = _item_key(message)
                 chain = hash((chain, *item))
                 recorded_under = known.get(chain)
                 if recorded_under is None and index < answered:
@@ -219,7 +224,7 @@ class Transcript:
                     system_key = content_key(message.content)
                     self._systems.add(system_key)
                 elif message.role != "ASSISTANT":
-                    item = (message.role, message.tool_call_id, content_key(message.content))
+                    item = _item_key(message)
                     chain = hash((chain, *item))
                     self._known.setdefault(chain, system_key)
                     self._latest[item] = chain
