@@ -235,7 +235,7 @@ class Exporter:
                 self._drop(event, "no_worker")
                 return
         lanes = self._lanes
-        if sum(map(len, self._queues)) >= self._max_queue and not self._make_room(event):
+        if self._depth() >= self._max_queue and not self._make_room(event):
             return
         lane = lanes[event.session.shard]
         lane.queue.append(event)
@@ -243,6 +243,10 @@ class Exporter:
             next(self._enqueued)
         if lane.sleeping:
             lane.wake.set()
+
+    def _depth(self) -> int:
+        """Events waiting in all the workers' queues (summed in C: on every enqueue)."""
+        return sum(map(len, self._queues))
 
     def _make_room(self, event: _Event) -> bool:
         """Apply ``on_queue_full``; True when ``event`` may be enqueued."""
@@ -258,7 +262,7 @@ class Exporter:
             return True
         if policy == "block":
             deadline = time.monotonic() + self._settings.queue_block_timeout
-            while sum(len(lane.queue) for lane in lanes) >= self._max_queue:
+            while self._depth() >= self._max_queue:
                 if time.monotonic() >= deadline or self._closed:
                     self._drop(event, "queue_full_timeout")
                     return False
@@ -576,7 +580,7 @@ class Exporter:
                 "delivered": self._delivered,
                 "retried": self._retried,
                 "dropped": dict(self._dropped),
-                "queue_depth": sum(len(lane.queue) for lane in self._lanes),
+                "queue_depth": self._depth(),
             }
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:
