@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from provenant._json import compact_json
 from provenant.server._handling import (
     Conn,
     Reply,
-    dumps_json,
     load_agent,
 )
 from provenant.server._records import (
@@ -62,7 +62,7 @@ def _insert_agent(conn: Conn, org: str, body: dict[str, Any], slug: str) -> Any:
             body["name"],
             slug,
             body.get("description"),
-            dumps_json(body.get("tags", [])),
+            compact_json(body.get("tags", [])),
             body.get("modelFamily"),
             now,
             now,
@@ -107,7 +107,7 @@ def update_agent(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: An
     values: list[Any] = [b[key] for key in columns if key in b]
     if "tags" in b:
         sets.append("tags = ?")
-        values.append(dumps_json(b["tags"]))
+        values.append(compact_json(b["tags"]))
     sets.append("updated_at = ?")
     values.append(now_iso())
     conn.execute(f"UPDATE agents SET {', '.join(sets)} WHERE id = ?", (*values, p[0]))

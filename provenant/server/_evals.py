@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from provenant._json import compact_json
 from provenant.server._handling import (
     Conn,
     Reply,
-    dumps_json,
     load_agent,
     not_found,
 )
@@ -56,7 +56,7 @@ def create_suite(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: An
     conn.execute(
         "INSERT INTO eval_suites (id, org_id, name, description, tags, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (suite_id, org, b["name"], b.get("description"), dumps_json(b.get("tags", [])), now, now),
+        (suite_id, org, b["name"], b.get("description"), compact_json(b.get("tags", [])), now, now),
     )
     return 201, suite_record(_load_suite(conn, org, suite_id))
 
@@ -84,11 +84,11 @@ def add_case(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -
             p[0],
             b["name"],
             b.get("description"),
-            dumps_json(b["input"]),
-            dumps_json(expected) if expected is not None else None,
+            compact_json(b["input"]),
+            compact_json(expected) if expected is not None else None,
             b.get("scoringFn", "exact_match"),
             b.get("weight", 1.0),
-            dumps_json(b.get("tags", [])),
+            compact_json(b.get("tags", [])),
             now,
             now,
         ),
@@ -121,7 +121,7 @@ def create_run(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any)
             b["agentId"],
             b.get("agentVersionId"),
             b.get("environmentId"),
-            dumps_json(b.get("metadata", {})),
+            compact_json(b.get("metadata", {})),
             now,
             now,
         ),
@@ -189,13 +189,13 @@ def submit_results(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
                 new_id(),
                 p[0],
                 result["caseId"],
-                dumps_json(output) if output is not None else None,
+                compact_json(output) if output is not None else None,
                 result.get("score"),
                 1 if result.get("passed") else 0,
                 result.get("latencyMs"),
                 result.get("tokenCount"),
                 result.get("error"),
-                dumps_json(result.get("metadata", {})),
+                compact_json(result.get("metadata", {})),
                 now,
             ),
         )

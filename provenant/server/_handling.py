@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Callable, Mapping
 
-from provenant._json import compact_json
 from provenant.server._records import (
     AGENT_COLUMNS,
     SESSION_COLUMNS,
@@ -31,10 +30,6 @@ class Reply(Exception):
 
 def not_found(what: str = "Not found") -> Reply:
     return Reply(404, {"error": what})
-
-
-def dumps_json(value: Any) -> str:
-    return compact_json(value)
 
 
 # -- handlers -----------------------------------------------------------------------------

@@ -49,7 +49,6 @@ from provenant.server._handling import (
     Conn,
     Handler,
     Reply,
-    dumps_json,
 )
 from provenant.server._records import (
     TURN_COLUMNS,
@@ -415,7 +414,7 @@ class Router:
                                 method,
                                 path,
                                 status,
-                                dumps_json(answer),
+                                compact_json(answer),
                                 time.time(),
                             ),
                         )
@@ -463,10 +462,10 @@ class Router:
                 ).fetchone()
             for turn in rows:
                 last_seq = int(turn[10])
-                yield b"data: " + dumps_json(turn_record(turn)).encode("utf-8") + b"\n\n"
+                yield b"data: " + compact_json(turn_record(turn)).encode("utf-8") + b"\n\n"
             if state is None or state[0] is not None:
                 event = {"__type": "session.ended", "sessionId": session_id}
-                yield b"data: " + dumps_json(event).encode("utf-8") + b"\n\n"
+                yield b"data: " + compact_json(event).encode("utf-8") + b"\n\n"
                 return
             if time.monotonic() - last_ping > _SSE_PING_SECONDS:
                 last_ping = time.monotonic()

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
+from provenant._json import compact_json
 from provenant.server._handling import (
     Conn,
     clamp_int,
-    dumps_json,
     load_agent,
     load_session,
     not_found,
@@ -44,8 +44,8 @@ def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
             b.get("environmentId"),
             b.get("externalId"),
             b.get("userId"),
-            dumps_json(b.get("metadata", {})),
-            dumps_json(b.get("tags", [])),
+            compact_json(b.get("metadata", {})),
+            compact_json(b.get("tags", [])),
             now,
             now,
             now,
@@ -103,12 +103,12 @@ def add_turn(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -
         new_id(),
         p[0],
         b["role"],
-        content if isinstance(content, str) else dumps_json(content),
-        dumps_json(b["toolCalls"]) if "toolCalls" in b else "[]",
+        content if isinstance(content, str) else compact_json(content),
+        compact_json(b["toolCalls"]) if "toolCalls" in b else "[]",
         b.get("latencyMs"),
         b.get("inputTokens"),
         b.get("outputTokens"),
-        dumps_json(b["metadata"]) if "metadata" in b else "{}",
+        compact_json(b["metadata"]) if "metadata" in b else "{}",
         now_iso(),
     )
     # One statement checks the session's org and inserts (the hot path of the exporter).
@@ -172,7 +172,7 @@ def update_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
     for key in ("metadata", "tags"):
         if key in b:
             sets.append(f"{key} = ?")
-            values.append(dumps_json(b[key]))
+            values.append(compact_json(b[key]))
     if sets:
         sets.append("updated_at = ?")
         values.append(now_iso())
