@@ -174,6 +174,41 @@ def _turn_request(port: int) -> bytes:
     return head.encode() + body
 
 
+def _connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+def _after_answer(sock: socket.socket, buffer: bytes) -> bytes:
+    """Read one answer (headers and a Content-Length body); return the bytes after it."""
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end >= 0:
+            head = buffer[:end].lower()
+            start = head.find(b"content-length:") + len(b"content-length:")
+            length = int(head[start:].split(b"\r\n", 1)[0])
+            if len(buffer) >= end + 4 + length:
+                return buffer[end + 4 + length :]
+        buffer += sock.recv(65536)
+
+
+def _deliver_from_stdin(port: int) -> None:
+    """The delivery child (``--deliver PORT``): send each length-prefixed request read
+    from stdin to the sink, read its answer before the next, and write a byte per answer."""
+    sock = _connect(port)
+    pipe = sys.stdin.buffer
+    buffer = b""
+    while True:
+        line = pipe.readline()
+        if not line:
+            return
+        sock.sendall(pipe.read(int(line)))
+        buffer = _after_answer(sock, buffer)
+        sys.stdout.buffer.write(b".")
+        sys.stdout.buffer.flush()
+
+
 class _Sender:
     """The calls recorded and not yet handed over, counted by a background thread."""
 
@@ -204,8 +239,7 @@ class BareSender(_Sender):
         super().__init__()
         self._request = _turn_request(port)
         self._pipelined = pipelined
-        self._sock = socket.create_connection(("127.0.0.1", port))
-        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = _connect(port)
         self._buffer = b""
         threading.Thread(target=self._run, daemon=True).start()
 
@@ -227,44 +261,7 @@ class BareSender(_Sender):
                 self._pending.popleft()
 
     def _read_answer(self) -> None:
-        while True:
-            end = self._buffer.find(b"\r\n\r\n")
-            if end >= 0:
-                head = self._buffer[:end].lower()
-                start = head.find(b"content-length:") + len(b"content-length:")
-                length = int(head[start:].split(b"\r\n", 1)[0])
-                if len(self._buffer) >= end + 4 + length:
-                    self._buffer = self._buffer[end + 4 + length :]
-                    return
-            self._buffer += self._sock.recv(65536)
-
-
-# A delivery process: reads length-prefixed requests from its stdin and sends each to the
-# sink, reading its answer before sending the next; writes a byte per answer.
-_DELIVERY_CHILD = r"""
-import socket, sys
-sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-pipe = sys.stdin.buffer
-buffer = b""
-while True:
-    line = pipe.readline()
-    if not line:
-        break
-    sock.sendall(pipe.read(int(line)))
-    while True:
-        end = buffer.find(b"\r\n\r\n")
-        if end >= 0:
-            head = buffer[:end].lower()
-            start = head.find(b"content-length:") + len(b"content-length:")
-            length = int(head[start:].split(b"\r\n", 1)[0])
-            if len(buffer) >= end + 4 + length:
-                buffer = buffer[end + 4 + length:]
-                break
-        buffer += sock.recv(65536)
-    sys.stdout.buffer.write(b".")
-    sys.stdout.buffer.flush()
-"""
+        self._buffer = _after_answer(self._sock, self._buffer)
 
 
 class ChildSender(_Sender):
@@ -276,7 +273,7 @@ class ChildSender(_Sender):
         request = _turn_request(port)
         self._framed = b"%d\n" % len(request) + request
         self._child = subprocess.Popen(
-            [sys.executable, "-c", _DELIVERY_CHILD, str(port)],
+            [sys.executable, __file__, "--deliver", str(port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -373,7 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=50, help="calls per round and variant")
     parser.add_argument("--rounds", type=int, default=40, help="rounds (the median is taken)")
+    parser.add_argument("--deliver", type=int, help=argparse.SUPPRESS)  # the child's role
     args = parser.parse_args(argv)
+    if args.deliver is not None:
+        _deliver_from_stdin(args.deliver)
+        return 0
 
     children, urls = _start_servers()
     sink, sink_url = _start_sink()
