@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable, Iterator, Optional, TypeVar
 
 import pytest
 from otel_spans import Spans
+from provider_clients import close_opened
 
 from provenant._fake_provider import FakeProvider, start_fake_provider
 from provenant.client import ProvenantClient
@@ -27,6 +28,12 @@ def fake_provider(_fake_provider_server: FakeProvider) -> Iterator[FakeProvider]
     _fake_provider_server.reset()
     yield _fake_provider_server
     _fake_provider_server.reset()
+
+
+@pytest.fixture(autouse=True)
+def _close_provider_clients() -> Iterator[None]:
+    yield
+    close_opened()
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import anthropic
 import openai
 import pytest
 from fault_proxy import FaultProxy
+from provider_clients import anthropic_client, closed_after_test
 from provider_compat import is_provider_stream
 
 import provenant
@@ -81,23 +82,6 @@ def stalled() -> Iterator[StalledServer]:
     server = StalledServer()
     yield server
     server.close()
-
-
-_OPEN: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_provider_clients() -> Iterator[None]:
-    yield
-    while _OPEN:
-        _OPEN.pop().close()
-
-
-def anthropic_client(fake: FakeProvider) -> Any:
-    """A raw Anthropic client on the fake provider (typed Any: the tests pass plain dicts)."""
-    client = anthropic.Anthropic(base_url=fake.url, api_key="k", max_retries=0)
-    _OPEN.append(client)
-    return client
 
 
 def _messages(text: str) -> Any:
@@ -292,7 +276,7 @@ def test_an_azure_openai_client_records_its_chat_call(
     azure = openai.AzureOpenAI(
         azure_endpoint=fake_provider.url, api_key="k", api_version="2024-06-01", max_retries=0
     )
-    _OPEN.append(azure)
+    closed_after_test(azure)
     provenant.instrument(azure, provenant=provenant_client, agent_id="Azure Bot")
     reply = azure.chat.completions.create(
         model="gpt-test", messages=[{"role": "user", "content": "hi azure"}]
@@ -319,7 +303,7 @@ def test_an_anthropic_vertex_client_records_its_call(
         base_url=fake_provider.url,
         max_retries=0,
     )
-    _OPEN.append(vertex)
+    closed_after_test(vertex)
     assert provenant.instrument(vertex, provenant=provenant_client, agent_id="Vertex Bot") is vertex
     reply = vertex.messages.create(model=MODEL, max_tokens=9, messages=_messages("hi vertex"))
     assert _text(reply) == "You said: hi vertex"

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterator
+from typing import Any
 
 import anthropic
 import openai
 import pytest
+from provider_clients import anthropic_client, closed_after_test
 
 import provenant
 from provenant._fake_provider import FakeProvider, Reply, ToolCall
 from provenant.client import ProvenantClient
 
 MODEL = "claude-test"
-
-
-_OPEN: list[Any] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_provider_clients() -> Iterator[None]:
-    yield
-    while _OPEN:
-        _OPEN.pop().close()
-
-
-def anthropic_client(fake: FakeProvider, **options: Any) -> anthropic.Anthropic:
-    client = anthropic.Anthropic(base_url=fake.url, api_key="k", max_retries=0, **options)
-    _OPEN.append(client)
-    return client
 
 
 def ask(client: Any, *texts: str) -> Any:
@@ -90,7 +75,7 @@ def test_instrumenting_twice_records_once(client, provenant_client, recorded):
 def test_copies_are_instrumented_too(client, method, recorded):
     """A client made by with_options() or copy() records its calls too."""
     copy = getattr(client, method)(timeout=30)
-    _OPEN.append(copy)
+    closed_after_test(copy)
     assert copy is not client
     assert type(copy) is type(client)
     ask(copy, "from the copy")
@@ -101,7 +86,7 @@ def test_copies_are_instrumented_too(client, method, recorded):
 def test_uninstrument_restores_the_client(client, fake_provider, recorded):
     """uninstrument() restores the original methods and stops recording, copies included."""
     copy = client.with_options(timeout=30)
-    _OPEN.append(copy)
+    closed_after_test(copy)
     assert provenant.uninstrument(client) is client
     assert "create" not in vars(client.messages)
     assert client.messages.create.__func__ is anthropic.resources.Messages.create
@@ -218,7 +203,7 @@ def test_a_conversation_with_its_history_cut_records_each_turn_once(
         raw: Any = anthropic_client(fake_provider)
     else:
         raw = openai.OpenAI(base_url=fake_provider.openai_base_url, api_key="k", max_retries=0)
-        _OPEN.append(raw)
+        closed_after_test(raw)
     client = provenant.instrument(raw, provenant=provenant_client, agent_id="Bot")
     window: list[Any] = []
     with provenant_client.session("Bot"):
