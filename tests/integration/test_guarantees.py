@@ -93,6 +93,22 @@ def _text(message: Any) -> str:
     return str(message.content[0].text)
 
 
+def returned_by_create(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every object the provider's own ``Messages.create`` returns from now on, in order."""
+    from anthropic.resources.messages import Messages
+
+    returned: list[Any] = []
+    original_create = Messages.create
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_create(self, *args, **kwargs)
+        returned.append(result)
+        return result
+
+    monkeypatch.setattr(Messages, "create", spy)
+    return returned
+
+
 # -- semantic 7: never block ------------------------------------------------------------
 
 
@@ -151,17 +167,7 @@ def test_a_fault_reading_replies_never_changes_what_the_caller_gets(
 ) -> None:
     """With the reply extractors raising, plain, streamed and failing calls give the provider's
     own objects, chunks and exceptions, and each fault kind logs one line over 20 calls."""
-    from anthropic.resources.messages import Messages
-
-    returned: list[Any] = []
-    original_create = Messages.create
-
-    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original_create(self, *args, **kwargs)
-        returned.append(result)
-        return result
-
-    monkeypatch.setattr(Messages, "create", spy)
+    returned = returned_by_create(monkeypatch)
     raw = anthropic_client(fake_provider)
     # Reference chunks and error from an uninstrumented client.
     fake_provider.script(Reply(text="one two three four"))
@@ -327,17 +333,7 @@ def test_an_llm_call_in_an_unsampled_session_records_nothing(
 ) -> None:
     """With sample_rate=0, an instrumented call inside a session returns the provider's own
     object (a plain stream for a stream) and nothing at all is recorded."""
-    from anthropic.resources.messages import Messages
-
-    returned: list[Any] = []
-    original_create = Messages.create
-
-    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original_create(self, *args, **kwargs)
-        returned.append(result)
-        return result
-
-    monkeypatch.setattr(Messages, "create", spy)
+    returned = returned_by_create(monkeypatch)
     unsampled = ProvenantClient(
         base_url=provenant_server.url, api_key=provenant_api_key, sample_rate=0
     )
