@@ -13,7 +13,7 @@ observers are only called when some are registered::
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Mapping, Optional, overload
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, overload
 
 from provenant._logging import log_fault
 
@@ -34,22 +34,26 @@ _time_ns = time.time_ns
 _new = object.__new__
 
 
-def notify_start(observers: list[Any], span: Span) -> None:
-    """Call ``on_start(span)`` on every observer; a fault is logged, never raised."""
+def _notify(observers: Iterable[Any], hook_name: str, span: Span, optional: bool) -> None:
+    """Call ``hook_name(span)`` on each observer (skipping those without it when
+    ``optional``); a fault is logged, never raised."""
     for observer in observers:
         try:
-            observer.on_start(span)
+            hook = getattr(observer, hook_name, None) if optional else getattr(observer, hook_name)
+            if hook is not None:
+                hook(span)
         except Exception as exc:
-            log_fault("observer", f"observer {type(observer).__name__}.on_start failed", exc)
+            log_fault("observer", f"observer {type(observer).__name__}.{hook_name} failed", exc)
+
+
+def notify_start(observers: list[Any], span: Span) -> None:
+    """Call ``on_start(span)`` on every observer; a fault is logged, never raised."""
+    _notify(observers, "on_start", span, optional=False)
 
 
 def notify_end(observers: list[Any], span: Span) -> None:
     """Call ``on_end(span)`` on every observer; a fault is logged, never raised."""
-    for observer in observers:
-        try:
-            observer.on_end(span)
-        except Exception as exc:
-            log_fault("observer", f"observer {type(observer).__name__}.on_end failed", exc)
+    _notify(observers, "on_end", span, optional=False)
 
 
 def notify_enter(observers: list[Any], span: Span) -> None:
@@ -59,26 +63,12 @@ def notify_enter(observers: list[Any], span: Span) -> None:
     block, a provider request), and always followed by :func:`notify_exit` on the same
     thread; the OpenTelemetry export makes its span the current OpenTelemetry context.
     """
-    for observer in observers:
-        hook = getattr(observer, "on_enter", None)
-        if hook is None:
-            continue
-        try:
-            hook(span)
-        except Exception as exc:
-            log_fault("observer", f"observer {type(observer).__name__}.on_enter failed", exc)
+    _notify(observers, "on_enter", span, optional=True)
 
 
 def notify_exit(observers: list[Any], span: Span) -> None:
     """Call the optional ``on_exit(span)`` of every observer, in reverse order of entry."""
-    for observer in reversed(observers):
-        hook = getattr(observer, "on_exit", None)
-        if hook is None:
-            continue
-        try:
-            hook(span)
-        except Exception as exc:
-            log_fault("observer", f"observer {type(observer).__name__}.on_exit failed", exc)
+    _notify(reversed(observers), "on_exit", span, optional=True)
 
 
 class entered:  # lower case: used like a function, ``with entered(span):``
