@@ -1,7 +1,7 @@
 """
 The cost of ``instrument()`` on the caller, against an uninstrumented call of the same client.
 
-    python benchmarks/bench_instrument.py [--calls 50] [--rounds 40]
+    python benchmarks/bench_instrument.py [--calls 50] [--rounds 40] [--model-rounds 10]
 
 One process times ``messages.create`` on one ``anthropic.Anthropic`` client, in rounds
 of short phases: plain calls (a copy made before ``instrument()``, sharing its connection
@@ -20,12 +20,17 @@ its baseline from the same run:
 - a naive recorder that posts create, turns and end with blocking HTTP before returning
   (the platform's original design), for contrast: its waits include the server's low
   priority here, where against the hosted platform they would be network round trips;
+- the raw call timed again in phases of its own (``raw, again``): how far two phases of
+  the very same call differ, the resolution of the ratios above;
 - the SDK path alone without the provider call, and the tracing core's part of it;
 - how far delivery lags: the time the flush after a phase still takes, against the
   phase's time. On a 2-core machine the local server cannot keep pace with back-to-back
   calls to a fake provider that answers at once, so part of each phase's delivery runs in
   that untimed flush and the wall ratio above is the better for it. ``bench_floor.py``
-  measures the same calls delivering to a sink that keeps pace.
+  measures the same calls delivering to a sink that keeps pace;
+- single-call sessions against a fake model that takes 20 ms to answer (quicker than any
+  hosted model), over the raw call to it: the caller's thread then waits most of the
+  time, as in a real agent, and the background delivery runs while it waits.
 """
 
 from __future__ import annotations
@@ -35,12 +40,13 @@ import functools
 import http.client
 import itertools
 import json
+import random
 import statistics
 import subprocess
 import sys
 import time
 from contextlib import nullcontext
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 from urllib.parse import urlsplit
 
 import anthropic
@@ -52,6 +58,8 @@ _TARGET_RATIO = 1.05
 _TARGET_CPU_US = 25.0
 _MODEL = "claude-bench"
 _MESSAGES = [{"role": "user", "content": "How do I reset my password?"}]
+# The model that takes its time: 20 ms, far quicker than any hosted model answers.
+_MODEL_DELAY_S = 0.02
 
 # The Provenant server and the fake provider each run in a child process of their own:
 # in one interpreter, the server's work on our deliveries would hold the provider's GIL
@@ -71,20 +79,26 @@ sys.stdin.read()
 server.stop()
 """
 
+# Two fake providers: one that answers at once (the caller's thread is then busy all the
+# time, the worst case for anything sharing its interpreter), and one that takes
+# _MODEL_DELAY_S to answer, as a fast model would.
 _PROVIDER_CHILD = """
-import json, sys
-from provenant._fake_provider import start_fake_provider
+import dataclasses, json, sys
+from provenant._fake_provider import echo_reply, start_fake_provider
 fake = start_fake_provider()
-print(json.dumps({"fake": fake.url}), flush=True)
+model = start_fake_provider()
+model.set_responder(lambda request: dataclasses.replace(echo_reply(request), delay_s=%r))
+print(json.dumps({"fake": fake.url, "model": model.url}), flush=True)
 sys.stdin.read()
 fake.stop()
+model.stop()
 """
 
 
 def _start_servers() -> tuple[list[subprocess.Popen[str]], dict[str, str]]:
     children: list[subprocess.Popen[str]] = []
     urls: dict[str, str] = {}
-    for code in (_SERVER_CHILD, _PROVIDER_CHILD):
+    for code in (_SERVER_CHILD, _PROVIDER_CHILD % _MODEL_DELAY_S):
         child = subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -211,10 +225,57 @@ def _us(seconds: float) -> str:
     return f"{seconds * 1e6:9.1f} us"[-12:].rjust(12)
 
 
+class _Phases:
+    """
+    Per-call figures of variants timed in alternating phases of back-to-back calls.
+
+    Each round times every variant once, in a shuffled (seeded) order, so that the
+    machine's drift over a run is shared by all and no variant always follows the same
+    neighbour. Each instrumented call pays for the background delivery its predecessors
+    started, as in a real agent loop; the flush after a phase puts the rest of that
+    delivery into the phase's process CPU, and keeps it out of the next phase's calls.
+    """
+
+    def __init__(self, recorder: ProvenantClient, variants: dict[str, Callable[[], None]]):
+        self._recorder = recorder
+        self._variants = variants
+        self._order = random.Random(0)
+        self.walls: dict[str, list[float]] = {name: [] for name in variants}
+        self.cpus: dict[str, list[float]] = {name: [] for name in variants}
+        self.process: dict[str, list[float]] = {name: [] for name in variants}
+        self.behind: dict[str, list[float]] = {name: [] for name in variants}
+
+    def run(self, rounds: int, calls: int, in_session: Collection[str] = ()) -> None:
+        """Time ``rounds`` rounds of ``calls`` calls per variant; those named in
+        ``in_session`` run inside one session per phase."""
+        recorder = self._recorder
+        for _ in range(rounds):
+            names = list(self._variants)
+            self._order.shuffle(names)
+            for name in names:
+                with recorder.session("Bench Bot") if name in in_session else nullcontext():
+                    process_start = time.process_time()
+                    walls, cpus = _timed(self._variants[name], calls)
+                    flush_start = time.perf_counter()
+                    recorder.flush(60)
+                    # How far delivery lags the calls: the time it still needs once the
+                    # phase's last call returned, against the phase's own time.
+                    self.behind[name].append((time.perf_counter() - flush_start) / sum(walls))
+                    self.process[name].append((time.process_time() - process_start) / calls)
+                self.walls[name] += walls
+                self.cpus[name] += cpus
+
+    def median(self, figures: dict[str, list[float]]) -> dict[str, float]:
+        return {name: statistics.median(values) for name, values in figures.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=50, help="calls per round and variant")
     parser.add_argument("--rounds", type=int, default=40, help="rounds (the median is taken)")
+    parser.add_argument(
+        "--model-rounds", type=int, default=10, help="rounds against the model that takes 20 ms"
+    )
     parser.add_argument(
         "--workers", type=int, default=None, help="exporter_workers of the recording client"
     )
@@ -229,50 +290,45 @@ def main(argv: list[str] | None = None) -> int:
     client = provenant.instrument(raw.copy(), provenant=recorder, agent_id="Bench Bot")
     naive = NaiveRecorder(urls["server"], urls["key"])
     modes = ("single-call sessions", "inside one session")
-    walls: dict[str, list[float]] = {name: [] for name in ("raw", *modes, "naive recorder")}
-    cpus: dict[str, list[float]] = {name: [] for name in walls}
-    process: dict[str, list[float]] = {name: [] for name in walls}
-    behind: dict[str, list[float]] = {name: [] for name in modes}
+    raw_call = functools.partial(_call, raw)
+    phases = _Phases(
+        recorder,
+        {
+            "raw": raw_call,
+            modes[0]: functools.partial(_call, client),
+            modes[1]: functools.partial(_call, client),
+            "naive recorder": functools.partial(naive.record, raw),
+            # The same raw call in phases of its own: how far two phases of one call
+            # differ in this run, the resolution of every ratio printed.
+            "raw, again": raw_call,
+        },
+    )
+    slow_raw = anthropic.Anthropic(base_url=urls["model"], api_key="bench", max_retries=0)
+    slow_client = provenant.instrument(slow_raw.copy(), provenant=recorder, agent_id="Bench Bot")
+    slow_phases = _Phases(
+        recorder,
+        {
+            "raw": functools.partial(_call, slow_raw),
+            modes[0]: functools.partial(_call, slow_client),
+        },
+    )
     try:
         for _ in range(50):  # warm up: connections, the agent's id, the exporter's threads
             _call(raw)
             _call(client)
             naive.record(raw)
         recorder.flush(30)
-        for _ in range(args.rounds):
-            # Short phases of back-to-back calls, the variants taking turns, so that the
-            # machine's drift over a run is shared by all: each instrumented call pays for
-            # the background delivery its predecessors started, as in a real agent loop.
-            # The flush after a phase puts the rest of that delivery into the phase's
-            # process CPU, and keeps it out of the next phase's calls.
-            for name in walls:
-                target: Callable[[], None]
-                if name == "naive recorder":
-                    target = functools.partial(naive.record, raw)
-                else:
-                    target = functools.partial(_call, raw if name == "raw" else client)
-                with recorder.session("Bench Bot") if name == modes[1] else nullcontext():
-                    process_start = time.process_time()
-                    phase_walls, phase_cpus = _timed(target, args.calls)
-                    flush_start = time.perf_counter()
-                    recorder.flush(60)
-                    if name in modes:
-                        # How far delivery lags the calls: the time it still needs once
-                        # the phase's last call returned, against the phase's own time.
-                        lag = (time.perf_counter() - flush_start) / sum(phase_walls)
-                        behind[name].append(lag)
-                    process[name].append((time.process_time() - process_start) / args.calls)
-                walls[name] += phase_walls
-                cpus[name] += phase_cpus
+        phases.run(args.rounds, args.calls, in_session=modes[1:])
+        slow_phases.run(args.model_rounds, 20)
         delivered = recorder.stats()
         layer = _integration_layer_cpu(recorder)
     finally:
         recorder.shutdown(30)
         _stop_servers(children)
 
-    median = {name: statistics.median(values) for name, values in walls.items()}
-    cpu = {name: statistics.median(values) for name, values in cpus.items()}
-    proc = {name: statistics.median(values) for name, values in process.items()}
+    median = phases.median(phases.walls)
+    cpu = phases.median(phases.cpus)
+    proc = phases.median(phases.process)
     print(
         f"bench_instrument: anthropic messages.create, {args.calls} calls x {args.rounds} "
         "rounds per variant, medians per call"
@@ -282,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{'process CPU':>12}{'SDK share':>12}"
     )
     passed = True
-    for name in walls:
+    for name in median:
         ratio = median[name] / median["raw"]
         sdk_cpu = cpu[name] - cpu["raw"]
         verdict = ""
@@ -296,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(
         f"  targets: wall ratio <= {_TARGET_RATIO}, SDK CPU on the caller's thread <= "
-        f"{_TARGET_CPU_US:.0f} us; process CPU includes background delivery"
+        f"{_TARGET_CPU_US:.0f} us; process CPU includes background delivery; 'raw, again' "
+        "is the same raw call timed in phases of its own"
     )
     print(
         f"  SDK path alone (no provider call), caller CPU: {_us(layer[0])}, of which the "
@@ -304,9 +361,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     for name in modes:
         print(
-            f"  {name}: delivery still needed {statistics.median(behind[name]):.0%} of a "
-            "phase's time after its last call (median), outside the timed calls"
+            f"  {name}: delivery still needed {statistics.median(phases.behind[name]):.0%} "
+            "of a phase's time after its last call (median), outside the timed calls"
         )
+    slow = slow_phases.median(slow_phases.walls)
+    slow_cpu = slow_phases.median(slow_phases.cpus)
+    print(
+        f"  against a model that answers in {_MODEL_DELAY_S * 1000:.0f} ms "
+        f"({args.model_rounds} rounds of 20 calls): single-call sessions "
+        f"{slow[modes[0]] / slow['raw']:.3f} of the raw call's wall time, SDK CPU on the "
+        f"caller's thread {_us(slow_cpu[modes[0]] - slow_cpu['raw']).strip()}"
+    )
     print(f"  delivery: {delivered}")
     print("PASS" if passed else "FAIL")
     return 0 if passed else 1
