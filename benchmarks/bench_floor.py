@@ -20,6 +20,8 @@ fake provider (a child process), in alternating phases of back-to-back calls:
 - ``sdk, nothing sent``: instrumented, its exporter's backend swapped for one that encodes
   each body and answers at once without any I/O: what recording costs in this process
   before the first byte is sent;
+- ``sdk, caller only``: instrumented, its worker dropping every event as it takes it
+  (nothing built, nothing sent): what the SDK's work on the caller's thread costs alone;
 - ``bare, one by one``: no SDK; after each call a background thread sends the four
   requests of a single-call session to the sink, prebuilt bytes on a raw socket, each
   answered before the next, as the contract's in-order delivery requires;
@@ -28,16 +30,25 @@ fake provider (a child process), in alternating phases of back-to-back calls:
   429 or 503 would land after the requests sent behind it);
 - ``bare, child process``: the same requests sent one by one by a child process, which
   the background thread feeds through a pipe (delivery off the caller's interpreter);
+- ``capture here, record in a child``: the least an out-of-process recorder would leave
+  in this process, whatever its design: a pass-through wrapper keeps each call's request
+  and reply, and a background thread pickles what is pending, one pipe write per wake,
+  to a child process at the lowest CPU priority that records each call with a real
+  ``ProvenantClient`` (a single-call session delivered to the sink);
 - ``raw, X% busy beside``: the plain call while an unrelated process keeps the CPU busy
   X% of the time (busy for a slice, then asleep): what background work costs the call
   on this machine when it runs elsewhere, with no interpreter and no socket shared;
 - ``raw, 5% busy thread``: the same slices of work run as Python by a thread of this
-  process, which holds the interpreter lock the caller's thread needs while it runs.
+  process, which holds the interpreter lock the caller's thread needs while it runs;
+- ``raw, again``: the plain call once more, in phases of its own: how far two phases of
+  the very same call differ in this run, the resolution of every figure above.
 
-Each ratio is beside the raw call of the same run. Recording a call takes CPU somewhere
-while later calls run: the SDK's worker builds and encodes the turns and sends four
-requests, and the platform (here a local server) handles them. The last variants show
-what a given share of background CPU costs the caller here, whoever spends it.
+Each ratio is beside the raw call of the same run; the variants take turns in a shuffled
+(seeded) order each round, so that none always follows the same neighbour. Recording a
+call takes CPU somewhere while later calls run: the SDK's worker builds and encodes the
+turns and sends four requests, and the platform (here a local server) handles them. The
+busy variants show what a given share of background CPU costs the caller here, whoever
+spends it.
 """
 
 from __future__ import annotations
@@ -47,6 +58,8 @@ import collections
 import functools
 import json
 import os
+import pickle
+import random
 import signal
 import socket
 import statistics
@@ -58,6 +71,7 @@ import uuid
 from typing import Any, Callable, Mapping, Optional
 
 import anthropic
+import wrapt
 from bench_instrument import _call, _start_servers, _stop_servers, _timed
 
 import provenant
@@ -213,7 +227,7 @@ class _Sender:
     """The calls recorded and not yet handed over, counted by a background thread."""
 
     def __init__(self) -> None:
-        self._pending: collections.deque[None] = collections.deque()
+        self._pending: collections.deque[Any] = collections.deque()
 
     def record(self) -> None:
         self._pending.append(None)
@@ -309,6 +323,107 @@ class ChildSender(_Sender):
                 self._pending.popleft()
 
 
+def _record_from_stdin(url: str) -> None:
+    """
+    The recording child (``--record URL``): at the lowest CPU priority, record each call
+    of each pickled batch read from stdin as a single-call session of a real
+    ``ProvenantClient`` delivering to ``url``; an empty frame asks for a flush, answered
+    with one byte once everything read so far was delivered.
+    """
+    if hasattr(os, "nice"):
+        os.nice(19)
+    recorder = ProvenantClient(base_url=url, api_key="bench")
+    pipe = sys.stdin.buffer
+    while True:
+        line = pipe.readline()
+        if not line:
+            break
+        size = int(line)
+        if not size:
+            recorder.flush(60)
+            sys.stdout.buffer.write(b".")
+            sys.stdout.buffer.flush()
+            continue
+        for request, reply, latency_s in pickle.loads(pipe.read(size)):
+            session = recorder.session("Bench Bot")
+            with session:
+                session.add_turn("USER", request["messages"][-1]["content"])
+                session.add_turn(
+                    "ASSISTANT",
+                    reply.content[0].text,
+                    latency_ms=int(latency_s * 1000),
+                    input_tokens=reply.usage.input_tokens,
+                    output_tokens=reply.usage.output_tokens,
+                    metadata={"model": reply.model, "provider": "anthropic", "stream": False},
+                )
+    recorder.shutdown(30)
+
+
+class ChildRecorder(_Sender):
+    """
+    Capture here, record in a child: a pass-through wrapper keeps each call's request
+    (its kwargs, the message list copied) and reply; a background thread pickles what is
+    pending, one pipe write per wake, to the recording child (see
+    :func:`_record_from_stdin`).
+
+    Args:
+        url: Where the child delivers (the sink).
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self._child = subprocess.Popen(
+            [sys.executable, __file__, "--record", url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def wrap(self, client: anthropic.Anthropic) -> anthropic.Anthropic:
+        """Have ``client.messages.create`` hand each call over; returns ``client``."""
+        pending = self._pending
+
+        def capture(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            started = time.perf_counter()
+            reply = wrapped(*args, **kwargs)
+            request = dict(kwargs, messages=list(kwargs["messages"]))
+            pending.append((request, reply, time.perf_counter() - started))
+            return reply
+
+        wrapt.wrap_function_wrapper(client.messages, "create", capture)
+        return client
+
+    def drain(self) -> None:
+        """Wait until the child has delivered everything handed to it."""
+        super().drain()
+        self._write(b"0\n")
+        assert self._child.stdout is not None
+        self._child.stdout.read(1)
+
+    def close(self) -> None:
+        assert self._child.stdin is not None
+        self._child.stdin.close()
+        self._child.wait(30)
+
+    def _write(self, data: bytes) -> None:
+        assert self._child.stdin is not None
+        pipe = self._child.stdin.fileno()
+        while data:
+            data = data[os.write(pipe, data) :]
+
+    def _run(self) -> None:
+        pending = self._pending
+        while True:
+            if not pending:
+                time.sleep(_IDLE_WAIT_S)
+                continue
+            calls = [pending[index] for index in range(len(pending))]
+            data = pickle.dumps(calls, pickle.HIGHEST_PROTOCOL)
+            self._write(b"%d\n" % len(data) + data)
+            for _ in calls:
+                pending.popleft()
+
+
 # Busy for a slice, then asleep, for the given share of the time; stopped (SIGSTOP)
 # outside its own phases.
 _BUSY_CHILD = """
@@ -370,10 +485,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=50, help="calls per round and variant")
     parser.add_argument("--rounds", type=int, default=40, help="rounds (the median is taken)")
-    parser.add_argument("--deliver", type=int, help=argparse.SUPPRESS)  # the child's role
+    parser.add_argument("--deliver", type=int, help=argparse.SUPPRESS)  # a child's role
+    parser.add_argument("--record", help=argparse.SUPPRESS)  # a child's role
     args = parser.parse_args(argv)
     if args.deliver is not None:
         _deliver_from_stdin(args.deliver)
+        return 0
+    if args.record is not None:
+        _record_from_stdin(args.record)
         return 0
 
     children, urls = _start_servers()
@@ -386,10 +505,16 @@ def main(argv: list[str] | None = None) -> int:
     exporter = in_process._tracer._exporter
     assert exporter is not None
     exporter._backend = NothingSent()  # used from the first event on: nothing is sent
-    recorders = (to_server, to_sink, in_process)
+    caller_only = ProvenantClient(base_url=sink_url, api_key="bench")
+    dropping = caller_only._tracer._exporter
+    assert dropping is not None
+    # Each event is dropped (counted, its session's bookkeeping done) as a worker takes it.
+    dropping._deliver = functools.partial(dropping._drop, reason="bench")  # type: ignore[method-assign]
+    recorders = (to_server, to_sink, in_process, caller_only)
     one_by_one = BareSender(sink_port, pipelined=False)
     pipelined = BareSender(sink_port, pipelined=True)
     via_child = ChildSender(sink_port)
+    recording_child = ChildRecorder(sink_url)
 
     def bare(sender: _Sender) -> None:
         _call(raw)
@@ -406,16 +531,23 @@ def main(argv: list[str] | None = None) -> int:
         "sdk, nothing sent": functools.partial(
             _call, provenant.instrument(raw.copy(), provenant=in_process, agent_id="Bench Bot")
         ),
+        "sdk, caller only": functools.partial(
+            _call, provenant.instrument(raw.copy(), provenant=caller_only, agent_id="Bench Bot")
+        ),
         "bare, one by one": functools.partial(bare, one_by_one),
         "bare, pipelined": functools.partial(bare, pipelined),
         "bare, child process": functools.partial(bare, via_child),
+        "capture here, record in a child": functools.partial(
+            _call, recording_child.wrap(raw.copy())
+        ),
     }
     busy: dict[str, BusyProcess | BusyThread] = {
         f"raw, {share:.0%} busy beside": BusyProcess(share) for share in (0.05, 0.2)
     }
     busy["raw, 5% busy thread"] = BusyThread(0.05)
-    for name in busy:
+    for name in (*busy, "raw, again"):
         variants[name] = variants["raw"]
+    order = random.Random(0)
     walls: dict[str, list[float]] = {name: [] for name in variants}
     try:
         for _ in range(30):  # warm up: connections, agent ids, threads
@@ -423,7 +555,10 @@ def main(argv: list[str] | None = None) -> int:
                 call()
         assert exporter._http is None, "the swapped backend is not in use"
         for _ in range(args.rounds):
-            for name, call in variants.items():
+            names = list(variants)
+            order.shuffle(names)
+            for name in names:
+                call = variants[name]
                 if name in busy:
                     busy[name].resume()
                     time.sleep(0.01)
@@ -436,8 +571,10 @@ def main(argv: list[str] | None = None) -> int:
                 one_by_one.drain()
                 pipelined.drain()
                 via_child.drain()
+                recording_child.drain()
     finally:
         via_child.close()
+        recording_child.close()
         for process in busy.values():
             process.close()
         for recorder in recorders:
@@ -453,15 +590,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.rounds} rounds per variant, median wall per call"
     )
     for name, value in median.items():
-        print(f"  {name:<22}{value * 1e6:9.1f} us{value / median['raw']:8.3f}")
+        print(f"  {name:<32}{value * 1e6:9.1f} us{value / median['raw']:8.3f}")
     points = {name: (value / median["raw"] - 1) * 100 for name, value in median.items()}
     print(
-        f"  of the 5.0 points bench_instrument allows: recording in this process before any "
+        f"  of the 5.0 points bench_instrument allows: the SDK's work on the caller's thread "
+        f"alone takes {points['sdk, caller only']:.1f}; recording in this process before any "
         f"I/O takes {points['sdk, nothing sent']:.1f}; four in-order exchanges per session "
         f"with no code at all take {points['bare, one by one']:.1f}; another process busy "
         f"5% of the time takes {points['raw, 5% busy beside']:.1f}, and 20% of the time "
         f"{points['raw, 20% busy beside']:.1f}; a thread here running Python 5% of the "
-        f"time takes {points['raw, 5% busy thread']:.1f}"
+        f"time takes {points['raw, 5% busy thread']:.1f}; recording in a child, with only "
+        f"the capture and a pipe write per wake left here, takes "
+        f"{points['capture here, record in a child']:.1f}; two phases of the same raw call "
+        f"differ by {points['raw, again']:.1f}"
     )
     return 0
 
