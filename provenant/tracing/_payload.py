@@ -7,8 +7,9 @@ Payload safety: turn anything a user passes into JSON the wire accepts, never ra
     # ({"when": "2026-11-27T10:00:00", "blob": "<bytes: 3>"}, False)
 
 Non-JSON objects become a readable form (dataclasses and pydantic models as dicts, dates
-ISO, sets as lists, bytes summarised, anything else ``repr``), cycles are cut, depth is
-bounded, and a value whose JSON is over ``max_bytes`` is cut down and flagged.
+ISO, sets as lists, bytes summarised, integers past 2**53 - 1 as their text, anything
+else ``repr``), cycles are cut, depth is bounded, and a value whose JSON is over
+``max_bytes`` is cut down and flagged.
 """
 
 from __future__ import annotations
@@ -21,18 +22,21 @@ import math
 import uuid
 from decimal import Decimal
 from math import isfinite
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 from provenant._json import compact_json
 from provenant._logging import log_fault
 
-__all__ = ["MASK_FAILED", "prepare_content", "to_jsonable"]
+__all__ = ["MASK_FAILED", "MAX_SAFE_INT", "prepare_content", "safe_int", "to_jsonable"]
 
 _MAX_DEPTH = 32
 _MAX_REPR_CHARS = 1000
 _MAX_ITEMS = 10_000
 _TRUNCATED_MARK = "...[truncated]"
 _MIN_KEPT = 64  # bytes an oversized container leaves at least to each value it keeps
+#: The largest integer every JSON reader holds exactly (JavaScript's
+#: ``Number.MAX_SAFE_INTEGER``), and the largest the platform's numeric fields take.
+MAX_SAFE_INT = 2**53 - 1
 
 #: Recorded in place of a content whose ``mask`` raised, so nothing unmasked leaves.
 MASK_FAILED = "<masked: the mask function failed>"
@@ -48,11 +52,25 @@ def _safe_repr(value: Any) -> str:
     return text
 
 
+def safe_int(value: int) -> Union[int, str]:
+    """
+    An integer as every JSON reader holds it: itself within :data:`MAX_SAFE_INT`, else
+    its decimal text (exact, where a JavaScript reader would round the number), or a
+    summary when it has more digits than the interpreter writes out.
+    """
+    if -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        return value
+    try:
+        return str(value)
+    except ValueError:  # over sys.get_int_max_str_digits()
+        return f"<int of {value.bit_length()} bits>"
+
+
 def _convert(value: Any, depth: int, seen: set[int]) -> Any:
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
-        return int(value)
+        return safe_int(int(value))
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
     if depth >= _MAX_DEPTH:
@@ -177,7 +195,6 @@ def _shrink(value: Any, budget: int, size: int) -> Any:
 # JSON text per character at most: a control character is written \uXXXX.
 _MAX_JSON_BYTES_PER_CHAR = 6
 _SCALAR_JSON_BYTES = 24  # a number, true, false or null, with its comma
-_PLAIN_INT = 10**18  # larger integers take the general path (their text is longer)
 
 
 def _plain_copy(value: Any, budget: int) -> Any:
@@ -201,7 +218,7 @@ def _plain_copy(value: Any, budget: int) -> Any:
         elif (
             kind is bool
             or item is None
-            or (kind is int and -_PLAIN_INT < item < _PLAIN_INT)
+            or (kind is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT)
             or (kind is float and isfinite(item))
         ):
             size += len(key) * _MAX_JSON_BYTES_PER_CHAR + _SCALAR_JSON_BYTES

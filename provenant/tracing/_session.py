@@ -28,10 +28,10 @@ from provenant.tracing._context import (
     span_of,
 )
 from provenant.tracing._ids import new_id
-from provenant.tracing._payload import to_jsonable
+from provenant.tracing._payload import MAX_SAFE_INT, to_jsonable
 from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
 from provenant.tracing._transcript import result_forms
-from provenant.tracing._turns import ROLES, turn_body
+from provenant.tracing._turns import ROLES, turn_body, wire_count
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -47,6 +47,11 @@ _PARENT_WAIT_S = 2.0
 _END_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 _SPAN_STATUS = {"COMPLETED": "ok", "FAILED": "error", "CANCELLED": "cancelled"}
 _transcript_lock = threading.Lock()
+
+
+def _clamped(total: int) -> int:
+    """A session total within what the wire takes (each turn's count is, their sum may not be)."""
+    return max(-MAX_SAFE_INT, min(MAX_SAFE_INT, total))
 
 
 def _exit_status(exc_type: Optional[type[BaseException]]) -> Optional[str]:
@@ -319,9 +324,9 @@ class Session:
             body: dict[str, Any] = {"status": self._status or "COMPLETED"}
             total_tokens = self._input_tokens + self._output_tokens
             if total_tokens:
-                body["totalTokens"] = total_tokens
+                body["totalTokens"] = _clamped(total_tokens)
             if self._latency_ms:
-                body["totalLatencyMs"] = self._latency_ms
+                body["totalLatencyMs"] = _clamped(self._latency_ms)
         return body
 
     def set_status(self, status: str) -> None:
@@ -531,6 +536,9 @@ class Session:
         if wire_role not in ROLES:
             log_fault("turn-role", f"turn role {role!r} is not one of {', '.join(ROLES)}")
             return None
+        latency_ms = wire_count("latency_ms", latency_ms)
+        input_tokens = wire_count("input_tokens", input_tokens)
+        output_tokens = wire_count("output_tokens", output_tokens)
         with self._lock:
             self._turns += 1
             self._input_tokens += input_tokens or 0

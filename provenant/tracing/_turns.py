@@ -12,21 +12,45 @@ so it snapshots everything it keeps.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
-from provenant.tracing._payload import prepare_content, to_jsonable
+from provenant._logging import log_fault
+from provenant.tracing._payload import MAX_SAFE_INT, prepare_content, to_jsonable
 
 if TYPE_CHECKING:
     from provenant.config import Settings
 
-__all__ = ["ROLES", "turn_body"]
+__all__ = ["ROLES", "turn_body", "wire_count"]
 
 ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
 # Metadata keys that carry content, left out when capture_content is off.
 _CONTENT_METADATA_KEYS = ("toolInput", "input", "output", "arguments")
 _TOOL_CALL_CONTENT_KEYS = ("input", "arguments")
 _TOOL_CALL_SHAPE_KEYS = ("id", "name", "type")
+
+
+def wire_count(name: str, value: Any) -> Optional[int]:
+    """
+    A turn's latency or token count as the wire takes it: an integer (a finite float cut
+    to one) within :data:`MAX_SAFE_INT`; anything else is left out of the turn, logged.
+    """
+    if value is None:
+        return None
+    if type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        with contextlib.suppress(ValueError, OverflowError):
+            number = int(value)
+            if -MAX_SAFE_INT <= number <= MAX_SAFE_INT:
+                return number
+    log_fault(
+        f"turn-{name}",
+        f"a turn's {name} is not an integer within 2**53 - 1 ({type(value).__name__}); "
+        "recorded the turn without it",
+    )
+    return None
 
 
 def _safe_tool_call(settings: Settings, call: Mapping[str, Any]) -> Any:
@@ -57,9 +81,9 @@ def turn_body(
         role: The wire role (already upper-case and valid).
         content: Anything; masked, made JSON-safe and truncated (``metadata.truncated``).
         tool_calls: An assistant turn's tool calls (their ``input``/``arguments`` masked).
-        latency_ms: Latency in milliseconds.
-        input_tokens: Prompt tokens.
-        output_tokens: Completion tokens.
+        latency_ms: Latency in milliseconds (checked by :func:`wire_count`).
+        input_tokens: Prompt tokens (checked by :func:`wire_count`).
+        output_tokens: Completion tokens (checked by :func:`wire_count`).
         metadata: The caller's metadata.
         span_path: Added as ``metadata.span`` when non-empty.
 
@@ -88,11 +112,11 @@ def turn_body(
         for key in _CONTENT_METADATA_KEYS:
             meta.pop(key, None)
     if latency_ms is not None:
-        body["latencyMs"] = int(latency_ms)
+        body["latencyMs"] = latency_ms
     if input_tokens is not None:
-        body["inputTokens"] = int(input_tokens)
+        body["inputTokens"] = input_tokens
     if output_tokens is not None:
-        body["outputTokens"] = int(output_tokens)
+        body["outputTokens"] = output_tokens
     if meta:
         # Cut inside (a too-big tool input), so that the metadata stays an object.
         safe, cut = to_jsonable(meta, settings.max_content_bytes, keep_shape=True)

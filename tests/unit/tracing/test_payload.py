@@ -135,6 +135,22 @@ def test_near_the_limit_plain_metadata_is_measured_as_any_other() -> None:
     assert to_jsonable({"n": [1, "a"]}, 4096) == ({"n": [1, "a"]}, False)
     assert to_jsonable({"inf": float("inf")}, 4096) == ({"inf": "inf"}, False)
     assert to_jsonable({"nested": {"a": b"xy"}}, 4096) == ({"nested": {"a": "<bytes: 2>"}}, False)
-    # An integer too long for JSON text: the general path makes it safe to encode.
-    safe, _ = to_jsonable({"n": 10**5000}, 4096, keep_shape=True)
-    json.dumps(safe)
+    # An integer past 2**53 - 1: the general path records its text.
+    assert to_jsonable({"n": 2**53}, 4096, keep_shape=True) == ({"n": "9007199254740992"}, False)
+
+
+def test_integers_past_what_json_readers_hold_are_recorded_as_their_text() -> None:
+    """Past 2**53 - 1 a JavaScript reader rounds a number: its exact text is kept instead;
+    one with more digits than Python writes out is summarised, never raising."""
+    value = {"id": 2**64, "low": -(2**53), "edge": 2**53 - 1, "deep": [[10**5000]]}
+    assert to_jsonable(value, 4096) == (
+        {
+            "id": "18446744073709551616",
+            "low": "-9007199254740992",
+            "edge": 2**53 - 1,
+            "deep": [["<int of 16610 bits>"]],
+        },
+        False,
+    )
+    assert to_jsonable(10**20, 4096) == ("100000000000000000000", False)
+    assert to_jsonable(True, 4096) == (True, False)

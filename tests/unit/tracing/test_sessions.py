@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from typing import Any, Callable
 
@@ -305,6 +306,31 @@ def test_a_bad_turn_never_raises(client: ProvenantClient, recorded: Sessions) ->
     client.shutdown()
     [turn] = recorded()[0]["turns"]
     assert turn["content"].startswith("<object object")
+
+
+def test_counts_and_integers_the_wire_cannot_take_never_cost_a_turn_or_the_end(
+    client: ProvenantClient, recorded: Sessions, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token count or latency that is no integer within 2**53 - 1 is left out of its turn
+    (logged), an integer past it in content or metadata is recorded as its text, and the
+    session still ends, its totals within what the wire takes."""
+    with caplog.at_level(logging.WARNING, logger="provenant"):
+        with client.session() as session:
+            session.add_turn("USER", {"order": 2**64}, metadata={"huge": 10**5000, "n": 3})
+            session.add_turn("ASSISTANT", "a", input_tokens=10**5000, latency_ms="12")
+            session.add_turn("ASSISTANT", "b", input_tokens=2**53 - 1, output_tokens=2.0)
+        client.shutdown()
+    assert client.stats()["dropped"] == {}
+    [stored] = recorded()
+    first, second, third = stored["turns"]
+    assert first["content"] == {"order": "18446744073709551616"}
+    assert first["metadata"] == {"huge": "<int of 16610 bits>", "n": 3}
+    assert second["inputTokens"] is None and second["latencyMs"] is None
+    assert second["content"] == "a"
+    assert third["inputTokens"] == 2**53 - 1 and third["outputTokens"] == 2
+    assert stored["status"] == "COMPLETED" and stored["totalTokens"] == 2**53 - 1
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "input_tokens" in logged and "latency_ms" in logged
 
 
 def test_async_with_and_concurrent_tasks_keep_their_own_session(
