@@ -467,6 +467,33 @@ def test_large_outputs_are_sent_in_chunks_and_truncated(provenant_client: Proven
     assert outputs["huge"] == "x" * 1_000_000 + "... [truncated]"
 
 
+def test_outputs_json_cannot_hold_are_recorded_safely_and_every_result_submitted(
+    provenant_client: ProvenantClient,
+) -> None:
+    """NaN, a cycle or an integer too long to write never stop a run: each output is
+    recorded in a safe form and every result reaches the platform."""
+    loop: list[Any] = []
+    loop.append(loop)
+    outputs: dict[str, Any] = {"nan": float("nan"), "loop": loop, "long": 10**5000, "ok": 1}
+    suite_id = _make_suite(
+        provenant_client,
+        [{"name": name, "input": {"name": name}, "expected": "-"} for name in outputs],
+    )
+
+    report = provenant.evaluate(
+        suite_id,
+        lambda i: outputs[i["name"]],
+        agent_id="Odd Bot",
+        scorers=lambda output, expected, case: True,
+        client=provenant_client,
+    )
+
+    run = provenant_client.get_eval_run(report.run_id)
+    stored = {r["case"]["name"]: r["actualOutput"] for r in run["results"]}
+    assert stored == {"nan": "nan", "loop": ["<cycle>"], "long": "<int of 16610 bits>", "ok": 1}
+    assert run["passRate"] == 1.0
+
+
 def test_client_evaluate_runs_with_that_client(provenant_client: ProvenantClient) -> None:
     """ProvenantClient.evaluate() runs the suite on that client, as evaluate(client=...) does."""
     suite_id = _make_suite(provenant_client, [{"input": {"q": "x"}, "expected": "x"}])
