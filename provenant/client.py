@@ -835,6 +835,7 @@ class ProvenantClient:
 
         Raises:
             ConfigurationError: No agent given and no default agent configured.
+            TypeError: An argument of the wrong type (named in the message).
 
         .. versionadded:: 0.1
         """

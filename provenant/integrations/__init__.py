@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, TypeVar
 
 from provenant.integrations._call import Integration
 from provenant.integrations._patch import STATE_ATTRIBUTE, apply, identify, remove
+from provenant.tracing._arguments import check_session_arguments
 
 if TYPE_CHECKING:
     from provenant.client import ProvenantClient
@@ -109,7 +110,8 @@ def instrument(
         nothing (call :func:`uninstrument` first to change the settings).
 
     Raises:
-        TypeError: ``client`` is not a supported client.
+        TypeError: ``client`` is not a supported client, or an argument has the wrong
+            type (named in the message).
 
     .. versionadded:: 0.1
     """
@@ -122,17 +124,21 @@ def instrument(
     if getattr(client, STATE_ATTRIBUTE, None) is not None:
         return client
     provider, is_async = identity
+    session_kwargs = {
+        "agent_id": agent_id,
+        "user_id": user_id,
+        "external_id": external_id,
+        "agent_version_id": agent_version_id,
+        "environment_id": environment_id,
+        "metadata": metadata,
+        "tags": tags,
+    }
+    check_session_arguments("instrument()", session_kwargs)
+    session_kwargs["metadata"] = dict(metadata) if metadata is not None else None
+    session_kwargs["tags"] = list(tags) if tags is not None else None
     integration = Integration(
         provenant=_recording_client(provenant, api_key, base_url, timeout),
-        session_kwargs={
-            "agent_id": agent_id,
-            "user_id": user_id,
-            "external_id": external_id,
-            "agent_version_id": agent_version_id,
-            "environment_id": environment_id,
-            "metadata": dict(metadata) if metadata is not None else None,
-            "tags": list(tags) if tags is not None else None,
-        },
+        session_kwargs=session_kwargs,
         stream_usage=stream_usage,
     )
     setattr(client, STATE_ATTRIBUTE, apply(client, integration, _patches(provider), is_async))

@@ -21,6 +21,7 @@ import functools
 import inspect
 from typing import Any, Callable, Literal, Optional, TypeVar, cast
 
+from provenant.tracing._arguments import check_text
 from provenant.tracing._calls import Call, Spec, begin
 from provenant.tracing._context import (
     get_current,
@@ -266,6 +267,8 @@ def make_trace_decorator(
     """
     if kind not in ("agent", "step", "tool"):
         raise ValueError(f"kind={kind!r}; use 'agent', 'step' or 'tool'.")
+    check_text("trace()", "name", name)
+    check_text("trace()", "agent_id", agent_id)
 
     def decorator(func: F) -> F:
         if isinstance(func, staticmethod):

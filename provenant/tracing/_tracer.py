@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
 from provenant.errors import ConfigurationError
+from provenant.tracing._arguments import check_session_arguments
 from provenant.tracing._context import get_current, get_frame
 from provenant.tracing._session import Session
 from provenant.tracing._span import Span, notify_start
@@ -158,9 +159,23 @@ class Tracer:
 
         Raises:
             ConfigurationError: No agent given, none configured, and no session to join.
+            TypeError: An argument of the wrong type (named in the message).
 
         .. versionadded:: 0.1
         """
+        check_session_arguments(
+            "start_session()" if start else "session()",
+            {
+                "agent_id": agent_id,
+                "session_id": session_id,
+                "user_id": user_id,
+                "external_id": external_id,
+                "agent_version_id": agent_version_id,
+                "environment_id": environment_id,
+                "metadata": metadata,
+                "tags": tags,
+            },
+        )
         needs_agent = session_id is None and (start or get_frame() is None)
         if self.enabled and agent_id is None and needs_agent:
             agent_id = self.default_agent()

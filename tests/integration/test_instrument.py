@@ -54,6 +54,26 @@ def test_unsupported_objects_raise_a_type_error_naming_the_clients(thing):
         provenant.instrument(thing)
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"agent_id": 7}, "agent_id must be a str or None, not int"),
+        ({"user_id": b"u"}, "user_id must be a str or None, not bytes"),
+        ({"metadata": ["k", "v"]}, "metadata must be a mapping"),
+        ({"tags": "prod"}, "tags must be a list of str or None, not str"),
+    ],
+)
+def test_session_arguments_of_the_wrong_type_raise_at_instrument(
+    fake_provider, provenant_client, arguments, message
+):
+    """instrument() names an argument of the wrong type at once, and leaves the client
+    as it was, rather than losing every session its calls would open."""
+    raw = anthropic_client(fake_provider)
+    with pytest.raises(TypeError, match=f"^instrument\\(\\): {message}"):
+        provenant.instrument(raw, provenant=provenant_client, **arguments)
+    assert getattr(raw, "_provenant_instrumentation", None) is None
+
+
 def test_instrument_does_no_network_io(fake_provider, provenant_client):
     """instrument() contacts neither the provider nor Provenant (a dead URL is fine)."""
     raw = anthropic_client(fake_provider)

@@ -333,6 +333,32 @@ def test_counts_and_integers_the_wire_cannot_take_never_cost_a_turn_or_the_end(
     assert "input_tokens" in logged and "latency_ms" in logged
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"agent_id": 123}, "agent_id must be a str or None, not int"),
+        ({"session_id": 5}, "session_id must be a str or None, not int"),
+        ({"user_id": 42}, "user_id must be a str or None, not int"),
+        ({"external_id": object()}, "external_id must be a str or None, not object"),
+        ({"environment_id": 1.5}, "environment_id must be a str or None, not float"),
+        ({"metadata": "k=v"}, "metadata must be a mapping"),
+        ({"tags": "prod"}, "tags must be a list of str or None, not str"),
+        ({"tags": ["prod", 1]}, "every tag must be a str, not int"),
+    ],
+)
+def test_session_arguments_of_the_wrong_type_raise_a_type_error_naming_them(
+    client: ProvenantClient, recorded: Sessions, arguments: dict[str, Any], message: str
+) -> None:
+    """session() and start_session() name an argument of the wrong type at once, where a
+    wrong type found on the worker would cost the whole session; nothing is recorded."""
+    with pytest.raises(TypeError, match=f"^session\\(\\): {message}"):
+        client.session(**arguments)
+    with pytest.raises(TypeError, match=f"^start_session\\(\\): {message}"):
+        client.start_session(**arguments)
+    client.shutdown()
+    assert recorded() == [] and client.stats()["dropped"] == {}
+
+
 def test_async_with_and_concurrent_tasks_keep_their_own_session(
     client: ProvenantClient, recorded: Sessions
 ) -> None:

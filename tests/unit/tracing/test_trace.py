@@ -59,6 +59,14 @@ def test_trace_keeps_name_docstring_signature_and_wrapped(client: ProvenantClien
     assert inspect.isasyncgenfunction(client.trace(agen))
 
 
+def test_a_name_or_agent_of_the_wrong_type_raises_at_decoration(client: ProvenantClient) -> None:
+    """@trace(name=..., agent_id=...) takes text: anything else raises when decorating."""
+    with pytest.raises(TypeError, match=r"^trace\(\): name must be a str or None, not int"):
+        client.trace(name=12)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^trace\(\): agent_id must be a str or None, not"):
+        client.trace(agent_id=["Bot"])  # type: ignore[arg-type]
+
+
 def test_top_level_trace_opens_a_session_with_its_input(
     client: ProvenantClient, recorded: Sessions
 ) -> None:

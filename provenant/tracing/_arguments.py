@@ -1,0 +1,63 @@
+"""
+Type checks of what a caller passes to open sessions, so that misuse fails at the call.
+
+A session's fields reach the platform much later, on the worker; a wrong type found
+there would cost the whole session, far from the line that caused it. These checks run
+where the fields are given (``session()``, ``start_session()``, ``instrument()``,
+``@trace``) and raise a :class:`TypeError` that names the argument::
+
+    check_session_arguments("session()", {"user_id": 42})
+    # TypeError: session(): user_id must be a str or None, not int
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Mapping
+
+__all__ = ["check_session_arguments", "check_text"]
+
+_TEXT_FIELDS = (
+    "agent_id",
+    "session_id",
+    "user_id",
+    "external_id",
+    "agent_version_id",
+    "environment_id",
+)
+
+
+def check_text(caller: str, name: str, value: Any) -> None:
+    """Raise a :class:`TypeError` unless ``value`` is a ``str`` or ``None``."""
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{caller}: {name} must be a str or None, not {type(value).__name__}")
+
+
+def check_session_arguments(caller: str, fields: Mapping[str, Any]) -> None:
+    """
+    Check the fields of a session as a caller gave them.
+
+    Args:
+        caller: What the caller called, for the message (``"session()"``).
+        fields: Any of ``agent_id``, ``session_id``, ``user_id``, ``external_id``,
+            ``agent_version_id``, ``environment_id`` (each a ``str`` or ``None``),
+            ``metadata`` (a mapping or ``None``) and ``tags`` (strings, not one string).
+
+    Raises:
+        TypeError: The first field of the wrong type, by name.
+    """
+    for name in _TEXT_FIELDS:
+        check_text(caller, name, fields.get(name))
+    metadata = fields.get("metadata")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(
+            f"{caller}: metadata must be a mapping (a dict) or None, not {type(metadata).__name__}"
+        )
+    tags = fields.get("tags")
+    if tags is None:
+        return
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, Iterable):
+        raise TypeError(f"{caller}: tags must be a list of str or None, not {type(tags).__name__}")
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise TypeError(f"{caller}: every tag must be a str, not {type(tag).__name__}")
