@@ -36,7 +36,7 @@ import time
 import urllib.parse
 from typing import Any, Mapping, Optional, Tuple
 
-from provenant._json import compact_json
+from provenant._json import request_body
 from provenant._version import __version__
 from provenant.backends._http11 import Connection, ProtocolError
 from provenant.config import key_prefix
@@ -222,7 +222,7 @@ class HttpBackend:
             target = f"{target}?{urllib.parse.urlencode(query)}"
         payload: Optional[bytes] = None
         if body is not None:
-            payload = compact_json(body).encode("utf-8")
+            payload = request_body(body, f"{method} {path}")
         safe = method in _SAFE_METHODS or idempotency_key is not None
         if retries is None:
             retries = _DEFAULT_ATTEMPTS - 1

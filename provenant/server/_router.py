@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Optional
 from urllib.parse import unquote
 
-from provenant._json import compact_json
+from provenant._json import compact_json, request_body
 from provenant.server._agents import (
     archive_agent,
     create_agent,
@@ -285,7 +285,7 @@ class Router:
         server parses it, so what HTTP would refuse is refused here too.
 
         Raises:
-            TypeError: ``body_obj`` is not JSON-serialisable (as the HTTP backend raises).
+            TypeError: ``body_obj`` is not JSON (as the HTTP backend raises).
 
         Returns:
             ``(status, body, headers)``.
@@ -294,7 +294,7 @@ class Router:
         """
         raw = b""
         if body_obj is not None:
-            raw = compact_json(body_obj).encode("utf-8")
+            raw = request_body(body_obj, f"{method.upper()} {path}")
         return self.call_raw(org_id, method, path, query, raw, idempotency_key)
 
     def call_raw(

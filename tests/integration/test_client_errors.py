@@ -117,6 +117,26 @@ def test_validation_errors_carry_issues(http_client: ProvenantClient) -> None:
     assert "Validation error" in str(caught.value)
 
 
+@pytest.mark.parametrize("destination", ["server", "embedded store"])
+def test_a_body_json_cannot_hold_is_a_type_error_before_anything_is_sent(
+    destination: str, provenant_server: LocalServer, tmp_path: Path
+) -> None:
+    """NaN or bytes in a REST call's body raise TypeError naming the request, on both
+    backends, instead of a 400 "Malformed JSON body"; nothing reaches the store."""
+    if destination == "server":
+        client = ProvenantClient(
+            base_url=provenant_server.url, api_key=provenant_server.create_api_key()
+        )
+    else:
+        client = ProvenantClient(base_url="sqlite:///" + str(tmp_path / "p.db"))
+    suite_id = client.create_eval_suite("odd inputs")["id"]
+    for bad in (float("nan"), b"raw"):
+        with pytest.raises(TypeError, match=f"^POST /api/evals/suites/{suite_id}/cases: "):
+            client.add_eval_case(suite_id, name="bad", input={"x": bad})
+    assert client.get_eval_suite(suite_id)["cases"] == []
+    client.shutdown()
+
+
 def test_a_body_over_5_mb_is_payload_too_large(http_client: ProvenantClient) -> None:
     """A turn over 5 MB raises PayloadTooLargeError and the client keeps working."""
     session_id = http_client.create_session("Bot")["id"]

@@ -65,7 +65,6 @@ def test_same_answers_as_http(local: LocalBackend, remote: HttpBackend) -> None:
     [
         ("GET", "/api/sessions/missing", None, NotFoundError, 404),
         ("POST", "/api/agents", {"name": 3}, ValidationError, 422),
-        ("POST", "/api/agents/get-or-create", {"name": float("nan")}, APIError, 400),
         ("GET", "/api/nowhere", None, NotFoundError, 404),
     ],
 )
@@ -89,11 +88,16 @@ def test_same_errors_as_http(
     assert caught[0].body == caught[1].body
 
 
-def test_non_json_body_fails_like_http(local: LocalBackend, remote: HttpBackend) -> None:
-    """A body that is not JSON-serialisable raises the same TypeError on both backends."""
+@pytest.mark.parametrize("name", [object(), float("nan"), b"Twin"], ids=["object", "nan", "bytes"])
+def test_non_json_body_fails_like_http(local: LocalBackend, remote: HttpBackend, name: Any) -> None:
+    """A body JSON cannot hold raises the same TypeError on both backends, before sending."""
+    messages = []
     for backend in (local, remote):
-        with pytest.raises(TypeError):
-            backend.request("POST", "/api/agents/get-or-create", body={"name": object()})
+        with pytest.raises(TypeError) as caught:
+            backend.request("POST", "/api/agents/get-or-create", body={"name": name})
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert messages[0].startswith("POST /api/agents/get-or-create: the body is not JSON: ")
 
 
 def test_creates_the_directory_and_shares_records(tmp_path: Path) -> None:
