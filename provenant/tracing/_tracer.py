@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
@@ -23,6 +24,7 @@ from provenant.tracing._arguments import check_session_arguments
 from provenant.tracing._context import get_current, get_frame
 from provenant.tracing._session import Session
 from provenant.tracing._span import Span, notify_start
+from provenant.tracing._turns import recorded_content
 
 if TYPE_CHECKING:
     from provenant.client import ProvenantClient
@@ -137,7 +139,7 @@ class Tracer:
             sampled=self.enabled and self._sample(),
         )
         if session_id is not None and session.sampled and self._exporter is not None:
-            session.transcript.expect_seed()
+            session.transcript.expect_seed(functools.partial(recorded_content, self.settings))
         return session
 
     def session(

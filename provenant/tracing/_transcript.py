@@ -23,6 +23,9 @@ key is unknown but the session recorded the same message (role, tool call id, co
 the chain picks up where that message was recorded, and nothing is recorded again. The
 call's own input, after its last assistant message, is always judged by its chain.
 
+A resumed session is seeded with the turns the server keeps, whose content may be
+masked, cut or left out; its calls' messages are then recognised in that same form.
+
 The system prompt is recorded when it differs from the one in effect where the
 conversation's known prefix ends (for a new conversation: when this session never
 recorded it). Tool results that a traced tool recorded already (``note_tool_result``)
@@ -35,7 +38,7 @@ import contextlib
 import dataclasses
 import json
 import threading
-from typing import Any, Hashable, Optional, Sequence
+from typing import Any, Callable, Hashable, Optional, Sequence
 
 __all__ = ["NormalizedMessage", "Transcript", "content_key", "last_assistant_index", "result_forms"]
 
@@ -112,9 +115,13 @@ def last_assistant_index(messages: Sequence[NormalizedMessage]) -> int:
     return -1
 
 
-def _item_key(message: NormalizedMessage) -> tuple[str, Optional[str], Hashable]:
-    """What identifies a message in the chain: its role, tool call id and content."""
-    return (message.role, message.tool_call_id, content_key(message.content))
+def _item_key(
+    message: NormalizedMessage, form: Optional[Callable[[Any], Any]] = None
+) -> tuple[str, Optional[str], Hashable]:
+    """What identifies a message in the chain: its role, tool call id and content (in
+    ``form``, when given)."""
+    content = message.content if form is None else form(message.content)
+    return (message.role, message.tool_call_id, content_key(content))
 
 
 class Transcript:
@@ -134,6 +141,9 @@ class Transcript:
         self._tool_results: list[frozenset[str]] = []
         self._replies = 0
         self._seed_pending = False
+        # A resumed session's: a message's content as the session records it (masked,
+        # cut, or left out), the form its seed turns have on the server.
+        self._form: Optional[Callable[[Any], Any]] = None
 
     def select_new(
         self,
@@ -156,7 +166,11 @@ class Transcript:
             the non-assistant messages not recorded before, in order. Tool results a
             traced tool recorded already are left out (and forgotten, one per result).
         """
-        system_key = _NO_SYSTEM if system is None else content_key(system)
+        form = self._form
+        if system is None:
+            system_key = _NO_SYSTEM
+        else:
+            system_key = content_key(system if form is None else form(system))
         chain: Hashable = _ROOT if root is None else (_ROOT, root)
         new: list[NormalizedMessage] = []
         answered = last_assistant_index(messages)
@@ -167,7 +181,7 @@ class Transcript:
             for index, message in enumerate(messages):
                 if message.role == "ASSISTANT":
                     continue
-                item = _item_key(message)
+                item = _item_key(message, form)
                 chain = hash((chain, *item))
                 recorded_under = known.get(chain)
                 if recorded_under is None and index < answered:
@@ -198,8 +212,16 @@ class Transcript:
                     del latest[stale]
         return system_changed, new
 
-    def expect_seed(self) -> None:
-        """Mark this transcript as one of a resumed session, to be :meth:`seed`-ed once."""
+    def expect_seed(self, recorded_form: Optional[Callable[[Any], Any]] = None) -> None:
+        """
+        Mark this transcript as one of a resumed session, to be :meth:`seed`-ed once.
+
+        Args:
+            recorded_form: Turns a message's content into the form the session records
+                (masked, cut, or left out): the form of the turns it is seeded with, in
+                which the messages of its calls are then recognised.
+        """
+        self._form = recorded_form
         self._seed_pending = True
 
     def take_seed(self) -> bool:

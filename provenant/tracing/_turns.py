@@ -22,7 +22,7 @@ from provenant.tracing._payload import MAX_SAFE_INT, prepare_content, to_jsonabl
 if TYPE_CHECKING:
     from provenant.config import Settings
 
-__all__ = ["ROLES", "turn_body", "wire_count"]
+__all__ = ["ROLES", "recorded_content", "turn_body", "wire_count"]
 
 ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
 # Metadata keys that carry content, left out when capture_content is off.
@@ -51,6 +51,18 @@ def wire_count(name: str, value: Any) -> Optional[int]:
         "recorded the turn without it",
     )
     return None
+
+
+def _recorded(settings: Settings, content: Any) -> tuple[Any, bool]:
+    safe, truncated = prepare_content(content, settings.mask, settings.max_content_bytes)
+    # The wire takes a string, an object or an array: other scalars go as JSON text.
+    return (safe if isinstance(safe, (str, dict, list)) else json.dumps(safe)), truncated
+
+
+def recorded_content(settings: Settings, content: Any) -> Any:
+    """The content a turn records for ``content``: masked, made safe and cut as
+    :func:`turn_body` does, or ``""`` with ``capture_content`` off."""
+    return _recorded(settings, content)[0] if settings.capture_content else ""
 
 
 def _safe_tool_call(settings: Settings, call: Mapping[str, Any]) -> Any:
@@ -96,9 +108,7 @@ def turn_body(
         meta["span"] = span_path
     body: dict[str, Any] = {"role": role}
     if settings.capture_content:
-        safe, truncated = prepare_content(content, settings.mask, settings.max_content_bytes)
-        # The wire takes a string, an object or an array: other scalars go as JSON text.
-        body["content"] = safe if isinstance(safe, (str, dict, list)) else json.dumps(safe)
+        body["content"], truncated = _recorded(settings, content)
         if tool_calls:
             body["toolCalls"] = [_safe_tool_call(settings, call) for call in tool_calls]
         if truncated:

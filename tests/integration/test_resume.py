@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import anthropic
@@ -102,6 +103,61 @@ def test_resumed_session_records_only_the_new_exchange(
     assert roles[-2:] == ["USER", "ASSISTANT"]
     assert turns[-2]["content"] == "One more"
     assert turns[-1]["content"] == "Answer 3"
+
+
+def _digits_masked(value: Any) -> Any:
+    return re.sub(r"[0-9]", "#", value) if isinstance(value, str) else value
+
+
+# How an app may record: the server then stores a content other than the one resent.
+RECORDING = {
+    "masked": {"mask": _digits_masked},
+    "cut": {"max_content_bytes": 1024},
+    "not captured": {"capture_content": False},
+}
+
+
+@pytest.mark.parametrize("recording", sorted(RECORDING))
+def test_resumed_session_recorded_in_another_form_records_only_the_new_exchange(
+    recording: str,
+    fake_provider: FakeProvider,
+    provenant_server: LocalServer,
+    provenant_api_key: str,
+    provenant_client: ProvenantClient,
+) -> None:
+    """Content stored masked, cut or left out is still recognised when it is resent to a
+    resumed session recorded the same way: only the new exchange is recorded."""
+
+    def recorder() -> ProvenantClient:
+        settings: dict[str, Any] = RECORDING[recording]
+        return ProvenantClient(base_url=provenant_server.url, api_key=provenant_api_key, **settings)
+
+    contents = ["My card is 4242 4242", "y" * 3000 + " (long)", "Thanks 1"]
+    fake_provider.script(*(Reply(text=f"Answer {n}") for n in range(4)))
+    before = recorder()
+    try:
+        first = provenant.instrument(_anthropic(fake_provider), provenant=before, agent_id="Bot")
+        handle = before.start_session("Bot")
+        with first, handle:
+            history = _converse(first, _anthropic_call, contents)
+        session_id = handle.id
+        assert session_id is not None and before.flush(10)
+    finally:
+        before.shutdown(timeout=10)
+
+    later = recorder()
+    try:
+        second = provenant.instrument(_anthropic(fake_provider), provenant=later, agent_id="Bot")
+        with second, later.start_session(session_id=session_id):
+            history.append({"role": "user", "content": "One more 2"})
+            _anthropic_call(second, history)
+        assert later.flush(10)
+    finally:
+        later.shutdown(timeout=10)
+
+    roles = [turn["role"] for turn in provenant_client.get_session(session_id)["turns"]]
+    assert roles.count("SYSTEM") == 1
+    assert (roles.count("USER"), roles.count("ASSISTANT")) == (4, 4)
 
 
 def test_resumed_session_whose_read_fails_still_records(
