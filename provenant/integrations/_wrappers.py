@@ -218,8 +218,18 @@ def make_call_wrapper(
 # records, so ``text_stream``, ``get_final_message()`` and ``until_done()``, which all
 # read the raw stream, are recorded whichever the caller uses.
 
-_SYNC_MANAGER_REQUEST = "_MessageStreamManager__api_request"
-_ASYNC_MANAGER_REQUEST = "_AsyncMessageStreamManager__api_request"
+
+def _pending_request(manager: Any) -> str:
+    """
+    The attribute holding a stream manager's pending request: ``__api_request``, its
+    name mangled by the class that set it (``MessageStreamManager``,
+    ``AsyncMessageStreamManager``, or their ``Beta`` twins).
+    """
+    for cls in type(manager).__mro__:
+        name = f"_{cls.__name__.lstrip('_')}__api_request"
+        if hasattr(manager, name):
+            return name
+    raise AttributeError(f"{type(manager).__name__} holds no pending request")
 
 
 def _begin_stream(
@@ -293,14 +303,14 @@ def make_stream_helper_wrapper(
         if not switch.active:
             return manager
         try:
+            attribute = _pending_request(manager)
+            pending = getattr(manager, attribute)
+            traced: Any
             if is_async:
-                pending = getattr(manager, _ASYNC_MANAGER_REQUEST)
-                traced: Any = _traced_request_async(integration, api, kwargs, pending)
-                setattr(manager, _ASYNC_MANAGER_REQUEST, traced)
+                traced = _traced_request_async(integration, api, kwargs, pending)
             else:
-                pending = getattr(manager, _SYNC_MANAGER_REQUEST)
                 traced = functools.partial(_traced_request, integration, api, kwargs, pending)
-                setattr(manager, _SYNC_MANAGER_REQUEST, traced)
+            setattr(manager, attribute, traced)
         except Exception as exc:
             record_fault("stream-helper", exc)
         return manager

@@ -4,7 +4,13 @@ subclasses such as ``AzureOpenAI``).
 
 - ``client.chat.completions.create(...)``, with and without ``stream=True``;
 - ``client.chat.completions.parse(...)``;
-- ``client.responses.create(...)``, with and without ``stream=True``.
+- ``client.responses.create(...)``, with and without ``stream=True``;
+- ``client.responses.parse(...)``, where the SDK has it;
+- ``client.beta.chat.completions.create(...)`` and ``parse(...)``, where the SDK has them
+  on a resource of their own.
+
+The ``stream(...)`` helpers of chat completions and responses open their stream with
+``create(stream=True)``, so they are recorded through it.
 
 ``with_raw_response`` variants are recorded (their ``parse()`` is cached by the SDK);
 ``with_streaming_response`` passes through untouched.
@@ -43,5 +49,8 @@ RESPONSES = ApiSpec(
 PATCHES = (
     Patch(resource=("chat", "completions"), method="create", api=CHAT),
     Patch(resource=("chat", "completions"), method="parse", api=CHAT),
+    Patch(resource=("beta", "chat", "completions"), method="create", api=CHAT),
+    Patch(resource=("beta", "chat", "completions"), method="parse", api=CHAT),
     Patch(resource=("responses",), method="create", api=RESPONSES),
+    Patch(resource=("responses",), method="parse", api=RESPONSES),
 )

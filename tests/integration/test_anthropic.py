@@ -179,6 +179,43 @@ def test_stream_helper_is_recorded(client, how, fake_provider, recorded, h):
     assert reply["metadata"]["timeToFirstTokenMs"] >= 0
 
 
+@pytest.mark.parametrize("how", ["create", "create-stream", "stream-helper", "parse"])
+@pytest.mark.parametrize("namespace", ["messages", "beta.messages"])
+def test_beta_messages_and_parse_are_recorded_once(
+    client, namespace, how, fake_provider, recorded, h
+):
+    """client.beta.messages (the beta features) and messages.parse are recorded as
+    messages.create is: one USER and one ASSISTANT turn, with the reply's tokens."""
+    resource = client.beta.messages if namespace == "beta.messages" else client.messages
+    if how == "parse" and not hasattr(resource, "parse"):
+        pytest.skip(f"this anthropic release has no {namespace}.parse")
+    fake_provider.script(Reply(text="beta reply", input_tokens=5, output_tokens=2))
+    kwargs: dict[str, Any] = {"model": MODEL, "max_tokens": 20, "messages": ask("Beta?")}
+
+    async def body() -> str:
+        if how == "stream-helper":
+            manager = resource.stream(**kwargs)
+            if hasattr(manager, "__aenter__"):
+                async with manager as stream:
+                    return str((await stream.get_final_message()).content[0].text)
+            with manager as stream:
+                return str(stream.get_final_message().content[0].text)
+        if how == "create-stream":
+            events = await h.drain(await h.maybe(resource.create(stream=True, **kwargs)))
+            return "".join(
+                e.delta.text for e in events if getattr(e, "type", "") == "content_block_delta"
+            )
+        method = resource.parse if how == "parse" else resource.create
+        return str((await h.maybe(method(**kwargs))).content[0].text)
+
+    assert h.scenario(body, client) == "beta reply"
+    [session] = recorded()
+    assert h.roles(session) == ["USER", "ASSISTANT"]
+    reply = h.assistant_turns(session)[0]
+    assert (reply["content"], reply["inputTokens"], reply["outputTokens"]) == ("beta reply", 5, 2)
+    assert reply["metadata"]["stream"] is how.startswith(("create-stream", "stream-helper"))
+
+
 @pytest.mark.parametrize("streamed", [False, True])
 def test_provider_error_is_reraised_unchanged_and_recorded(
     mode, client, streamed, fake_provider, recorded, h

@@ -216,6 +216,27 @@ def test_chat_parse_is_recorded(client, fake_provider, recorded, h):
     assert h.assistant_turns(session)[0]["content"] in ('{"answer": "42"}', {"answer": "42"})
 
 
+@pytest.mark.parametrize("call", ["beta.chat.completions.create", "beta.chat.completions.parse"])
+def test_beta_chat_completions_are_recorded_once(client, call, fake_provider, recorded, h):
+    """The beta namespace's chat completions (a resource of its own in newer SDKs) are
+    recorded like chat.completions, once each."""
+    resource = client.beta.chat.completions
+    if not hasattr(resource, call.rsplit(".", 1)[1]):
+        pytest.skip(f"this openai release has no {call}")
+    fake_provider.script(Reply(text="from beta", input_tokens=4, output_tokens=2))
+
+    async def body() -> Any:
+        method = getattr(resource, call.rsplit(".", 1)[1])
+        return await h.maybe(method(model=MODEL, messages=chat("Beta?")))
+
+    completion = h.scenario(body, client)
+    assert completion.choices[0].message.content == "from beta"
+    [session] = recorded()
+    assert h.roles(session) == ["SYSTEM", "USER", "ASSISTANT"]
+    reply = h.assistant_turns(session)[0]
+    assert (reply["content"], reply["inputTokens"], reply["outputTokens"]) == ("from beta", 4, 2)
+
+
 @pytest.mark.parametrize("status", [500, 429])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_chat_error_is_reraised_unchanged_and_recorded(
@@ -340,6 +361,55 @@ def test_responses_create_records_the_reply(client, streamed, fake_provider, rec
     if streamed:
         assert reply["metadata"]["timeToFirstTokenMs"] >= 0
         assert reply["metadata"]["incomplete"] is False
+
+
+@pytest.mark.parametrize("api", ["chat", "responses"])
+def test_stream_helpers_are_recorded_once_through_create(client, api, fake_provider, recorded, h):
+    """chat.completions.stream(...) and responses.stream(...) open their stream with
+    create(stream=True): recorded through it, once, with the streamed reply."""
+    fake_provider.script(Reply(text="helped along", input_tokens=3, output_tokens=2))
+    if api == "chat":
+        manager = client.chat.completions.stream(model=MODEL, messages=chat("Help?"))
+    else:
+        manager = client.responses.stream(model=MODEL, input="Help?")
+
+    async def body() -> None:
+        if hasattr(manager, "__aenter__"):
+            async with manager as stream:
+                async for _ in stream:
+                    pass
+        else:
+            with manager as stream:
+                for _ in stream:
+                    pass
+
+    h.scenario(body, client)
+    [session] = recorded()
+    assert h.roles(session)[-2:] == ["USER", "ASSISTANT"]
+    reply = h.assistant_turns(session)[0]
+    assert reply["content"] == "helped along" and reply["metadata"]["stream"] is True
+
+
+def test_responses_parse_is_recorded(client, fake_provider, recorded, h):
+    """responses.parse returns the parsed model and is recorded, once."""
+    if not hasattr(client.responses, "parse"):
+        pytest.skip("this openai release has no responses.parse")
+
+    class Answer(BaseModel):
+        answer: str
+
+    fake_provider.script(Reply(text=json.dumps({"answer": "7"}), input_tokens=6, output_tokens=3))
+
+    async def body() -> Any:
+        return await h.maybe(client.responses.parse(model=MODEL, input="Q?", text_format=Answer))
+
+    response = h.scenario(body, client)
+    assert response.output_parsed == Answer(answer="7")
+    [session] = recorded()
+    assert h.roles(session) == ["USER", "ASSISTANT"]
+    reply = h.assistant_turns(session)[0]
+    assert reply["content"] in ('{"answer": "7"}', {"answer": "7"})
+    assert (reply["inputTokens"], reply["outputTokens"]) == (6, 3)
 
 
 def test_responses_function_call_round_trip(client, fake_provider, provenant_client, recorded, h):
