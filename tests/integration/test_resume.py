@@ -67,6 +67,43 @@ def _converse(
     return history
 
 
+def _record_conversation(
+    recorder: ProvenantClient,
+    llm: Any,
+    call: Callable[[Any, list[dict[str, Any]]], str],
+    contents: list[Any],
+) -> tuple[str, list[dict[str, Any]]]:
+    """Hold a conversation in a session started on ``recorder``; return the session's
+    server id and the history so far, once delivered."""
+    first = provenant.instrument(llm, provenant=recorder, agent_id="Bot")
+    handle = recorder.start_session("Bot")
+    with first, handle:
+        history = _converse(first, call, contents)
+    session_id = handle.id
+    assert session_id is not None and recorder.flush(10)
+    return session_id, history
+
+
+def _ask_once_more(
+    later: ProvenantClient,
+    llm: Any,
+    call: Callable[[Any, list[dict[str, Any]]], str],
+    session_id: str,
+    history: list[dict[str, Any]],
+    text: str,
+) -> None:
+    """As if in another process: ``later`` knows only the session's id, resumes it and
+    sends the whole history with one more user message; then it is shut down."""
+    try:
+        second = provenant.instrument(llm, provenant=later, agent_id="Bot")
+        with second, later.start_session(session_id=session_id):
+            history.append({"role": "user", "content": text})
+            call(second, history)
+        assert later.flush(10)
+    finally:
+        later.shutdown(timeout=10)
+
+
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
 def test_resumed_session_records_only_the_new_exchange(
     provider: str,
@@ -78,23 +115,11 @@ def test_resumed_session_records_only_the_new_exchange(
     """3 exchanges, then a fresh client resumes by id: 1 new USER and 1 new ASSISTANT turn."""
     make, call, contents = PROVIDERS[provider]
     fake_provider.script(*(Reply(text=f"Answer {n}") for n in range(4)))
-    first = provenant.instrument(make(fake_provider), provenant=provenant_client, agent_id="Bot")
-    handle = provenant_client.start_session("Bot")
-    with first, handle:
-        history = _converse(first, call, contents)
-    session_id = handle.id
-    assert session_id is not None and provenant_client.flush(10)
-
-    # As if in another process: a new client knows only the session's id.
+    session_id, history = _record_conversation(
+        provenant_client, make(fake_provider), call, contents
+    )
     later = ProvenantClient(base_url=provenant_server.url, api_key=provenant_api_key)
-    try:
-        second = provenant.instrument(make(fake_provider), provenant=later, agent_id="Bot")
-        with second, later.start_session(session_id=session_id):
-            history.append({"role": "user", "content": "One more"})
-            call(second, history)
-        assert later.flush(10)
-    finally:
-        later.shutdown(timeout=10)
+    _ask_once_more(later, make(fake_provider), call, session_id, history, "One more")
 
     turns = provenant_client.get_session(session_id)["turns"]
     roles = [turn["role"] for turn in turns]
@@ -136,24 +161,15 @@ def test_resumed_session_recorded_in_another_form_records_only_the_new_exchange(
     fake_provider.script(*(Reply(text=f"Answer {n}") for n in range(4)))
     before = recorder()
     try:
-        first = provenant.instrument(_anthropic(fake_provider), provenant=before, agent_id="Bot")
-        handle = before.start_session("Bot")
-        with first, handle:
-            history = _converse(first, _anthropic_call, contents)
-        session_id = handle.id
-        assert session_id is not None and before.flush(10)
+        session_id, history = _record_conversation(
+            before, _anthropic(fake_provider), _anthropic_call, contents
+        )
     finally:
         before.shutdown(timeout=10)
 
-    later = recorder()
-    try:
-        second = provenant.instrument(_anthropic(fake_provider), provenant=later, agent_id="Bot")
-        with second, later.start_session(session_id=session_id):
-            history.append({"role": "user", "content": "One more 2"})
-            _anthropic_call(second, history)
-        assert later.flush(10)
-    finally:
-        later.shutdown(timeout=10)
+    _ask_once_more(
+        recorder(), _anthropic(fake_provider), _anthropic_call, session_id, history, "One more 2"
+    )
 
     roles = [turn["role"] for turn in provenant_client.get_session(session_id)["turns"]]
     assert roles.count("SYSTEM") == 1
