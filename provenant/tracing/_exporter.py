@@ -6,7 +6,7 @@ The caller's thread only appends an immutable event to a bounded in-memory queue
 delivered in the last second polls its queue instead, so a burst costs no wake-ups.
 Each session is pinned to one of ``exporter_workers`` threads (``provenant-exporter-N``),
 so its create, turns and end go out in order; the first thread takes new sessions while
-it keeps up, and the others share them when it falls behind::
+it keeps up, and the others, started the first time it falls behind, share them then::
 
     exporter.emit_turn(session, body)    # never blocks (unless on_queue_full="block")
     exporter.flush(timeout=5)            # True when everything was delivered
@@ -238,6 +238,9 @@ class Exporter:
         if self._depth() >= self._max_queue and not self._make_room(event):
             return
         lane = lanes[event.session.shard]
+        if lane.thread is None and not self._start_spill_worker(lane):
+            self._drop(event, "no_worker")
+            return
         lane.queue.append(event)
         if count:
             next(self._enqueued)
@@ -283,16 +286,11 @@ class Exporter:
     # -- threads ----------------------------------------------------------------------
 
     def _start(self) -> None:
+        """Start the first worker (the others start when it first falls behind)."""
         with self._lock:
             if self._started or self._closed:
                 return
-            for index, lane in enumerate(self._lanes):
-                if lane.thread is not None and lane.thread.is_alive():
-                    continue  # started by an earlier attempt that failed part way
-                lane.thread = threading.Thread(
-                    target=self._run, args=(lane,), name=f"provenant-exporter-{index}", daemon=True
-                )
-                lane.thread.start()
+            self._start_worker(0)
             ref = weakref.ref(self)
 
             def flush_at_exit() -> None:
@@ -303,6 +301,32 @@ class Exporter:
             self._atexit = flush_at_exit
             atexit.register(flush_at_exit)
             self._started = True
+
+    def _start_worker(self, index: int) -> None:
+        """Start the thread of lane ``index`` (with ``self._lock`` held)."""
+        lane = self._lanes[index]
+        if lane.thread is not None and lane.thread.is_alive():
+            return  # started by an earlier attempt that failed part way
+        thread = threading.Thread(
+            target=self._run, args=(lane,), name=f"provenant-exporter-{index}", daemon=True
+        )
+        thread.start()
+        lane.thread = thread
+
+    def _start_spill_worker(self, lane: _Lane) -> bool:
+        """
+        Start a worker other than the first, the first time a session is given to it
+        (:meth:`next_shard`: the first fell behind). Most processes never need one, so
+        they keep one exporter thread. False when no thread can be started.
+        """
+        try:
+            with self._lock:
+                if lane.thread is None and not self._closed:
+                    self._start_worker(self._lanes.index(lane))
+            return True
+        except Exception as exc:  # no new thread (interpreter shutdown): never raise
+            log_fault("exporter-start", "could not start an exporter worker; dropped an event", exc)
+            return False
 
     def _run(self, lane: _Lane) -> None:
         queue = lane.queue

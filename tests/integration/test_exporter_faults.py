@@ -193,6 +193,9 @@ def test_a_backlog_on_the_first_worker_spills_to_the_others(
         delivered = _turn_requests_at(proxy)
         # Some sessions went out on the free worker; those behind the held create did not.
         assert 0 < len(delivered) < sessions
+        # The second worker was started for them (the first time one spilled).
+        exporter = client._tracer._exporter
+        assert exporter is not None and exporter._lanes[1].thread is not None
     finally:
         proxy.release.set()
     assert client.shutdown(timeout=10) and client.stats()["dropped"] == {}
