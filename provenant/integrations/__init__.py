@@ -16,6 +16,7 @@ provider's classes and other clients are untouched. What gets patched is listed 
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, TypeVar
 
 from provenant.integrations._call import Integration
@@ -45,6 +46,13 @@ def _patches(provider: str) -> tuple[Any, ...]:
     return openai.PATCHES
 
 
+# The clients instrument() built from api_key / base_url / timeout, one per distinct
+# three: an app that instruments a new provider client per request shares one recorder
+# (its threads and connections) instead of starting one per request.
+_recorders: dict[tuple[Optional[str], Optional[str], Optional[float]], ProvenantClient] = {}
+_recorders_lock = threading.Lock()
+
+
 def _recording_client(
     provenant: Optional[ProvenantClient],
     api_key: Optional[str],
@@ -58,7 +66,14 @@ def _recording_client(
         return None  # so that provenant.flush() and configure() apply to these records
     from provenant.client import ProvenantClient
 
-    return ProvenantClient(base_url=base_url, api_key=api_key, timeout=timeout)
+    key = (api_key, base_url, timeout)
+    with _recorders_lock:
+        recorder = _recorders.get(key)
+        if recorder is None or recorder._closed:
+            recorder = _recorders[key] = ProvenantClient(
+                base_url=base_url, api_key=api_key, timeout=timeout
+            )
+    return recorder
 
 
 def instrument(
@@ -90,8 +105,9 @@ def instrument(
     Args:
         client: An ``anthropic.Anthropic``, ``anthropic.AsyncAnthropic``,
             ``openai.OpenAI`` or ``openai.AsyncOpenAI`` (or a subclass).
-        api_key: Provenant API key; with ``base_url`` and ``timeout``, builds a client of
-            its own (otherwise the default client of :func:`provenant.configure`).
+        api_key: Provenant API key; with ``base_url`` and ``timeout``, records with a
+            client of its own, shared by every ``instrument()`` given the same three
+            (otherwise the default client of :func:`provenant.configure`).
         agent_id: The agent (UUID or name) of the sessions opened by this client's calls.
         base_url: Provenant API base URL.
         timeout: Provenant request timeout, in seconds.

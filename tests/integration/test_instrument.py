@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import anthropic
@@ -72,6 +73,31 @@ def test_session_arguments_of_the_wrong_type_raise_at_instrument(
     with pytest.raises(TypeError, match=f"^instrument\\(\\): {message}"):
         provenant.instrument(raw, provenant=provenant_client, **arguments)
     assert getattr(raw, "_provenant_instrumentation", None) is None
+
+
+def test_clients_instrumented_with_one_api_key_share_one_recorder(
+    fake_provider, provenant_server, provenant_api_key, provenant_client
+):
+    """An app that instruments a new provider client per request, passing api_key=,
+    records every call through one recorder: one exporter thread, not one per client."""
+
+    def exporter_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name.startswith("provenant-exporter")}
+
+    before = exporter_threads()
+    options = {"api_key": provenant_api_key, "base_url": provenant_server.url, "agent_id": "Bot"}
+    for index in range(20):
+        client = provenant.instrument(anthropic_client(fake_provider), **options)
+        ask(client, f"request {index}")
+    assert len(exporter_threads() - before) == 1
+    recorder = client._provenant_instrumentation.integration.provenant
+    assert recorder is not None and recorder.flush(10)
+    assert len(provenant_client.list_sessions()) == 20
+    other = provenant.instrument(anthropic_client(fake_provider), **options, timeout=5)
+    other_recorder = other._provenant_instrumentation.integration.provenant
+    assert other_recorder is not recorder
+    recorder.shutdown(10)
+    other_recorder.shutdown(10)
 
 
 def test_instrument_does_no_network_io(fake_provider, provenant_client):
