@@ -82,7 +82,17 @@ def anthropic_message(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
         "content": content,
         "stop_reason": _anthropic_stop(reply),
         "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        "usage": _anthropic_usage(reply, input_tokens, output_tokens),
+    }
+
+
+def _anthropic_usage(reply: Reply, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    # Anthropic counts cache reads and writes apart from input_tokens.
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_read_input_tokens": reply.cache_read_tokens,
+        "cache_creation_input_tokens": reply.cache_creation_tokens,
     }
 
 
@@ -91,7 +101,7 @@ def anthropic_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
     input_tokens, output_tokens = reply.usage(request)
     start = anthropic_message(reply, request)
     start.update(content=[], stop_reason=None)
-    start["usage"] = {"input_tokens": input_tokens, "output_tokens": 1}
+    start["usage"] = _anthropic_usage(reply, input_tokens, 1)
     yield "message_start", {"type": "message_start", "message": start}
     index = 0
     if reply.text:
@@ -162,12 +172,19 @@ def _chat_finish(reply: Reply) -> str:
     return reply.stop_reason or ("tool_calls" if reply.tool_calls else "stop")
 
 
-def _chat_usage(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
+def _openai_input_tokens(reply: Reply, request: RecordedRequest) -> tuple[int, int]:
+    """``(input, output)`` as OpenAI counts them: the input includes the cached tokens."""
     input_tokens, output_tokens = reply.usage(request)
+    return input_tokens + reply.cache_read_tokens + reply.cache_creation_tokens, output_tokens
+
+
+def _chat_usage(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
+    input_tokens, output_tokens = _openai_input_tokens(reply, request)
     return {
         "prompt_tokens": input_tokens,
         "completion_tokens": output_tokens,
         "total_tokens": input_tokens + output_tokens,
+        "prompt_tokens_details": {"cached_tokens": reply.cache_read_tokens},
     }
 
 
@@ -269,7 +286,7 @@ def response_object(
 ) -> dict[str, Any]:
     """An OpenAI ``Response`` answer (``items`` reuses already generated output items)."""
     body = request.body if isinstance(request.body, dict) else {}
-    input_tokens, output_tokens = reply.usage(request)
+    input_tokens, output_tokens = _openai_input_tokens(reply, request)
     return {
         "id": next_id("resp"),
         "object": "response",
@@ -290,7 +307,7 @@ def response_object(
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "total_tokens": input_tokens + output_tokens,
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": reply.cache_read_tokens},
             "output_tokens_details": {"reasoning_tokens": 0},
         },
     }

@@ -41,8 +41,13 @@ class Reply:
     Args:
         text: The assistant's text (split into word chunks when streamed).
         tool_calls: Tool calls made after the text.
-        input_tokens: Reported input tokens (default: a count derived from the request).
+        input_tokens: Reported input tokens outside any prompt cache (default: a count
+            derived from the request).
         output_tokens: Reported output tokens (default: the number of chunks).
+        cache_read_tokens: Input tokens read from the prompt cache.
+        cache_creation_tokens: Input tokens written to the prompt cache. Each wire format
+            reports the cache its own way: Anthropic beside ``input_tokens``, OpenAI
+            within ``prompt_tokens`` / ``input_tokens`` (cached tokens being the reads).
         stop_reason: Overrides the stop/finish reason (default: from the content).
         status: An HTTP error status (e.g. 500, 429) answered instead of a reply.
         error_message: The error's message when ``status`` is set.
@@ -58,6 +63,8 @@ class Reply:
     tool_calls: Sequence[ToolCall] = ()
     input_tokens: Optional[int] = None
     output_tokens: Optional[int] = None
+    cache_read_tokens: int = 0
+    cache_creation_tokens: int = 0
     stop_reason: Optional[str] = None
     status: Optional[int] = None
     error_message: str = "The fake provider was told to fail."

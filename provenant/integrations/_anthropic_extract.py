@@ -85,20 +85,53 @@ def read_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo:
     )
 
 
+_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+)
+
+
+def _counts(usage: Any) -> dict[str, int]:
+    """The token counts a ``Usage`` (or a stream event's usage) reports."""
+    counts = {}
+    for name in _USAGE_FIELDS:
+        value = field(usage, name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            counts[name] = value
+    return counts
+
+
+def _set_usage(reply: ReplyInfo, counts: Mapping[str, int]) -> None:
+    """
+    Anthropic counts cache reads and writes apart from ``input_tokens``; the reply's
+    input is the whole prompt, as OpenAI counts it and the OpenTelemetry conventions
+    define it, with the cache's share beside it.
+    """
+    uncached = counts.get("input_tokens")
+    read = counts.get("cache_read_input_tokens")
+    written = counts.get("cache_creation_input_tokens")
+    if uncached is not None or read is not None or written is not None:
+        reply.input_tokens = (uncached or 0) + (read or 0) + (written or 0)
+    reply.output_tokens = counts.get("output_tokens")
+    reply.cache_read_tokens = read
+    reply.cache_creation_tokens = written
+
+
 def read_reply(message: Any) -> ReplyInfo:
     """The neutral reply of an Anthropic ``Message``."""
     reply = _assistant(field(message, "content", ()))
-    usage = field(message, "usage")
-    return ReplyInfo(
+    info = ReplyInfo(
         text=reply.content,
         tool_calls=list(reply.tool_calls),
         model=field(message, "model"),
         response_id=field(message, "id"),
         stop_reason=field(message, "stop_reason"),
-        input_tokens=field(usage, "input_tokens"),
-        output_tokens=field(usage, "output_tokens"),
         request_id=getattr(message, "_request_id", None),
     )
+    _set_usage(info, _counts(field(message, "usage")))
+    return info
 
 
 class StreamAccumulator:
@@ -111,6 +144,9 @@ class StreamAccumulator:
         self._texts: list[str] = []
         self._calls: dict[int, dict[str, Any]] = {}
         self._json: dict[int, list[str]] = {}
+        # message_start reports the input; message_delta the output (and, lately, the
+        # final input counts again).
+        self._counts: dict[str, int] = {}
 
     def observe(self, event: Any) -> bool:
         """Take one event into account; never asks to hide it (returns False)."""
@@ -137,18 +173,14 @@ class StreamAccumulator:
                 self.has_token = True
         elif kind == "message_start":
             message = field(event, "message")
-            usage = field(message, "usage")
             self.reply.model = field(message, "model")
             self.reply.response_id = field(message, "id")
-            self.reply.input_tokens = field(usage, "input_tokens")
-            self.reply.output_tokens = field(usage, "output_tokens")
+            self._counts = _counts(field(message, "usage"))
+            _set_usage(self.reply, self._counts)
         elif kind == "message_delta":
             self.reply.stop_reason = field(field(event, "delta"), "stop_reason")
-            usage = field(event, "usage")
-            for name in ("input_tokens", "output_tokens"):
-                value = field(usage, name)
-                if value is not None:
-                    setattr(self.reply, name, value)
+            self._counts.update(_counts(field(event, "usage")))
+            _set_usage(self.reply, self._counts)
         elif kind == "message_stop":
             self.complete = True
         return False

@@ -325,6 +325,10 @@ class LlmCall:
             metadata["requestId"] = reply.request_id
         if reply.response_id is not None:
             metadata["responseId"] = reply.response_id
+        if reply.cache_read_tokens:
+            metadata["cacheReadTokens"] = reply.cache_read_tokens
+        if reply.cache_creation_tokens:
+            metadata["cacheCreationTokens"] = reply.cache_creation_tokens
         if stream_metadata:
             metadata.update(stream_metadata)
         if error is not None:
@@ -360,6 +364,8 @@ class LlmCall:
                 "finish_reasons": [reply.stop_reason] if reply.stop_reason else [],
                 "input_tokens": reply.input_tokens,
                 "output_tokens": reply.output_tokens,
+                "cache_read_tokens": reply.cache_read_tokens or None,
+                "cache_creation_tokens": reply.cache_creation_tokens or None,
                 "tool_calls": [
                     {"id": c.get("id"), "name": c.get("name"), "arguments": c.get("arguments")}
                     for c in reply.tool_calls

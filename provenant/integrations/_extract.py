@@ -52,8 +52,12 @@ class ReplyInfo:
     model: Optional[str] = None
     response_id: Optional[str] = None
     stop_reason: Optional[str] = None
+    # The whole prompt, cached tokens included (the OpenTelemetry conventions' count).
     input_tokens: Optional[int] = None
     output_tokens: Optional[int] = None
+    # Of the input: tokens read from and written to the provider's prompt cache.
+    cache_read_tokens: Optional[int] = None
+    cache_creation_tokens: Optional[int] = None
     request_id: Optional[str] = None
 
 

@@ -81,13 +81,28 @@ def read_chat_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo
     return RequestInfo(_model(kwargs), _join_system(system), messages, stream)
 
 
+def _set_usage(reply: ReplyInfo, usage: Any, names: tuple[str, str, str]) -> None:
+    """
+    Copy an OpenAI usage: ``names`` are its input and output counts and its input
+    details (whose ``cached_tokens``, a part of the input, were read from the cache).
+    """
+    input_name, output_name, details_name = names
+    reply.input_tokens = field(usage, input_name)
+    reply.output_tokens = field(usage, output_name)
+    cached = field(field(usage, details_name), "cached_tokens")
+    reply.cache_read_tokens = cached if isinstance(cached, int) else None
+
+
+_CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details")
+_RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details")
+
+
 def read_chat_reply(completion: Any) -> ReplyInfo:
     """The neutral reply of a ``ChatCompletion`` (first choice)."""
     choices = field(completion, "choices", ())
     choice = choices[0] if choices else None
     message = field(choice, "message")
-    usage = field(completion, "usage")
-    return ReplyInfo(
+    reply = ReplyInfo(
         text=str(field(message, "content", "") or field(message, "refusal", "")),
         tool_calls=[
             _call(
@@ -100,10 +115,10 @@ def read_chat_reply(completion: Any) -> ReplyInfo:
         model=field(completion, "model"),
         response_id=field(completion, "id"),
         stop_reason=field(choice, "finish_reason"),
-        input_tokens=field(usage, "prompt_tokens"),
-        output_tokens=field(usage, "completion_tokens"),
         request_id=getattr(completion, "_request_id", None),
     )
+    _set_usage(reply, field(completion, "usage"), _CHAT_USAGE)
+    return reply
 
 
 class ChatStreamAccumulator:
@@ -132,8 +147,7 @@ class ChatStreamAccumulator:
             reply.model = field(chunk, "model")
         usage = field(chunk, "usage")
         if usage is not None:
-            reply.input_tokens = field(usage, "prompt_tokens")
-            reply.output_tokens = field(usage, "completion_tokens")
+            _set_usage(reply, usage, _CHAT_USAGE)
         choices = field(chunk, "choices", ())
         if not choices:
             return self._hide_usage_chunk and usage is not None
@@ -229,18 +243,17 @@ def read_response(response: Any) -> ReplyInfo:
             calls.append(
                 _call(field(item, "call_id"), field(item, "name"), field(item, "arguments"))
             )
-    usage = field(response, "usage")
     incomplete = field(field(response, "incomplete_details"), "reason")
-    return ReplyInfo(
+    reply = ReplyInfo(
         text="".join(texts),
         tool_calls=calls,
         model=field(response, "model"),
         response_id=field(response, "id"),
         stop_reason=incomplete or field(response, "status"),
-        input_tokens=field(usage, "input_tokens"),
-        output_tokens=field(usage, "output_tokens"),
         request_id=getattr(response, "_request_id", None),
     )
+    _set_usage(reply, field(response, "usage"), _RESPONSES_USAGE)
+    return reply
 
 
 _TERMINAL_EVENTS = ("response.completed", "response.incomplete", "response.failed")

@@ -43,6 +43,8 @@ RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
 RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+USAGE_CACHE_READ_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+USAGE_CACHE_CREATION_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
 CONVERSATION_ID = "gen_ai.conversation.id"
 AGENT_NAME = "gen_ai.agent.name"
 TOOL_NAME = "gen_ai.tool.name"
@@ -177,6 +179,8 @@ def end_attributes(
             out[RESPONSE_FINISH_REASONS] = [str(reason) for reason in reasons]
         _put_int(out, USAGE_INPUT_TOKENS, attributes.get("input_tokens"))
         _put_int(out, USAGE_OUTPUT_TOKENS, attributes.get("output_tokens"))
+        _put_int(out, USAGE_CACHE_READ_TOKENS, attributes.get("cache_read_tokens"))
+        _put_int(out, USAGE_CACHE_CREATION_TOKENS, attributes.get("cache_creation_tokens"))
         ttft_ms = attributes.get("time_to_first_token_ms")
         if isinstance(ttft_ms, (int, float)) and not isinstance(ttft_ms, bool):
             out[RESPONSE_TIME_TO_FIRST_CHUNK] = float(ttft_ms) / 1000.0

@@ -179,6 +179,39 @@ def test_stream_helper_is_recorded(client, how, fake_provider, recorded, h):
     assert reply["metadata"]["timeToFirstTokenMs"] >= 0
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+def test_prompt_cache_tokens_count_in_the_input_and_are_kept_beside_it(
+    client, streamed, fake_provider, recorded, h
+):
+    """Anthropic reports cache reads and writes apart from input_tokens: the turn's
+    inputTokens is the whole prompt, and the cache's share is in its metadata; a call
+    without the cache carries no cache metadata."""
+    fake_provider.script(
+        Reply(text="cached", input_tokens=12, output_tokens=3, cache_read_tokens=900),
+        Reply(text="written", input_tokens=12, output_tokens=3, cache_creation_tokens=700),
+        Reply(text="plain", input_tokens=12, output_tokens=3),
+    )
+
+    async def body() -> None:
+        for question in ("one", "two", "three"):
+            result = await h.maybe(
+                client.messages.create(
+                    model=MODEL, max_tokens=9, messages=ask(question), stream=streamed
+                )
+            )
+            if streamed:
+                await h.drain(result)
+
+    h.scenario(body, client)
+    replies = [h.assistant_turns(session)[0] for session in recorded()]
+    assert [reply["inputTokens"] for reply in replies] == [912, 712, 12]
+    assert replies[0]["metadata"]["cacheReadTokens"] == 900
+    assert "cacheCreationTokens" not in replies[0]["metadata"]
+    assert replies[1]["metadata"]["cacheCreationTokens"] == 700
+    assert "cacheReadTokens" not in replies[1]["metadata"]
+    assert not {"cacheReadTokens", "cacheCreationTokens"} & set(replies[2]["metadata"])
+
+
 @pytest.mark.parametrize("how", ["create", "create-stream", "stream-helper", "parse"])
 @pytest.mark.parametrize("namespace", ["messages", "beta.messages"])
 def test_beta_messages_and_parse_are_recorded_once(

@@ -216,6 +216,44 @@ def test_chat_parse_is_recorded(client, fake_provider, recorded, h):
     assert h.assistant_turns(session)[0]["content"] in ('{"answer": "42"}', {"answer": "42"})
 
 
+@pytest.mark.parametrize("api", ["chat", "responses"])
+@pytest.mark.parametrize("streamed", [False, True])
+def test_cached_prompt_tokens_are_kept_beside_the_input(
+    client, api, streamed, fake_provider, recorded, h
+):
+    """OpenAI counts cached tokens within the input: inputTokens stays the whole prompt
+    and the cached share is in the metadata (none when nothing was cached)."""
+    fake_provider.script(
+        Reply(text="cached", input_tokens=20, output_tokens=2, cache_read_tokens=1000),
+        Reply(text="plain", input_tokens=20, output_tokens=2),
+    )
+
+    async def one(question: str) -> None:
+        if api == "chat":
+            extra: dict[str, Any] = {"stream_options": {"include_usage": True}} if streamed else {}
+            result = await h.maybe(
+                client.chat.completions.create(
+                    model=MODEL, messages=chat(question), stream=streamed, **extra
+                )
+            )
+        else:
+            result = await h.maybe(
+                client.responses.create(model=MODEL, input=question, stream=streamed)
+            )
+        if streamed:
+            await h.drain(result)
+
+    async def body() -> None:
+        await one("first")
+        await one("second")
+
+    h.scenario(body, client)
+    cached, plain = (h.assistant_turns(session)[0] for session in recorded())
+    assert (cached["inputTokens"], cached["metadata"]["cacheReadTokens"]) == (1020, 1000)
+    assert "cacheCreationTokens" not in cached["metadata"]
+    assert plain["inputTokens"] == 20 and "cacheReadTokens" not in plain["metadata"]
+
+
 @pytest.mark.parametrize("call", ["beta.chat.completions.create", "beta.chat.completions.parse"])
 def test_beta_chat_completions_are_recorded_once(client, call, fake_provider, recorded, h):
     """The beta namespace's chat completions (a resource of its own in newer SDKs) are

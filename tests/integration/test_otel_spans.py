@@ -90,7 +90,15 @@ def test_streamed_anthropic_call_is_a_chat_span(
     spans: Spans, prov: ProvenantClient, fake_provider: FakeProvider, is_async: bool
 ) -> None:
     """A streamed Anthropic call is a CLIENT span "chat <model>" with GenAI attributes."""
-    fake_provider.script(Reply(text="Hi there you", input_tokens=11, output_tokens=3))
+    fake_provider.script(
+        Reply(
+            text="Hi there you",
+            input_tokens=11,
+            output_tokens=3,
+            cache_read_tokens=100,
+            cache_creation_tokens=20,
+        )
+    )
     client = provenant.instrument(anthropic_client(fake_provider, spans, is_async), provenant=prov)
 
     @prov.trace(kind="step")
@@ -132,7 +140,10 @@ def test_streamed_anthropic_call_is_a_chat_span(
     assert attributes["gen_ai.response.model"] == MODEL
     assert str(attributes["gen_ai.response.id"]).startswith("msg_")
     assert attributes["gen_ai.response.finish_reasons"] == ("end_turn",)
-    assert attributes["gen_ai.usage.input_tokens"] == 11
+    # The input counts the whole prompt, cache included, as the conventions define it.
+    assert attributes["gen_ai.usage.input_tokens"] == 131
+    assert attributes["gen_ai.usage.cache_read.input_tokens"] == 100
+    assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 20
     assert attributes["gen_ai.usage.output_tokens"] == 3
     assert attributes["gen_ai.request.stream"] is True
     assert isinstance(attributes["gen_ai.response.time_to_first_chunk"], float)
