@@ -185,6 +185,7 @@ def _chat_usage(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
         "completion_tokens": output_tokens,
         "total_tokens": input_tokens + output_tokens,
         "prompt_tokens_details": {"cached_tokens": reply.cache_read_tokens},
+        "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
     }
 
 
@@ -308,7 +309,7 @@ def response_object(
             "output_tokens": output_tokens,
             "total_tokens": input_tokens + output_tokens,
             "input_tokens_details": {"cached_tokens": reply.cache_read_tokens},
-            "output_tokens_details": {"reasoning_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
         },
     }
 

@@ -48,6 +48,8 @@ class Reply:
         cache_creation_tokens: Input tokens written to the prompt cache. Each wire format
             reports the cache its own way: Anthropic beside ``input_tokens``, OpenAI
             within ``prompt_tokens`` / ``input_tokens`` (cached tokens being the reads).
+        reasoning_tokens: OpenAI only: of the output tokens, those the model reasoned
+            with (``completion_tokens_details`` / ``output_tokens_details``).
         stop_reason: Overrides the stop/finish reason (default: from the content).
         status: An HTTP error status (e.g. 500, 429) answered instead of a reply.
         error_message: The error's message when ``status`` is set.
@@ -65,6 +67,7 @@ class Reply:
     output_tokens: Optional[int] = None
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
+    reasoning_tokens: int = 0
     stop_reason: Optional[str] = None
     status: Optional[int] = None
     error_message: str = "The fake provider was told to fail."

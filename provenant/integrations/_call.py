@@ -329,6 +329,8 @@ class LlmCall:
             metadata["cacheReadTokens"] = reply.cache_read_tokens
         if reply.cache_creation_tokens:
             metadata["cacheCreationTokens"] = reply.cache_creation_tokens
+        if reply.reasoning_tokens:
+            metadata["reasoningTokens"] = reply.reasoning_tokens
         if stream_metadata:
             metadata.update(stream_metadata)
         if error is not None:

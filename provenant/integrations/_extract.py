@@ -58,6 +58,8 @@ class ReplyInfo:
     # Of the input: tokens read from and written to the provider's prompt cache.
     cache_read_tokens: Optional[int] = None
     cache_creation_tokens: Optional[int] = None
+    # Of the output: tokens the model reasoned with (OpenAI reports them).
+    reasoning_tokens: Optional[int] = None
     request_id: Optional[str] = None
 
 

@@ -81,20 +81,23 @@ def read_chat_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo
     return RequestInfo(_model(kwargs), _join_system(system), messages, stream)
 
 
-def _set_usage(reply: ReplyInfo, usage: Any, names: tuple[str, str, str]) -> None:
+def _set_usage(reply: ReplyInfo, usage: Any, names: tuple[str, str]) -> None:
     """
-    Copy an OpenAI usage: ``names`` are its input and output counts and its input
-    details (whose ``cached_tokens``, a part of the input, were read from the cache).
+    Copy an OpenAI usage: ``names`` are its input and output counts. Their details say
+    how much of the input was read from the prompt cache (``cached_tokens``) and how
+    much of the output the model reasoned with (``reasoning_tokens``).
     """
-    input_name, output_name, details_name = names
+    input_name, output_name = names
     reply.input_tokens = field(usage, input_name)
     reply.output_tokens = field(usage, output_name)
-    cached = field(field(usage, details_name), "cached_tokens")
+    cached = field(field(usage, f"{input_name}_details"), "cached_tokens")
     reply.cache_read_tokens = cached if isinstance(cached, int) else None
+    reasoning = field(field(usage, f"{output_name}_details"), "reasoning_tokens")
+    reply.reasoning_tokens = reasoning if isinstance(reasoning, int) else None
 
 
-_CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details")
-_RESPONSES_USAGE = ("input_tokens", "output_tokens", "input_tokens_details")
+_CHAT_USAGE = ("prompt_tokens", "completion_tokens")
+_RESPONSES_USAGE = ("input_tokens", "output_tokens")
 
 
 def read_chat_reply(completion: Any) -> ReplyInfo:

@@ -218,13 +218,19 @@ def test_chat_parse_is_recorded(client, fake_provider, recorded, h):
 
 @pytest.mark.parametrize("api", ["chat", "responses"])
 @pytest.mark.parametrize("streamed", [False, True])
-def test_cached_prompt_tokens_are_kept_beside_the_input(
+def test_cached_and_reasoning_tokens_are_kept_beside_the_counts(
     client, api, streamed, fake_provider, recorded, h
 ):
-    """OpenAI counts cached tokens within the input: inputTokens stays the whole prompt
-    and the cached share is in the metadata (none when nothing was cached)."""
+    """OpenAI counts cached tokens within the input and reasoning tokens within the
+    output: the counts stay whole and each share is in the metadata (none when zero)."""
     fake_provider.script(
-        Reply(text="cached", input_tokens=20, output_tokens=2, cache_read_tokens=1000),
+        Reply(
+            text="cached",
+            input_tokens=20,
+            output_tokens=50,
+            cache_read_tokens=1000,
+            reasoning_tokens=45,
+        ),
         Reply(text="plain", input_tokens=20, output_tokens=2),
     )
 
@@ -250,8 +256,10 @@ def test_cached_prompt_tokens_are_kept_beside_the_input(
     h.scenario(body, client)
     cached, plain = (h.assistant_turns(session)[0] for session in recorded())
     assert (cached["inputTokens"], cached["metadata"]["cacheReadTokens"]) == (1020, 1000)
+    assert (cached["outputTokens"], cached["metadata"]["reasoningTokens"]) == (50, 45)
     assert "cacheCreationTokens" not in cached["metadata"]
-    assert plain["inputTokens"] == 20 and "cacheReadTokens" not in plain["metadata"]
+    assert plain["inputTokens"] == 20
+    assert not {"cacheReadTokens", "reasoningTokens"} & set(plain["metadata"])
 
 
 @pytest.mark.parametrize("call", ["beta.chat.completions.create", "beta.chat.completions.parse"])
