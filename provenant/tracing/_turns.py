@@ -93,9 +93,9 @@ def turn_body(
         role: The wire role (already upper-case and valid).
         content: Anything; masked, made JSON-safe and truncated (``metadata.truncated``).
         tool_calls: An assistant turn's tool calls (their ``input``/``arguments`` masked).
-        latency_ms: Latency in milliseconds (checked by :func:`wire_count`).
-        input_tokens: Prompt tokens (checked by :func:`wire_count`).
-        output_tokens: Completion tokens (checked by :func:`wire_count`).
+        latency_ms: Latency in milliseconds (already checked by :func:`wire_count`).
+        input_tokens: Prompt tokens (likewise).
+        output_tokens: Completion tokens (likewise).
         metadata: The caller's metadata.
         span_path: Added as ``metadata.span`` when non-empty.
 
