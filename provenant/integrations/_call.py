@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Optional, Union
 
 from provenant._logging import log_fault
 from provenant.integrations._extract import ReplyInfo, RequestInfo
@@ -287,9 +287,11 @@ class LlmCall:
         session = self.session
         messages = _trailing(request.messages) if self.owned else request.messages
         seed_resumed(session)  # a resumed session: its earlier turns, read once
-        system_changed, new = session.transcript.select_new(
-            request.system, messages, root=request.root
-        )
+        transcript = session.transcript
+        root: Optional[Hashable] = request.root
+        if request.conversation is not None:
+            root = transcript.conversation_root(request.conversation)
+        system_changed, new = transcript.select_new(request.system, messages, root=root)
         path = self._span_path()
         bodies: list[Optional[dict[str, Any]]] = []
         if system_changed:
@@ -348,6 +350,8 @@ class LlmCall:
         # No transcript.note_reply(): replies are not part of the chain (see _transcript).
         if body is not None:
             bodies.append(body)
+        if error is None and request.conversation is not None:
+            self.session.transcript.note_answered(request.conversation)
         return bodies
 
     def _end_span(

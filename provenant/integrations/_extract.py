@@ -40,7 +40,10 @@ class RequestInfo:
     system: Optional[Any]
     messages: list[NormalizedMessage]
     stream: bool
+    # The Responses API's ``previous_response_id``: the input continues that response.
     root: Optional[str] = None
+    # The Responses API's ``conversation``: the server keeps the history, every input is new.
+    conversation: Optional[str] = None
 
 
 @dataclasses.dataclass

@@ -221,12 +221,16 @@ def read_responses_request(kwargs: Mapping[str, Any], *, stream: bool) -> Reques
                 )
             )
     previous = kwargs.get("previous_response_id")
+    conversation = kwargs.get("conversation")  # an id, or {"id": ...}
+    if not isinstance(conversation, str):
+        conversation = field(conversation, "id")
     return RequestInfo(
         _model(kwargs),
         _join_system(system),
         messages,
         stream,
         root=previous if isinstance(previous, str) else None,
+        conversation=conversation if isinstance(conversation, str) else None,
     )
 
 

@@ -140,6 +140,9 @@ class Transcript:
         self._systems: set[Hashable] = set()
         self._tool_results: list[frozenset[str]] = []
         self._replies = 0
+        # Replies recorded per server-side conversation (the Responses API's
+        # ``conversation``), so that each call's input starts a chain of its own.
+        self._answered: dict[str, int] = {}
         self._seed_pending = False
         # A resumed session's: a message's content as the session records it (masked,
         # cut, or left out), the form its seed turns have on the server.
@@ -150,7 +153,7 @@ class Transcript:
         system: Optional[Any],
         messages: Sequence[NormalizedMessage],
         *,
-        root: Optional[str] = None,
+        root: Optional[Hashable] = None,
     ) -> tuple[bool, list[NormalizedMessage]]:
         """
         Return what a call adds to the session, and remember it as recorded.
@@ -159,7 +162,8 @@ class Transcript:
             system: The call's system prompt (``None`` when it has none).
             messages: The call's messages in order, history included.
             root: Anchors the chain elsewhere than the start of a conversation (the
-                Responses API's ``previous_response_id``: its input is all new).
+                Responses API's ``previous_response_id``, or :meth:`conversation_root`:
+                its input is all new).
 
         Returns:
             ``(system_changed, new_messages)``: whether to record the system prompt, and
@@ -211,6 +215,21 @@ class Transcript:
                 for stale in list(latest)[: max(0, len(latest) - len(known))]:
                     del latest[stale]
         return system_changed, new
+
+    def conversation_root(self, conversation: str) -> Hashable:
+        """
+        The root of a call in a conversation the server keeps (the Responses API's
+        ``conversation``): its input is all new, but a retry of a call that got no reply
+        sends it again. So the root is the conversation's place: the replies recorded in
+        it so far (:meth:`note_answered`).
+        """
+        with self._lock:
+            return ("conversation", conversation, self._answered.get(conversation, 0))
+
+    def note_answered(self, conversation: str) -> None:
+        """A call in ``conversation`` was answered: the next call's input is new."""
+        with self._lock:
+            self._answered[conversation] = self._answered.get(conversation, 0) + 1
 
     def expect_seed(self, recorded_form: Optional[Callable[[Any], Any]] = None) -> None:
         """

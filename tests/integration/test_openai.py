@@ -458,6 +458,48 @@ def test_responses_parse_is_recorded(client, fake_provider, recorded, h):
     assert (reply["inputTokens"], reply["outputTokens"]) == (6, 3)
 
 
+@pytest.mark.parametrize("conversation", ["conv_1", {"id": "conv_1"}], ids=["id", "object"])
+def test_responses_in_a_server_side_conversation_record_each_input_once(
+    client, conversation, fake_provider, provenant_client, recorded, h
+):
+    """With conversation=, the server keeps the history and each input is new: a "yes"
+    said twice is recorded twice, while a call retried after an error is not."""
+    fake_provider.script(
+        Reply(text="Shall we?"),
+        Reply(text="Step one done."),
+        Reply(status=500),
+        Reply(text="Step two done."),
+        Reply(text="All done."),
+    )
+
+    async def body() -> None:
+        for text in ("Start", "yes", "yes", "yes"):
+            try:
+                await h.maybe(
+                    client.responses.create(model=MODEL, input=text, conversation=conversation)
+                )
+            except openai.InternalServerError:  # the app retries the call once
+                await h.maybe(
+                    client.responses.create(model=MODEL, input=text, conversation=conversation)
+                )
+
+    with provenant_client.session("GPT Bot"):
+        h.scenario(body, client)
+    [session] = recorded()
+    turns = [(turn["role"], turn["content"]) for turn in session["turns"]]
+    assert turns == [
+        ("USER", "Start"),
+        ("ASSISTANT", "Shall we?"),
+        ("USER", "yes"),
+        ("ASSISTANT", "Step one done."),
+        ("USER", "yes"),
+        ("ASSISTANT", ""),  # the error, recorded
+        ("ASSISTANT", "Step two done."),  # the retry: its input was recorded already
+        ("USER", "yes"),
+        ("ASSISTANT", "All done."),
+    ]
+
+
 def test_responses_function_call_round_trip(client, fake_provider, provenant_client, recorded, h):
     """A Responses function call and its function_call_output record ASSISTANT and TOOL turns."""
     fake_provider.script(
