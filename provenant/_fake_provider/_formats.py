@@ -68,6 +68,8 @@ def anthropic_message(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
     """An Anthropic ``Message`` answer."""
     input_tokens, output_tokens = reply.usage(request)
     content: list[dict[str, Any]] = []
+    if reply.thinking is not None:
+        content.append(_thinking_block(reply.thinking))
     if reply.text:
         content.append({"type": "text", "text": reply.text})
     for call, call_id in zip(reply.tool_calls, _tool_call_ids(reply, "toolu")):
@@ -84,6 +86,10 @@ def anthropic_message(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
         "stop_sequence": None,
         "usage": _anthropic_usage(reply, input_tokens, output_tokens),
     }
+
+
+def _thinking_block(thinking: str) -> dict[str, Any]:
+    return {"type": "thinking", "thinking": thinking, "signature": "sig-" + next_id("think")}
 
 
 def _anthropic_usage(reply: Reply, input_tokens: int, output_tokens: int) -> dict[str, Any]:
@@ -104,6 +110,24 @@ def anthropic_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
     start["usage"] = _anthropic_usage(reply, input_tokens, 1)
     yield "message_start", {"type": "message_start", "message": start}
     index = 0
+    if reply.thinking is not None:
+        block = _thinking_block(reply.thinking)
+        deltas = [
+            {"type": "thinking_delta", "thinking": reply.thinking},
+            {"type": "signature_delta", "signature": block["signature"]},
+        ]
+        block.update(thinking="", signature="")
+        yield (
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": block},
+        )
+        for delta in deltas:
+            yield (
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": delta},
+            )
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+        index += 1
     if reply.text:
         block = {"type": "text", "text": ""}
         yield (

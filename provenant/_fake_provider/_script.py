@@ -50,6 +50,8 @@ class Reply:
             within ``prompt_tokens`` / ``input_tokens`` (cached tokens being the reads).
         reasoning_tokens: OpenAI only: of the output tokens, those the model reasoned
             with (``completion_tokens_details`` / ``output_tokens_details``).
+        thinking: Anthropic only: a ``thinking`` block before the text (extended
+            thinking), streamed as ``thinking_delta`` events.
         stop_reason: Overrides the stop/finish reason (default: from the content).
         status: An HTTP error status (e.g. 500, 429) answered instead of a reply.
         error_message: The error's message when ``status`` is set.
@@ -68,6 +70,7 @@ class Reply:
     cache_read_tokens: int = 0
     cache_creation_tokens: int = 0
     reasoning_tokens: int = 0
+    thinking: Optional[str] = None
     stop_reason: Optional[str] = None
     status: Optional[int] = None
     error_message: str = "The fake provider was told to fail."

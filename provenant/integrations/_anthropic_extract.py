@@ -45,6 +45,16 @@ def _assistant(content: Any) -> NormalizedMessage:
     return NormalizedMessage("ASSISTANT", "".join(texts), tool_calls=tuple(calls))
 
 
+def _thinking(content: Any) -> Optional[str]:
+    """The text of a reply's thinking blocks (extended thinking), ``None`` without any."""
+    texts = [
+        str(field(block, "thinking", ""))
+        for block in items_of(content)
+        if field(block, "type") == "thinking"
+    ]
+    return "".join(texts) if texts else None
+
+
 def _user(content: Any) -> list[NormalizedMessage]:
     if isinstance(content, str):
         return [NormalizedMessage("USER", content)]
@@ -121,10 +131,12 @@ def _set_usage(reply: ReplyInfo, counts: Mapping[str, int]) -> None:
 
 def read_reply(message: Any) -> ReplyInfo:
     """The neutral reply of an Anthropic ``Message``."""
-    reply = _assistant(field(message, "content", ()))
+    content = field(message, "content", ())
+    reply = _assistant(content)
     info = ReplyInfo(
         text=reply.content,
         tool_calls=list(reply.tool_calls),
+        thinking=_thinking(content),
         model=field(message, "model"),
         response_id=field(message, "id"),
         stop_reason=field(message, "stop_reason"),
@@ -142,6 +154,7 @@ class StreamAccumulator:
         self.complete = False
         self.has_token = False
         self._texts: list[str] = []
+        self._thoughts: list[str] = []
         self._calls: dict[int, dict[str, Any]] = {}
         self._json: dict[int, list[str]] = {}
         # message_start reports the input; message_delta the output (and, lately, the
@@ -157,6 +170,9 @@ class StreamAccumulator:
             if delta_kind == "text_delta":
                 self._texts.append(str(field(delta, "text", "")))
                 self.has_token = True
+            elif delta_kind == "thinking_delta":
+                self._thoughts.append(str(field(delta, "thinking", "")))
+                self.has_token = True
             elif delta_kind == "input_json_delta":
                 self._json.setdefault(field(event, "index", 0), []).append(
                     str(field(delta, "partial_json", ""))
@@ -164,7 +180,9 @@ class StreamAccumulator:
                 self.has_token = True
         elif kind == "content_block_start":
             block = field(event, "content_block")
-            if field(block, "type") == "tool_use":
+            if field(block, "type") == "thinking":
+                self._thoughts.append(str(field(block, "thinking", "")))
+            elif field(block, "type") == "tool_use":
                 self._calls[field(event, "index", 0)] = {
                     "id": field(block, "id"),
                     "name": field(block, "name"),
@@ -188,6 +206,8 @@ class StreamAccumulator:
     def result(self) -> ReplyInfo:
         """The reply so far."""
         self.reply.text = "".join(self._texts)
+        if self._thoughts:
+            self.reply.thinking = "".join(self._thoughts)
         calls = []
         for index in sorted(self._calls):
             call = dict(self._calls[index])

@@ -19,6 +19,7 @@ from provenant.integrations._extract import ReplyInfo, RequestInfo
 from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._resume import seed_resumed
 from provenant.tracing._transcript import NormalizedMessage, last_assistant_index
+from provenant.tracing._turns import recorded_content
 
 if TYPE_CHECKING:
     from provenant.client import ProvenantClient
@@ -333,6 +334,9 @@ class LlmCall:
             metadata["cacheCreationTokens"] = reply.cache_creation_tokens
         if reply.reasoning_tokens:
             metadata["reasoningTokens"] = reply.reasoning_tokens
+        if reply.thinking:
+            # Content: masked and cut as the turn's text is (left out with capture off).
+            metadata["thinking"] = recorded_content(self.session._tracer.settings, reply.thinking)
         if stream_metadata:
             metadata.update(stream_metadata)
         if error is not None:

@@ -63,6 +63,8 @@ class ReplyInfo:
     cache_creation_tokens: Optional[int] = None
     # Of the output: tokens the model reasoned with (OpenAI reports them).
     reasoning_tokens: Optional[int] = None
+    # What the model thought before answering (Anthropic's thinking blocks).
+    thinking: Optional[str] = None
     request_id: Optional[str] = None
 
 

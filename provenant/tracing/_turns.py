@@ -26,7 +26,7 @@ __all__ = ["ROLES", "recorded_content", "turn_body", "wire_count"]
 
 ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
 # Metadata keys that carry content, left out when capture_content is off.
-_CONTENT_METADATA_KEYS = ("toolInput", "input", "output", "arguments")
+_CONTENT_METADATA_KEYS = ("toolInput", "input", "output", "arguments", "thinking")
 _TOOL_CALL_CONTENT_KEYS = ("input", "arguments")
 _TOOL_CALL_SHAPE_KEYS = ("id", "name", "type")
 

@@ -212,6 +212,57 @@ def test_prompt_cache_tokens_count_in_the_input_and_are_kept_beside_it(
     assert not {"cacheReadTokens", "cacheCreationTokens"} & set(replies[2]["metadata"])
 
 
+@pytest.mark.parametrize("how", ["create", "create-stream", "stream-helper"])
+def test_extended_thinking_is_kept_in_the_reply_metadata(
+    mode, how, fake_provider, provenant_server, h
+):
+    """A reply's thinking blocks are recorded as metadata.thinking, masked as the text is,
+    and left out with capture_content off; the text stays the answer alone."""
+    thought = "The user has card 4242; shipping takes 2 days."
+    settings: list[dict[str, Any]] = [
+        {"mask": lambda value: value.replace("4242", "####") if isinstance(value, str) else value},
+        {"capture_content": False},
+    ]
+    # Each recorder records into an organisation of its own.
+    recorders = [
+        ProvenantClient(
+            base_url=provenant_server.url, api_key=provenant_server.create_api_key(), **options
+        )
+        for options in settings
+    ]
+    fake_provider.script(*(Reply(text="Two days.", thinking=thought) for _ in recorders))
+    kwargs: dict[str, Any] = {"model": MODEL, "max_tokens": 20, "messages": ask("When?")}
+
+    async def ask_with(client: Any) -> None:
+        if how == "stream-helper":
+            manager = client.messages.stream(**kwargs)
+            if hasattr(manager, "__aenter__"):
+                async with manager as stream:
+                    await stream.get_final_message()
+            else:
+                with manager as stream:
+                    stream.get_final_message()
+        elif how == "create-stream":
+            await h.drain(await h.maybe(client.messages.create(stream=True, **kwargs)))
+        else:
+            await h.maybe(client.messages.create(**kwargs))
+
+    replies = []
+    for recorder in recorders:
+        client = provenant.instrument(
+            make_client(mode, fake_provider), provenant=recorder, agent_id="Thinker"
+        )
+        h.scenario(lambda client=client: ask_with(client), client)
+        assert recorder.flush(10)
+        [listed] = recorder.list_sessions()
+        replies.append(h.assistant_turns(recorder.get_session(listed["id"]))[0])
+        recorder.shutdown(timeout=10)
+    masked, uncaptured = replies
+    assert masked["content"] == "Two days."
+    assert masked["metadata"]["thinking"] == thought.replace("4242", "####")
+    assert "thinking" not in uncaptured["metadata"] and uncaptured["content"] == ""
+
+
 @pytest.mark.parametrize("how", ["create", "create-stream", "stream-helper", "parse"])
 @pytest.mark.parametrize("namespace", ["messages", "beta.messages"])
 def test_beta_messages_and_parse_are_recorded_once(
