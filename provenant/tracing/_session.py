@@ -31,7 +31,7 @@ from provenant.tracing._ids import new_id
 from provenant.tracing._payload import MAX_SAFE_INT, to_jsonable
 from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
 from provenant.tracing._transcript import result_forms
-from provenant.tracing._turns import ROLES, turn_body, wire_count
+from provenant.tracing._turns import ROLES, turn_body, wire_count, wire_tool_calls
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -532,10 +532,11 @@ class Session:
         The body is built only when there is an exporter to deliver it. Used by
         :meth:`add_turn` on the caller's thread and by deferred records on the worker.
         """
-        wire_role = role.upper()
+        wire_role = role.upper() if isinstance(role, str) else None
         if wire_role not in ROLES:
             log_fault("turn-role", f"turn role {role!r} is not one of {', '.join(ROLES)}")
             return None
+        tool_calls = wire_tool_calls(tool_calls)
         latency_ms = wire_count("latency_ms", latency_ms)
         input_tokens = wire_count("input_tokens", input_tokens)
         output_tokens = wire_count("output_tokens", output_tokens)

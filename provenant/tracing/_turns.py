@@ -22,7 +22,7 @@ from provenant.tracing._payload import MAX_SAFE_INT, prepare_content, to_jsonabl
 if TYPE_CHECKING:
     from provenant.config import Settings
 
-__all__ = ["ROLES", "recorded_content", "turn_body", "wire_count"]
+__all__ = ["ROLES", "recorded_content", "turn_body", "wire_count", "wire_tool_calls"]
 
 ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
 # Metadata keys that carry content, left out when capture_content is off.
@@ -51,6 +51,25 @@ def wire_count(name: str, value: Any) -> Optional[int]:
         "recorded the turn without it",
     )
     return None
+
+
+def wire_tool_calls(value: Any) -> Optional[list[Mapping[str, Any]]]:
+    """
+    A turn's tool calls as the wire takes them: a list of mappings (``id``, ``name``,
+    ``arguments``...). A call that is not a mapping, or calls that are not a list, are
+    left out of the turn, logged; the turn is recorded.
+    """
+    if value is None:
+        return None
+    calls = value if isinstance(value, (list, tuple)) else None
+    kept = [call for call in calls or () if isinstance(call, Mapping)]
+    if calls is None or len(kept) != len(calls):
+        log_fault(
+            "turn-tool-calls",
+            "a turn's tool_calls must be a list of mappings (id, name, arguments); "
+            f"recorded the turn without what is not ({type(value).__name__})",
+        )
+    return kept or None
 
 
 def _recorded(settings: Settings, content: Any) -> tuple[Any, bool]:
@@ -92,7 +111,8 @@ def turn_body(
         settings: The client's settings (``capture_content``, ``mask``, ``max_content_bytes``).
         role: The wire role (already upper-case and valid).
         content: Anything; masked, made JSON-safe and truncated (``metadata.truncated``).
-        tool_calls: An assistant turn's tool calls (their ``input``/``arguments`` masked).
+        tool_calls: An assistant turn's tool calls (their ``input``/``arguments`` masked;
+            already checked by :func:`wire_tool_calls`).
         latency_ms: Latency in milliseconds (already checked by :func:`wire_count`).
         input_tokens: Prompt tokens (likewise).
         output_tokens: Completion tokens (likewise).

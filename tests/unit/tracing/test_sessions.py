@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from typing import Any, Callable
 
 import pytest
 
 import provenant
+from provenant._logging import fault_counts
 from provenant.client import ProvenantClient
 from provenant.errors import ConfigurationError
 from provenant.tracing import current_session, current_span
@@ -309,17 +309,17 @@ def test_a_bad_turn_never_raises(client: ProvenantClient, recorded: Sessions) ->
 
 
 def test_counts_and_integers_the_wire_cannot_take_never_cost_a_turn_or_the_end(
-    client: ProvenantClient, recorded: Sessions, caplog: pytest.LogCaptureFixture
+    client: ProvenantClient, recorded: Sessions
 ) -> None:
     """A token count or latency that is no integer within 2**53 - 1 is left out of its turn
     (logged), an integer past it in content or metadata is recorded as its text, and the
     session still ends, its totals within what the wire takes."""
-    with caplog.at_level(logging.WARNING, logger="provenant"):
-        with client.session() as session:
-            session.add_turn("USER", {"order": 2**64}, metadata={"huge": 10**5000, "n": 3})
-            session.add_turn("ASSISTANT", "a", input_tokens=10**5000, latency_ms="12")
-            session.add_turn("ASSISTANT", "b", input_tokens=2**53 - 1, output_tokens=2.0)
-        client.shutdown()
+    before = fault_counts()
+    with client.session() as session:
+        session.add_turn("USER", {"order": 2**64}, metadata={"huge": 10**5000, "n": 3})
+        session.add_turn("ASSISTANT", "a", input_tokens=10**5000, latency_ms="12")
+        session.add_turn("ASSISTANT", "b", input_tokens=2**53 - 1, output_tokens=2.0)
+    client.shutdown()
     assert client.stats()["dropped"] == {}
     [stored] = recorded()
     first, second, third = stored["turns"]
@@ -329,8 +329,9 @@ def test_counts_and_integers_the_wire_cannot_take_never_cost_a_turn_or_the_end(
     assert second["content"] == "a"
     assert third["inputTokens"] == 2**53 - 1 and third["outputTokens"] == 2
     assert stored["status"] == "COMPLETED" and stored["totalTokens"] == 2**53 - 1
-    logged = " ".join(record.getMessage() for record in caplog.records)
-    assert "input_tokens" in logged and "latency_ms" in logged
+    after = fault_counts()
+    for kind in ("turn-input_tokens", "turn-latency_ms"):
+        assert after.get(kind, 0) - before.get(kind, 0) == 1
 
 
 @pytest.mark.parametrize(
@@ -357,6 +358,27 @@ def test_session_arguments_of_the_wrong_type_raise_a_type_error_naming_them(
         client.start_session(**arguments)
     client.shutdown()
     assert recorded() == [] and client.stats()["dropped"] == {}
+
+
+def test_tool_calls_that_are_not_mappings_never_cost_the_turn(
+    client: ProvenantClient, recorded: Sessions
+) -> None:
+    """Tool calls that are not a list of mappings are left out of the turn (a counted,
+    logged fault) and the turn is recorded; a role that is not text is refused as a
+    wrong one is."""
+    call = {"id": "c1", "name": "search", "arguments": {"q": "refunds"}}
+    before = fault_counts()
+    with client.session() as session:
+        session.add_turn("ASSISTANT", "kept", tool_calls=[call, 5, None])
+        session.add_turn("ASSISTANT", "alone", tool_calls="search")  # type: ignore[arg-type]
+        session.add_turn(None, "no role")  # type: ignore[arg-type]
+    client.shutdown()
+    first, second = recorded()[0]["turns"]
+    assert (first["content"], first["toolCalls"]) == ("kept", [call])
+    assert (second["content"], second["toolCalls"]) == ("alone", [])
+    after = fault_counts()
+    for kind, times in (("turn-tool-calls", 2), ("turn-role", 1)):
+        assert after.get(kind, 0) - before.get(kind, 0) == times
 
 
 def test_async_with_and_concurrent_tasks_keep_their_own_session(
