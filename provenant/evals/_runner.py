@@ -51,6 +51,7 @@ from provenant.evals._scoring import (
     scorer_names,
 )
 from provenant.evals._submit import submit_all, wire_output
+from provenant.tracing._arguments import check_session_arguments
 
 if TYPE_CHECKING:
     from provenant.client import ProvenantClient
@@ -124,6 +125,7 @@ def evaluate(
         An :class:`~provenant.evals.EvalReport`.
 
     Raises:
+        TypeError: An argument of the wrong type (named in the message).
         ValueError: ``max_concurrency`` below 1, an unknown built-in name in
             ``scorers``, or a suite without cases.
         provenant.errors.ProvenantError: The platform refused or could not be reached.
@@ -131,10 +133,15 @@ def evaluate(
 
     .. versionadded:: 0.1
     """
+    if not isinstance(suite_id, str):
+        raise TypeError(f"suite_id must be a str; got {type(suite_id).__name__}.")
+    if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
+        raise TypeError(f"max_concurrency must be an int; got {type(max_concurrency).__name__}.")
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency must be at least 1; got {max_concurrency}.")
     if not callable(task):
         raise TypeError(f"task must be callable; got {type(task).__name__}.")
+    check_session_arguments("evaluate()", {"agent_id": agent_id, "metadata": metadata})
     named_scorers = normalise_scorers(scorers)
     if client is None:
         from provenant._default import get_client

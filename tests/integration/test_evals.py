@@ -330,6 +330,28 @@ def test_unknown_builtin_name_is_refused_before_any_run(provenant_client: Proven
     assert provenant_client.list_eval_runs(suite_id=suite_id) == []
 
 
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"suite_id": None}, "suite_id must be a str; got NoneType"),
+        ({"max_concurrency": "2"}, "max_concurrency must be an int; got str"),
+        ({"agent_id": 5}, "agent_id must be a str or None, not int"),
+        ({"metadata": "x"}, "metadata must be a mapping"),
+    ],
+)
+def test_arguments_of_the_wrong_type_raise_a_type_error_before_any_run(
+    provenant_client: ProvenantClient, arguments: dict[str, Any], message: str
+) -> None:
+    """evaluate() names an argument of the wrong type before it creates a run."""
+    suite_id = _make_suite(provenant_client, [{"input": {"q": "x"}, "expected": "x"}])
+    call: dict[str, Any] = {"suite_id": suite_id, "task": lambda i: i, **arguments}
+
+    with pytest.raises(TypeError, match=message):
+        provenant.evaluate(client=provenant_client, **call)
+
+    assert provenant_client.list_eval_runs(suite_id=suite_id) == []
+
+
 def test_module_level_evaluate_uses_the_default_client(
     provenant_server: LocalServer, provenant_api_key: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
