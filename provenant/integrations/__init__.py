@@ -150,6 +150,14 @@ def instrument(
         "tags": tags,
     }
     check_session_arguments("instrument()", session_kwargs)
+    if provenant is not None:
+        from provenant.client import ProvenantClient
+
+        if not isinstance(provenant, ProvenantClient):
+            raise TypeError(
+                "instrument(): provenant must be a ProvenantClient or None, "
+                f"not {type(provenant).__name__}"
+            )
     session_kwargs["metadata"] = dict(metadata) if metadata is not None else None
     session_kwargs["tags"] = list(tags) if tags is not None else None
     integration = Integration(

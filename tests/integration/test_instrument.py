@@ -62,6 +62,7 @@ def test_unsupported_objects_raise_a_type_error_naming_the_clients(thing):
         ({"user_id": b"u"}, "user_id must be a str or None, not bytes"),
         ({"metadata": ["k", "v"]}, "metadata must be a mapping"),
         ({"tags": "prod"}, "tags must be a list of str or None, not str"),
+        ({"provenant": "pk_live_x"}, "provenant must be a ProvenantClient or None, not str"),
     ],
 )
 def test_session_arguments_of_the_wrong_type_raise_at_instrument(
@@ -71,7 +72,7 @@ def test_session_arguments_of_the_wrong_type_raise_at_instrument(
     as it was, rather than losing every session its calls would open."""
     raw = anthropic_client(fake_provider)
     with pytest.raises(TypeError, match=f"^instrument\\(\\): {message}"):
-        provenant.instrument(raw, provenant=provenant_client, **arguments)
+        provenant.instrument(raw, **{"provenant": provenant_client, **arguments})
     assert getattr(raw, "_provenant_instrumentation", None) is None
 
 
