@@ -384,7 +384,13 @@ class LlmCall:
             if stream_metadata and "timeToFirstTokenMs" in stream_metadata:
                 attributes["time_to_first_token_ms"] = stream_metadata["timeToFirstTokenMs"]
             if self.capture_content:
-                attributes["output_messages"] = [{"role": "assistant", "content": reply.text}]
+                content: Any = reply.text
+                if reply.thinking:  # a reasoning part before the answer's text
+                    content = [
+                        {"type": "thinking", "thinking": reply.thinking},
+                        {"type": "text", "text": reply.text},
+                    ]
+                attributes["output_messages"] = [{"role": "assistant", "content": content}]
             span.set_attributes({k: v for k, v in attributes.items() if v is not None})
         finally:
             span.end(error=error, status="error" if error is not None else None)

@@ -97,6 +97,7 @@ def test_streamed_anthropic_call_is_a_chat_span(
             output_tokens=3,
             cache_read_tokens=100,
             cache_creation_tokens=20,
+            thinking="A greeting: answer briefly.",
         )
     )
     client = provenant.instrument(anthropic_client(fake_provider, spans, is_async), provenant=prov)
@@ -113,11 +114,11 @@ def test_streamed_anthropic_call_is_a_chat_span(
         text = ""
         if is_async:
             async for event in await stream:
-                if event.type == "content_block_delta":
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
                     text += event.delta.text
         else:
             for event in stream:
-                if event.type == "content_block_delta":
+                if event.type == "content_block_delta" and event.delta.type == "text_delta":
                     text += event.delta.text
         return text
 
@@ -157,7 +158,10 @@ def test_streamed_anthropic_call_is_a_chat_span(
     assert json.loads(str(attributes["gen_ai.output.messages"])) == [
         {
             "role": "assistant",
-            "parts": [{"type": "text", "content": "Hi there you"}],
+            "parts": [
+                {"type": "reasoning", "content": "A greeting: answer briefly."},
+                {"type": "text", "content": "Hi there you"},
+            ],
             "finish_reason": "stop",
         }
     ]
