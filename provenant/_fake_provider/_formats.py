@@ -213,8 +213,20 @@ def _chat_usage(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
     }
 
 
+def _choices(request: RecordedRequest) -> int:
+    """How many choices the request asks for (``n``, 1 by default)."""
+    body = request.body if isinstance(request.body, dict) else {}
+    n = body.get("n")
+    return n if isinstance(n, int) and n > 1 else 1
+
+
+def _choice_text(reply: Reply, index: int) -> str:
+    """The text of choice ``index``: the scripted text, numbered after the first."""
+    return reply.text if index == 0 or not reply.text else f"{reply.text} ({index + 1})"
+
+
 def chat_completion(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
-    """An OpenAI ``ChatCompletion`` answer."""
+    """An OpenAI ``ChatCompletion`` answer (``n`` choices; tool calls in the first)."""
     message: dict[str, Any] = {"role": "assistant", "content": reply.text or None, "refusal": None}
     if reply.tool_calls:
         message["tool_calls"] = [
@@ -232,6 +244,15 @@ def chat_completion(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
         "model": _model(reply, request),
         "choices": [
             {"index": 0, "message": message, "finish_reason": _chat_finish(reply), "logprobs": None}
+        ]
+        + [
+            {
+                "index": index,
+                "message": dict(message, content=_choice_text(reply, index), tool_calls=None),
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+            for index in range(1, _choices(request))
         ],
         "usage": _chat_usage(reply, request),
     }
@@ -249,15 +270,26 @@ def chat_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
         "model": _model(reply, request),
     }
 
-    def chunk(delta: dict[str, Any], finish: Optional[str] = None) -> dict[str, Any]:
-        frame = dict(base, choices=[{"index": 0, "delta": delta, "finish_reason": finish}])
+    def chunk(
+        delta: dict[str, Any], finish: Optional[str] = None, choice: int = 0
+    ) -> dict[str, Any]:
+        frame = dict(base, choices=[{"index": choice, "delta": delta, "finish_reason": finish}])
         if include_usage:
             frame["usage"] = None
         return frame
 
-    yield None, chunk({"role": "assistant", "content": ""})
-    for piece in reply.chunks():
+    others = range(1, _choices(request))
+    for choice in (0, *others):
+        yield None, chunk({"role": "assistant", "content": ""}, choice=choice)
+    # With n > 1 the choices' chunks come interleaved, as the API sends them.
+    for position, piece in enumerate(reply.chunks()):
         yield None, chunk({"content": piece})
+        for choice in others:
+            last = position == len(reply.chunks()) - 1
+            extra = _choice_text(reply, choice)[len(reply.text) :] if last else ""
+            yield None, chunk({"content": piece + extra}, choice=choice)
+    for choice in others:
+        yield None, chunk({}, "stop", choice=choice)
     for index, (call, call_id) in enumerate(zip(reply.tool_calls, _tool_call_ids(reply, "call"))):
         head = {
             "index": index,

@@ -334,6 +334,8 @@ class LlmCall:
             metadata["cacheCreationTokens"] = reply.cache_creation_tokens
         if reply.reasoning_tokens:
             metadata["reasoningTokens"] = reply.reasoning_tokens
+        if reply.choices > 1:
+            metadata["choices"] = reply.choices
         if reply.thinking:
             # Content: masked and cut as the turn's text is (left out with capture off).
             metadata["thinking"] = recorded_content(self.session._tracer.settings, reply.thinking)

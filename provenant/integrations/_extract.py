@@ -65,6 +65,8 @@ class ReplyInfo:
     reasoning_tokens: Optional[int] = None
     # What the model thought before answering (Anthropic's thinking blocks).
     thinking: Optional[str] = None
+    # How many choices the reply had (OpenAI ``n``); the first is the one recorded.
+    choices: int = 1
     request_id: Optional[str] = None
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from provenant.integrations._extract import (
     ReplyInfo,
@@ -81,6 +81,17 @@ def read_chat_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo
     return RequestInfo(_model(kwargs), _join_system(system), messages, stream)
 
 
+def _index(choice: Any) -> int:
+    index = field(choice, "index", 0)
+    return index if isinstance(index, int) else 0
+
+
+def _first(choices: Sequence[Any]) -> Any:
+    """The first choice (index 0) of a completion or chunk; ``None`` when it is not there
+    (with ``n > 1`` a streamed chunk carries one choice, any of them)."""
+    return next((choice for choice in choices if _index(choice) == 0), None)
+
+
 def _set_usage(reply: ReplyInfo, usage: Any, names: tuple[str, str]) -> None:
     """
     Copy an OpenAI usage: ``names`` are its input and output counts. Their details say
@@ -102,10 +113,11 @@ _RESPONSES_USAGE = ("input_tokens", "output_tokens")
 
 def read_chat_reply(completion: Any) -> ReplyInfo:
     """The neutral reply of a ``ChatCompletion`` (first choice)."""
-    choices = field(completion, "choices", ())
-    choice = choices[0] if choices else None
+    choices = items_of(field(completion, "choices", ()))
+    choice = _first(choices)
     message = field(choice, "message")
     reply = ReplyInfo(
+        choices=max(1, len(choices)),
         text=str(field(message, "content", "") or field(message, "refusal", "")),
         tool_calls=[
             _call(
@@ -151,10 +163,14 @@ class ChatStreamAccumulator:
         usage = field(chunk, "usage")
         if usage is not None:
             _set_usage(reply, usage, _CHAT_USAGE)
-        choices = field(chunk, "choices", ())
+        choices = items_of(field(chunk, "choices", ()))
         if not choices:
             return self._hide_usage_chunk and usage is not None
-        choice = choices[0]
+        for other in choices:
+            reply.choices = max(reply.choices, _index(other) + 1)
+        choice = _first(choices)
+        if choice is None:
+            return False  # a chunk of another choice (n > 1): the first one is recorded
         delta = field(choice, "delta")
         text = field(delta, "content")
         if text:

@@ -262,6 +262,35 @@ def test_cached_and_reasoning_tokens_are_kept_beside_the_counts(
     assert not {"cacheReadTokens", "reasoningTokens"} & set(plain["metadata"])
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+def test_several_choices_record_the_first_and_say_how_many(
+    client, streamed, fake_provider, recorded, h
+):
+    """With n > 1 the first choice is the ASSISTANT turn (its text alone, though a stream
+    interleaves the choices' chunks) and metadata.choices counts them all."""
+    fake_provider.script(Reply(text="Paris is the capital"))
+
+    async def body() -> Any:
+        result = await h.maybe(
+            client.chat.completions.create(model=MODEL, messages=chat("Q?"), n=3, stream=streamed)
+        )
+        if not streamed:
+            return [choice.message.content for choice in result.choices]
+        texts: dict[int, str] = {}
+        for chunk in await h.drain(result):
+            for choice in chunk.choices:
+                texts[choice.index] = texts.get(choice.index, "") + (choice.delta.content or "")
+        return [texts[index] for index in sorted(texts)]
+
+    assert h.scenario(body, client) == [
+        "Paris is the capital",
+        "Paris is the capital (2)",
+        "Paris is the capital (3)",
+    ]
+    reply = h.assistant_turns(recorded()[0])[0]
+    assert (reply["content"], reply["metadata"]["choices"]) == ("Paris is the capital", 3)
+
+
 @pytest.mark.parametrize("call", ["beta.chat.completions.create", "beta.chat.completions.parse"])
 def test_beta_chat_completions_are_recorded_once(client, call, fake_provider, recorded, h):
     """The beta namespace's chat completions (a resource of its own in newer SDKs) are
