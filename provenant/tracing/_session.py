@@ -512,6 +512,10 @@ class Session:
         if not self._started:
             log_fault("turn-unstarted", "a turn was added to a session never entered or started")
             return
+        if self._ended:
+            # Recorded all the same (the platform takes it): nothing is lost, but it is
+            # most likely a handle kept past its block.
+            log_fault("turn-after-end", "a turn was added to a session that had ended")
         exporter.emit_turn(self, body)
 
     def build_turn(

@@ -381,6 +381,19 @@ def test_tool_calls_that_are_not_mappings_never_cost_the_turn(
         assert after.get(kind, 0) - before.get(kind, 0) == times
 
 
+def test_a_turn_added_after_the_end_is_recorded_and_counted(
+    client: ProvenantClient, recorded: Sessions
+) -> None:
+    """A handle used past its block still records its turn, as a counted, logged fault."""
+    before = fault_counts().get("turn-after-end", 0)
+    with client.session() as session:
+        session.add_turn("USER", "inside")
+    session.add_turn("USER", "after")
+    client.shutdown()
+    assert [turn["content"] for turn in recorded()[0]["turns"]] == ["inside", "after"]
+    assert fault_counts().get("turn-after-end", 0) == before + 1
+
+
 def test_async_with_and_concurrent_tasks_keep_their_own_session(
     client: ProvenantClient, recorded: Sessions
 ) -> None:
