@@ -310,6 +310,14 @@ def chat_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
 
 def _response_items(reply: Reply) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
+    if reply.thinking is not None:
+        items.append(
+            {
+                "type": "reasoning",
+                "id": next_id("rs"),
+                "summary": [{"type": "summary_text", "text": reply.thinking}],
+            }
+        )
     if reply.text:
         items.append(
             {
@@ -396,6 +404,9 @@ def response_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
                 yield event("response.output_text.delta", delta=piece, logprobs=[], **where)
             yield event("response.output_text.done", text=reply.text, logprobs=[], **where)
             yield event("response.content_part.done", part=item["content"][0], **where)
+        elif item["type"] == "reasoning":
+            added = dict(item, summary=[])
+            yield event("response.output_item.added", output_index=index, item=added)
         else:
             yield event(
                 "response.output_item.added",

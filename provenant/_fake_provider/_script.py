@@ -50,8 +50,9 @@ class Reply:
             within ``prompt_tokens`` / ``input_tokens`` (cached tokens being the reads).
         reasoning_tokens: OpenAI only: of the output tokens, those the model reasoned
             with (``completion_tokens_details`` / ``output_tokens_details``).
-        thinking: Anthropic only: a ``thinking`` block before the text (extended
-            thinking), streamed as ``thinking_delta`` events.
+        thinking: What the model thought: an Anthropic ``thinking`` block before the
+            text (streamed as ``thinking_delta`` events), or an OpenAI Responses
+            ``reasoning`` item with this summary.
         stop_reason: Overrides the stop/finish reason (default: from the content).
         status: An HTTP error status (e.g. 500, 429) answered instead of a reply.
         error_message: The error's message when ``status`` is set.

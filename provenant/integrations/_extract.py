@@ -63,7 +63,8 @@ class ReplyInfo:
     cache_creation_tokens: Optional[int] = None
     # Of the output: tokens the model reasoned with (OpenAI reports them).
     reasoning_tokens: Optional[int] = None
-    # What the model thought before answering (Anthropic's thinking blocks).
+    # What the model thought before answering (Anthropic's thinking blocks, the summary
+    # of an OpenAI Responses reasoning item).
     thinking: Optional[str] = None
     # How many choices the reply had (OpenAI ``n``); the first is the one recorded.
     choices: int = 1

@@ -253,10 +253,14 @@ def read_responses_request(kwargs: Mapping[str, Any], *, stream: bool) -> Reques
 def read_response(response: Any) -> ReplyInfo:
     """The neutral reply of a ``Response``."""
     texts: list[str] = []
+    thoughts: list[str] = []
     calls: list[dict[str, Any]] = []
     for item in field(response, "output", ()):
         kind = field(item, "type")
-        if kind == "message":
+        if kind == "reasoning":  # the summary of the model's reasoning, when asked for
+            for part in items_of(field(item, "summary")):
+                thoughts.append(str(field(part, "text", "")))
+        elif kind == "message":
             for part in field(item, "content", ()):
                 if field(part, "type") == "output_text":
                     texts.append(str(field(part, "text", "")))
@@ -273,6 +277,7 @@ def read_response(response: Any) -> ReplyInfo:
         model=field(response, "model"),
         response_id=field(response, "id"),
         stop_reason=incomplete or field(response, "status"),
+        thinking="\n\n".join(thoughts) if thoughts else None,
         request_id=getattr(response, "_request_id", None),
     )
     _set_usage(reply, field(response, "usage"), _RESPONSES_USAGE)

@@ -465,6 +465,24 @@ def test_stream_helpers_are_recorded_once_through_create(client, api, fake_provi
     assert reply["content"] == "helped along" and reply["metadata"]["stream"] is True
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_reasoning_summary_is_kept_as_the_replys_thinking(
+    client, streamed, fake_provider, recorded, h
+):
+    """A Responses reasoning item's summary is the ASSISTANT turn's metadata.thinking;
+    the turn's text is the answer alone."""
+    fake_provider.script(Reply(text="Four.", thinking="Two and two make four."))
+
+    async def body() -> None:
+        result = await h.maybe(client.responses.create(model=MODEL, input="2+2?", stream=streamed))
+        if streamed:
+            await h.drain(result)
+
+    h.scenario(body, client)
+    reply = h.assistant_turns(recorded()[0])[0]
+    assert (reply["content"], reply["metadata"]["thinking"]) == ("Four.", "Two and two make four.")
+
+
 def test_responses_parse_is_recorded(client, fake_provider, recorded, h):
     """responses.parse returns the parsed model and is recorded, once."""
     if not hasattr(client.responses, "parse"):
