@@ -17,15 +17,6 @@ from typing import Any, Mapping
 
 __all__ = ["check_session_arguments", "check_text"]
 
-_TEXT_FIELDS = (
-    "agent_id",
-    "session_id",
-    "user_id",
-    "external_id",
-    "agent_version_id",
-    "environment_id",
-)
-
 
 def check_text(caller: str, name: str, value: Any) -> None:
     """Raise a :class:`TypeError` unless ``value`` is a ``str`` or ``None``."""
@@ -46,16 +37,22 @@ def check_session_arguments(caller: str, fields: Mapping[str, Any]) -> None:
     Raises:
         TypeError: The first field of the wrong type, by name.
     """
-    for name in _TEXT_FIELDS:
-        check_text(caller, name, fields.get(name))
-    metadata = fields.get("metadata")
-    if metadata is not None and not isinstance(metadata, Mapping):
-        raise TypeError(
-            f"{caller}: metadata must be a mapping (a dict) or None, not {type(metadata).__name__}"
-        )
-    tags = fields.get("tags")
-    if tags is None:
-        return
+    for name, value in fields.items():
+        if value is None:
+            continue  # the common case, on every session block: one test
+        if name == "metadata":
+            if not isinstance(value, Mapping):
+                raise TypeError(
+                    f"{caller}: metadata must be a mapping (a dict) or None, "
+                    f"not {type(value).__name__}"
+                )
+        elif name == "tags":
+            _check_tags(caller, value)
+        elif type(value) is not str:
+            check_text(caller, name, value)
+
+
+def _check_tags(caller: str, tags: Any) -> None:
     if isinstance(tags, (str, bytes)) or not isinstance(tags, Iterable):
         raise TypeError(f"{caller}: tags must be a list of str or None, not {type(tags).__name__}")
     for tag in tags:
