@@ -70,6 +70,7 @@ def anthropic_message(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if reply.thinking is not None:
         content.append(_thinking_block(reply.thinking))
+    content.extend(_server_tool_blocks(reply))
     if reply.text:
         content.append({"type": "text", "text": reply.text})
     for call, call_id in zip(reply.tool_calls, _tool_call_ids(reply, "toolu")):
@@ -86,6 +87,18 @@ def anthropic_message(reply: Reply, request: RecordedRequest) -> dict[str, Any]:
         "stop_sequence": None,
         "usage": _anthropic_usage(reply, input_tokens, output_tokens),
     }
+
+
+def _server_tool_blocks(reply: Reply) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "server_tool_use",
+            "id": call.id or next_id("srvtoolu"),
+            "name": call.name,
+            "input": dict(call.arguments),
+        }
+        for call in reply.server_tool_calls
+    ]
 
 
 def _thinking_block(thinking: str) -> dict[str, Any]:
@@ -126,6 +139,26 @@ def anthropic_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
                 "content_block_delta",
                 {"type": "content_block_delta", "index": index, "delta": delta},
             )
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+        index += 1
+    for server_block in _server_tool_blocks(reply):
+        arguments = json.dumps(server_block["input"])
+        yield (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": index,
+                "content_block": dict(server_block, input={}),
+            },
+        )
+        yield (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "input_json_delta", "partial_json": arguments},
+            },
+        )
         yield "content_block_stop", {"type": "content_block_stop", "index": index}
         index += 1
     if reply.text:

@@ -53,6 +53,8 @@ class Reply:
         thinking: What the model thought: an Anthropic ``thinking`` block before the
             text (streamed as ``thinking_delta`` events), or an OpenAI Responses
             ``reasoning`` item with this summary.
+        server_tool_calls: Anthropic only: tools the provider ran itself (web search,
+            code execution), as ``server_tool_use`` blocks before the text.
         stop_reason: Overrides the stop/finish reason (default: from the content).
         status: An HTTP error status (e.g. 500, 429) answered instead of a reply.
         error_message: The error's message when ``status`` is set.
@@ -72,6 +74,7 @@ class Reply:
     cache_creation_tokens: int = 0
     reasoning_tokens: int = 0
     thinking: Optional[str] = None
+    server_tool_calls: Sequence[ToolCall] = ()
     stop_reason: Optional[str] = None
     status: Optional[int] = None
     error_message: str = "The fake provider was told to fail."

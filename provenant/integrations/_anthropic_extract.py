@@ -34,15 +34,21 @@ def _assistant(content: Any) -> NormalizedMessage:
         kind = field(block, "type")
         if kind == "text":
             texts.append(str(field(block, "text", "")))
-        elif kind == "tool_use":
-            calls.append(
-                {
-                    "id": field(block, "id"),
-                    "name": field(block, "name"),
-                    "arguments": field(block, "input", {}),
-                }
-            )
+        elif kind in _TOOL_USE_BLOCKS:
+            calls.append(_tool_call(block, field(block, "input", {})))
     return NormalizedMessage("ASSISTANT", "".join(texts), tool_calls=tuple(calls))
+
+
+# A tool the caller runs, and one the provider ran itself (web search, code execution),
+# marked ``"type": "server_tool_use"`` in the recorded tool calls.
+_TOOL_USE_BLOCKS = ("tool_use", "server_tool_use")
+
+
+def _tool_call(block: Any, arguments: Any) -> dict[str, Any]:
+    call = {"id": field(block, "id"), "name": field(block, "name"), "arguments": arguments}
+    if field(block, "type") == "server_tool_use":
+        call["type"] = "server_tool_use"
+    return call
 
 
 def _thinking(content: Any) -> Optional[str]:
@@ -182,12 +188,8 @@ class StreamAccumulator:
             block = field(event, "content_block")
             if field(block, "type") == "thinking":
                 self._thoughts.append(str(field(block, "thinking", "")))
-            elif field(block, "type") == "tool_use":
-                self._calls[field(event, "index", 0)] = {
-                    "id": field(block, "id"),
-                    "name": field(block, "name"),
-                    "arguments": field(block, "input", {}),
-                }
+            elif field(block, "type") in _TOOL_USE_BLOCKS:
+                self._calls[field(event, "index", 0)] = _tool_call(block, field(block, "input", {}))
                 self.has_token = True
         elif kind == "message_start":
             message = field(event, "message")

@@ -212,6 +212,37 @@ def test_prompt_cache_tokens_count_in_the_input_and_are_kept_beside_it(
     assert not {"cacheReadTokens", "cacheCreationTokens"} & set(replies[2]["metadata"])
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+def test_server_tool_calls_are_recorded_among_the_replys_tool_calls(
+    client, streamed, fake_provider, recorded, h
+):
+    """A tool the provider ran itself (web search) is a tool call of the ASSISTANT turn,
+    marked type server_tool_use; the turn's text is the answer."""
+    search = ToolCall("web_search", {"query": "weather in Paris"}, id="srvtoolu_1")
+    fake_provider.script(Reply(text="It is sunny.", server_tool_calls=[search]))
+
+    async def body() -> None:
+        result = await h.maybe(
+            client.messages.create(
+                model=MODEL, max_tokens=20, messages=ask("Weather?"), stream=streamed
+            )
+        )
+        if streamed:
+            await h.drain(result)
+
+    h.scenario(body, client)
+    reply = h.assistant_turns(recorded()[0])[0]
+    assert reply["content"] == "It is sunny."
+    assert reply["toolCalls"] == [
+        {
+            "id": "srvtoolu_1",
+            "name": "web_search",
+            "arguments": {"query": "weather in Paris"},
+            "type": "server_tool_use",
+        }
+    ]
+
+
 @pytest.mark.parametrize("how", ["create", "create-stream", "stream-helper"])
 def test_extended_thinking_is_kept_in_the_reply_metadata(
     mode, how, fake_provider, provenant_server, h
