@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Iterator, Optional, Tuple
+from typing import Any, Iterable, Iterator, Optional, Tuple
 
 from provenant._fake_provider._script import RecordedRequest, Reply, next_id
 
@@ -115,6 +115,25 @@ def _anthropic_usage(reply: Reply, input_tokens: int, output_tokens: int) -> dic
     }
 
 
+def _block_events(
+    index: int, block: dict[str, Any], deltas: Iterable[dict[str, Any]], *, ping: bool = False
+) -> Iterator[Event]:
+    """One content block of a streamed Anthropic message: its start, deltas and stop."""
+    yield (
+        "content_block_start",
+        {"type": "content_block_start", "index": index, "content_block": block},
+    )
+    if ping:
+        yield "ping", {"type": "ping"}
+    for delta in deltas:
+        yield "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+    yield "content_block_stop", {"type": "content_block_stop", "index": index}
+
+
+def _json_deltas(*parts: str) -> list[dict[str, Any]]:
+    return [{"type": "input_json_delta", "partial_json": part} for part in parts]
+
+
 def anthropic_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
     """The SSE events of a streamed Anthropic message."""
     input_tokens, output_tokens = reply.usage(request)
@@ -122,95 +141,28 @@ def anthropic_events(reply: Reply, request: RecordedRequest) -> Iterator[Event]:
     start.update(content=[], stop_reason=None)
     start["usage"] = _anthropic_usage(reply, input_tokens, 1)
     yield "message_start", {"type": "message_start", "message": start}
-    index = 0
+    # (block as started, its deltas, whether a ping follows the start), in content order
+    blocks: list[tuple[dict[str, Any], list[dict[str, Any]], bool]] = []
     if reply.thinking is not None:
-        block = _thinking_block(reply.thinking)
+        thinking = _thinking_block(reply.thinking)
         deltas = [
             {"type": "thinking_delta", "thinking": reply.thinking},
-            {"type": "signature_delta", "signature": block["signature"]},
+            {"type": "signature_delta", "signature": thinking["signature"]},
         ]
-        block.update(thinking="", signature="")
-        yield (
-            "content_block_start",
-            {"type": "content_block_start", "index": index, "content_block": block},
-        )
-        for delta in deltas:
-            yield (
-                "content_block_delta",
-                {"type": "content_block_delta", "index": index, "delta": delta},
-            )
-        yield "content_block_stop", {"type": "content_block_stop", "index": index}
-        index += 1
+        blocks.append((dict(thinking, thinking="", signature=""), deltas, False))
     for server_block in _server_tool_blocks(reply):
         arguments = json.dumps(server_block["input"])
-        yield (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": index,
-                "content_block": dict(server_block, input={}),
-            },
-        )
-        yield (
-            "content_block_delta",
-            {
-                "type": "content_block_delta",
-                "index": index,
-                "delta": {"type": "input_json_delta", "partial_json": arguments},
-            },
-        )
-        yield "content_block_stop", {"type": "content_block_stop", "index": index}
-        index += 1
+        blocks.append((dict(server_block, input={}), _json_deltas(arguments), False))
     if reply.text:
-        block = {"type": "text", "text": ""}
-        yield (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": index,
-                "content_block": block,
-            },
-        )
-        yield "ping", {"type": "ping"}
-        for piece in reply.chunks():
-            yield (
-                "content_block_delta",
-                {
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": {"type": "text_delta", "text": piece},
-                },
-            )
-        yield "content_block_stop", {"type": "content_block_stop", "index": index}
-        index += 1
+        texts = [{"type": "text_delta", "text": piece} for piece in reply.chunks()]
+        blocks.append(({"type": "text", "text": ""}, texts, True))
     for call, call_id in zip(reply.tool_calls, _tool_call_ids(reply, "toolu")):
-        tool_block: dict[str, Any] = {
-            "type": "tool_use",
-            "id": call_id,
-            "name": call.name,
-            "input": {},
-        }
-        yield (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": index,
-                "content_block": tool_block,
-            },
-        )
+        tool_block = {"type": "tool_use", "id": call_id, "name": call.name, "input": {}}
         arguments = json.dumps(dict(call.arguments))
         half = len(arguments) // 2
-        for part in (arguments[:half], arguments[half:]):
-            yield (
-                "content_block_delta",
-                {
-                    "type": "content_block_delta",
-                    "index": index,
-                    "delta": {"type": "input_json_delta", "partial_json": part},
-                },
-            )
-        yield "content_block_stop", {"type": "content_block_stop", "index": index}
-        index += 1
+        blocks.append((tool_block, _json_deltas(arguments[:half], arguments[half:]), False))
+    for index, (block, deltas, ping) in enumerate(blocks):
+        yield from _block_events(index, block, deltas, ping=ping)
     yield (
         "message_delta",
         {
