@@ -1,5 +1,6 @@
 """
-Decoding of the JSON-string columns the REST contract sends back.
+Facts of the REST contract both sides use: the integer bound of its numeric fields, and
+the decoding of the JSON-string columns it sends back.
 
 The platform stores ``metadata``, ``tags``, ``toolCalls``, non-string turn
 ``content`` and eval payloads as JSON-encoded strings and returns them that way
@@ -13,7 +14,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["JSON_STRING_FIELDS", "decode_record"]
+__all__ = ["JSON_STRING_FIELDS", "MAX_SAFE_INT", "clamp_int", "decode_record"]
+
+#: The largest integer the contract's numeric fields take, and every JSON reader holds
+#: exactly (JavaScript's ``Number.MAX_SAFE_INTEGER``).
+MAX_SAFE_INT = 2**53 - 1
+
+
+def clamp_int(value: float) -> int:
+    """``value`` as an integer within ±:data:`MAX_SAFE_INT` (a sum may pass the bound)."""
+    return int(max(-MAX_SAFE_INT, min(MAX_SAFE_INT, value)))
+
 
 #: Columns whose value is always JSON-encoded on the wire.
 JSON_STRING_FIELDS = frozenset(

@@ -14,9 +14,6 @@ from provenant.server._records import (
     agent_record,
     session_record,
 )
-from provenant.server._schema import (
-    MAX_INT,
-)
 
 
 class Reply(Exception):
@@ -64,7 +61,3 @@ def session_with_agent(conn: Conn, org_id: str, row: Any) -> dict[str, Any]:
     ).fetchone()
     out["agent"] = agent_record(agent) if agent is not None else None
     return out
-
-
-def clamp_int(value: float) -> int:
-    return int(max(-MAX_INT, min(MAX_INT, value)))

@@ -12,6 +12,8 @@ import math
 import re
 from typing import Any, Optional, Sequence
 
+from provenant._wire import MAX_SAFE_INT
+
 __all__ = [
     "MAX_INT",
     "AnyArray",
@@ -30,7 +32,7 @@ __all__ = [
 ]
 
 #: The largest integer accepted (JavaScript's ``Number.MAX_SAFE_INTEGER``).
-MAX_INT = 2**53 - 1
+MAX_INT = MAX_SAFE_INT
 
 Path = Sequence[Any]
 Issues = list[dict[str, Any]]

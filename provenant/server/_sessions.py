@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from provenant._json import compact_json
+from provenant._wire import clamp_int
 from provenant.server._handling import (
     Conn,
-    clamp_int,
     load_agent,
     load_session,
     not_found,

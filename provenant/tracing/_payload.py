@@ -26,17 +26,15 @@ from typing import Any, Callable, Optional, Union
 
 from provenant._json import compact_json
 from provenant._logging import log_fault
+from provenant._wire import MAX_SAFE_INT
 
-__all__ = ["MASK_FAILED", "MAX_SAFE_INT", "prepare_content", "safe_int", "to_jsonable"]
+__all__ = ["MASK_FAILED", "prepare_content", "safe_int", "to_jsonable"]
 
 _MAX_DEPTH = 32
 _MAX_REPR_CHARS = 1000
 _MAX_ITEMS = 10_000
 _TRUNCATED_MARK = "...[truncated]"
 _MIN_KEPT = 64  # bytes an oversized container leaves at least to each value it keeps
-#: The largest integer every JSON reader holds exactly (JavaScript's
-#: ``Number.MAX_SAFE_INTEGER``), and the largest the platform's numeric fields take.
-MAX_SAFE_INT = 2**53 - 1
 
 #: Recorded in place of a content whose ``mask`` raised, so nothing unmasked leaves.
 MASK_FAILED = "<masked: the mask function failed>"
@@ -54,7 +52,7 @@ def _safe_repr(value: Any) -> str:
 
 def safe_int(value: int) -> Union[int, str]:
     """
-    An integer as every JSON reader holds it: itself within :data:`MAX_SAFE_INT`, else
+    An integer as every JSON reader holds it: itself within ``MAX_SAFE_INT``, else
     its decimal text (exact, where a JavaScript reader would round the number), or a
     summary when it has more digits than the interpreter writes out.
     """

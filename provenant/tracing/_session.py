@@ -19,6 +19,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
+from provenant._wire import clamp_int
 from provenant.tracing._context import (
     frame_path,
     get_current,
@@ -28,7 +29,7 @@ from provenant.tracing._context import (
     span_of,
 )
 from provenant.tracing._ids import new_id
-from provenant.tracing._payload import MAX_SAFE_INT, to_jsonable
+from provenant.tracing._payload import to_jsonable
 from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
 from provenant.tracing._transcript import result_forms
 from provenant.tracing._turns import ROLES, turn_body, wire_count, wire_tool_calls
@@ -47,11 +48,6 @@ _PARENT_WAIT_S = 2.0
 _END_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 _SPAN_STATUS = {"COMPLETED": "ok", "FAILED": "error", "CANCELLED": "cancelled"}
 _transcript_lock = threading.Lock()
-
-
-def _clamped(total: int) -> int:
-    """A session total within what the wire takes (each turn's count is, their sum may not be)."""
-    return max(-MAX_SAFE_INT, min(MAX_SAFE_INT, total))
 
 
 def _exit_status(exc_type: Optional[type[BaseException]]) -> Optional[str]:
@@ -324,9 +320,9 @@ class Session:
             body: dict[str, Any] = {"status": self._status or "COMPLETED"}
             total_tokens = self._input_tokens + self._output_tokens
             if total_tokens:
-                body["totalTokens"] = _clamped(total_tokens)
+                body["totalTokens"] = clamp_int(total_tokens)
             if self._latency_ms:
-                body["totalLatencyMs"] = _clamped(self._latency_ms)
+                body["totalLatencyMs"] = clamp_int(self._latency_ms)
         return body
 
     def set_status(self, status: str) -> None:

@@ -17,7 +17,8 @@ import json
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
-from provenant.tracing._payload import MAX_SAFE_INT, prepare_content, to_jsonable
+from provenant._wire import MAX_SAFE_INT
+from provenant.tracing._payload import prepare_content, to_jsonable
 
 if TYPE_CHECKING:
     from provenant.config import Settings
@@ -34,7 +35,7 @@ _TOOL_CALL_SHAPE_KEYS = ("id", "name", "type")
 def wire_count(name: str, value: Any) -> Optional[int]:
     """
     A turn's latency or token count as the wire takes it: an integer (a finite float cut
-    to one) within :data:`MAX_SAFE_INT`; anything else is left out of the turn, logged.
+    to one) within ``MAX_SAFE_INT``; anything else is left out of the turn, logged.
     """
     if value is None:
         return None
