@@ -35,7 +35,7 @@ def _assistant(content: Any) -> NormalizedMessage:
         if kind == "text":
             texts.append(str(field(block, "text", "")))
         elif kind in _TOOL_USE_BLOCKS:
-            calls.append(_tool_call(block, field(block, "input", {})))
+            calls.append(_tool_call(block))
     return NormalizedMessage("ASSISTANT", "".join(texts), tool_calls=tuple(calls))
 
 
@@ -44,8 +44,12 @@ def _assistant(content: Any) -> NormalizedMessage:
 _TOOL_USE_BLOCKS = ("tool_use", "server_tool_use")
 
 
-def _tool_call(block: Any, arguments: Any) -> dict[str, Any]:
-    call = {"id": field(block, "id"), "name": field(block, "name"), "arguments": arguments}
+def _tool_call(block: Any) -> dict[str, Any]:
+    call = {
+        "id": field(block, "id"),
+        "name": field(block, "name"),
+        "arguments": field(block, "input", {}),
+    }
     if field(block, "type") == "server_tool_use":
         call["type"] = "server_tool_use"
     return call
@@ -189,7 +193,7 @@ class StreamAccumulator:
             if field(block, "type") == "thinking":
                 self._thoughts.append(str(field(block, "thinking", "")))
             elif field(block, "type") in _TOOL_USE_BLOCKS:
-                self._calls[field(event, "index", 0)] = _tool_call(block, field(block, "input", {}))
+                self._calls[field(event, "index", 0)] = _tool_call(block)
                 self.has_token = True
         elif kind == "message_start":
             message = field(event, "message")
