@@ -42,6 +42,15 @@ def add_commands(subparsers: Any) -> None:
         help="accept this key, its own organisation (repeatable); "
         "with none, a key of the local store's organisation is created and printed",
     )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="also answer requests whose Host header names NAME (repeatable; '*' for any); "
+        "by default only loopback names and the bound address are answered",
+    )
     parser.set_defaults(handler=serve)
 
 
@@ -61,7 +70,13 @@ def serve(args: argparse.Namespace) -> int:
         keys.append(key)
         print(f"API key: {key}", flush=True)
     try:
-        server = start_server(args.db, host=args.host, port=args.port, api_keys=keys)
+        server = start_server(
+            args.db,
+            host=args.host,
+            port=args.port,
+            api_keys=keys,
+            allowed_hosts=args.allowed_hosts,
+        )
     except OSError as exc:
         print(
             f"provenant serve: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "

@@ -17,10 +17,11 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 from urllib.parse import parse_qsl
 
 from provenant._version import __version__
+from provenant.server._hosts import HostPolicy
 from provenant.server._router import MAX_BODY_BYTES, Response, Router
 
 __all__ = ["ProvenantHTTPServer"]
@@ -71,8 +72,11 @@ class ProvenantHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], router: Router) -> None:
+    def __init__(
+        self, address: tuple[str, int], router: Router, allowed_hosts: Iterable[str] = ()
+    ) -> None:
         self.router = router
+        self.hosts = HostPolicy(address[0], allowed_hosts)
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -180,6 +184,19 @@ class _Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _serve(self, head: bool = False) -> None:
+        host = self.headers.get("Host")
+        if not (host is None and self.request_version == "HTTP/1.0") and (
+            not self.server.hosts.allows(host)
+        ):
+            self.close_connection = True
+            error = (
+                "Missing Host header"
+                if host is None
+                else f"Host {host!r} is not served here (allow it with provenant serve"
+                " --allow-host NAME)"
+            )
+            self._send(Response(400, {"error": error}), head)
+            return
         router = self.server.router
         # Tell the store a write is coming before reading the body, so a group commit
         # in progress waits for it (more writes per COMMIT); the router settles it.

@@ -30,7 +30,6 @@ import uuid
 from typing import Any, Iterator, Optional
 
 __all__ = [
-    "LOCAL_API_KEY",
     "LOCAL_ORG_ID",
     "Store",
     "hash_key",
@@ -39,11 +38,14 @@ __all__ = [
     "now_iso",
 ]
 
-#: The organisation every embedded (no-server) client records into.
+#: The organisation every embedded (no-server) client records into. It has no built-in
+#: key: the embedded client is that org in-process, and HTTP clients need a key created
+#: for it (``Store.create_api_key(org_id=LOCAL_ORG_ID)``).
 LOCAL_ORG_ID = "00000000-0000-4000-8000-000000000001"
 _LOCAL_USER_ID = "00000000-0000-4000-8000-000000000002"
-#: The built-in key of that organisation (it never leaves the machine).
-LOCAL_API_KEY = "pk_live_" + "10ca1" + "0" * 27
+# The key every store of versions up to 0.1 registered for that org, the same string in
+# every installation: removed from any store opened now, so no server accepts it.
+_RETIRED_LOCAL_KEY = "pk_live_" + "10ca1" + "0" * 27
 
 _KEY_PREFIX = "pk_live_"
 _POOL_SIZE = 16
@@ -442,6 +444,7 @@ class Store:
 
     def _ensure_local_org(self) -> None:
         with self.write() as conn:
+            conn.execute("DELETE FROM api_keys WHERE key_hash = ?", (hash_key(_RETIRED_LOCAL_KEY),))
             if conn.execute("SELECT 1 FROM orgs WHERE id = ?", (LOCAL_ORG_ID,)).fetchone():
                 return
             now = now_iso()
@@ -453,7 +456,6 @@ class Store:
                 "INSERT INTO users (id, org_id, email, created_at) VALUES (?, ?, ?, ?)",
                 (_LOCAL_USER_ID, LOCAL_ORG_ID, "local@localhost", now),
             )
-            self._insert_key(conn, LOCAL_API_KEY, LOCAL_ORG_ID, _LOCAL_USER_ID, "local", now)
 
     @staticmethod
     def _insert_key(

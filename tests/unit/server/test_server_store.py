@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from provenant.server import LOCAL_API_KEY, LOCAL_ORG_ID, Store
+from provenant.server import LOCAL_ORG_ID, Store
 from provenant.server._store import hash_key, key_prefix
 
 
@@ -31,7 +31,8 @@ def test_keys_are_stored_hashed_with_prefix(store: Store) -> None:
     assert key_prefix(key) == key[8:16]
     assert store.org_for_key(key) == org
     assert store.org_for_key("pk_live_" + "f" * 32) is None
-    assert store.org_for_key(LOCAL_API_KEY) == LOCAL_ORG_ID
+    local_key, local_org = store.create_api_key(org_id=LOCAL_ORG_ID)
+    assert local_org == LOCAL_ORG_ID and store.org_for_key(local_key) == LOCAL_ORG_ID
 
 
 def test_each_fresh_key_gets_a_fresh_org(store: Store) -> None:
