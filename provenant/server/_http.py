@@ -27,7 +27,6 @@ from provenant.server._router import MAX_BODY_BYTES, Response, Router
 __all__ = ["ProvenantHTTPServer"]
 
 _MAX_DRAIN_BYTES = 64 * 1024 * 1024
-_WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
 _MAX_HEADERS = 100
 _MAX_LINE = 65536
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
@@ -197,20 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
             self._send(Response(400, {"error": error}), head)
             return
-        router = self.server.router
-        # Tell the store a write is coming before reading the body, so a group commit
-        # in progress waits for it (more writes per COMMIT); the router settles it.
-        announced = self.command in _WRITE_METHODS and self.path.startswith("/api/")
-        if announced:
-            router.store.announce_write()
-        pending = [announced]  # until the router takes the announcement over
-        try:
-            self._serve_announced(router, head, pending)
-        finally:
-            if pending[0]:
-                router.store.withdraw_write()
+        self._serve_request(self.server.router, head)
 
-    def _serve_announced(self, router: Router, head: bool, pending: list[bool]) -> None:
+    def _serve_request(self, router: Router, head: bool) -> None:
         raw_path, _, raw_query = self.path.partition("?")
         if raw_path.startswith(("http://", "https://")):
             raw_path = "/" + raw_path.split("/", 3)[-1] if raw_path.count("/") >= 3 else "/"
@@ -246,15 +234,8 @@ class _Handler(BaseHTTPRequestHandler):
         header_map = (
             headers.lower_dict() if isinstance(headers, _Headers) else dict(headers.items())
         )
-        announced, pending[0] = pending[0], False
         response = router.handle(
-            self.command,
-            raw_path,
-            query,
-            header_map,
-            body,
-            body_length=length,
-            announced=announced,
+            self.command, raw_path, query, header_map, body, body_length=length
         )
         if response.stream is not None and not head:
             self._send_stream(response)

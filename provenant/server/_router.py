@@ -72,6 +72,7 @@ logger = logging.getLogger("provenant.server")
 #: Request bodies above this size are refused with 413 (Express's ``5mb``).
 MAX_BODY_BYTES = 5 * 1024 * 1024
 _IDEMPOTENCY_TTL_SECONDS = 24 * 3600.0
+_WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
 _SSE_PING_SECONDS = 15.0
 _SSE_POLL_SECONDS = 0.5
 
@@ -196,7 +197,6 @@ class Router:
         body: bytes,
         *,
         body_length: Optional[int] = None,
-        announced: bool = False,
     ) -> Response:
         """
         Answer one request.
@@ -209,15 +209,13 @@ class Router:
             body: The raw request body.
             body_length: The announced length when the HTTP layer did not keep an
                 oversized body (``len(body)`` otherwise).
-            announced: The caller called ``store.announce_write()`` for this request
-                (so grouped commits wait for it); it is consumed or withdrawn here.
 
         Returns:
             The :class:`Response`; never raises.
 
         .. versionadded:: 0.1
         """
-        ticket = [announced]  # True while this request's write announcement is pending
+        ticket = [False]  # True while this request's write announcement is pending
         try:
             return self._handle(method, path, query, headers, body, body_length, ticket)
         finally:
@@ -261,6 +259,12 @@ class Router:
                         else "Invalid or expired API key"
                     },
                 )
+            if method in _WRITE_METHODS:
+                # Only now, with the body read and the key valid, may this request make a
+                # group commit wait for it: an unauthenticated or stalled client costs
+                # other writers nothing.
+                self.store.announce_write()
+                ticket[0] = True
             status, answer, extra, stream = self._dispatch(
                 org_id, method, path, query, body, lower.get("idempotency-key"), ticket
             )

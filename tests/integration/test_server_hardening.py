@@ -121,3 +121,56 @@ def test_more_host_names_by_option(tmp_path: Path) -> None:
         key = running.api_keys[0]
         assert status_of(get(running, "/api/agents", key, host="provenant.internal:80")) == 200
         assert status_of(get(running, "/api/agents", key, host="other.internal")) == 400
+
+
+def _writes_take(api_url_key: tuple[LocalServer, str, str], count: int) -> float:
+    server, key, session_id = api_url_key
+    import http.client
+    import json
+    import time
+
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    body = json.dumps({"role": "USER", "content": "hello"})
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    start = time.perf_counter()
+    for _ in range(count):
+        conn.request("POST", f"/api/sessions/{session_id}/turns", body, headers)
+        response = conn.getresponse()
+        response.read()
+        assert response.status == 201
+    took = time.perf_counter() - start
+    conn.close()
+    return took
+
+
+@pytest.mark.parametrize("authenticated", [False, True])
+def test_a_stalled_client_costs_other_writers_nothing(
+    server: LocalServer, authenticated: bool
+) -> None:
+    """A client that sends a write's headers and stalls announces no write, so nobody waits."""
+    import http.client
+    import json
+    import time
+
+    key = server.api_keys[0]
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    conn.request("POST", "/api/agents/get-or-create", json.dumps({"name": "A"}), headers)
+    agent = json.loads(conn.getresponse().read())
+    conn.request("POST", "/api/sessions", json.dumps({"agentId": agent["id"]}), headers)
+    session_id = json.loads(conn.getresponse().read())["id"]
+    conn.close()
+    writer = (server, key, session_id)
+    alone = _writes_take(writer, 20)
+    auth = f"Authorization: Bearer {key}\r\n" if authenticated else ""
+    with socket.create_connection((server.host, server.port), timeout=10) as staller:
+        staller.sendall(
+            f"POST /api/sessions/{session_id}/turns HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}"
+            "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{".encode()
+        )
+        time.sleep(0.3)  # the server has read the headers and waits for the body
+        assert server.store._incoming == 0  # no pending-write announcement
+        stalled = _writes_take(writer, 20)
+        assert server.store._incoming == 0
+    # Each write used to wait out the 50 ms grouping window: 20 writes >= 1 s.
+    assert stalled < 3 * alone + 0.5, (alone, stalled)
