@@ -73,6 +73,10 @@ logger = logging.getLogger("provenant.server")
 MAX_BODY_BYTES = 5 * 1024 * 1024
 _IDEMPOTENCY_TTL_SECONDS = 24 * 3600.0
 _WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
+# A valid key is trusted this long before the store is asked again, so a key revoked
+# or expired (by this process or another one on the same file) stops within a second.
+_KEY_CACHE_SECONDS = 1.0
+_KEY_CACHE_MAX = 10_000
 _SSE_PING_SECONDS = 15.0
 _SSE_POLL_SECONDS = 0.5
 
@@ -175,7 +179,7 @@ class Router:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._keys: dict[str, str] = {}
+        self._keys: dict[str, tuple[str, float]] = {}  # key -> (org id, trusted until)
         self._keys_lock = threading.Lock()
         self._stopping = threading.Event()
         self._spec: Optional[dict[str, Any]] = None
@@ -347,15 +351,18 @@ class Router:
         token = _bearer(header)
         if not token:
             return None
-        org_id = self._keys.get(token)
-        if org_id is not None:
-            return org_id
+        now = time.monotonic()
+        cached = self._keys.get(token)
+        if cached is not None and now < cached[1]:
+            return cached[0]
         org_id = self.store.org_for_key(token)
-        if org_id is not None:
-            with self._keys_lock:
-                if len(self._keys) > 10_000:
+        with self._keys_lock:
+            if org_id is None:
+                self._keys.pop(token, None)
+            else:
+                if len(self._keys) > _KEY_CACHE_MAX:
                     self._keys.clear()
-                self._keys[token] = org_id
+                self._keys[token] = (org_id, now + _KEY_CACHE_SECONDS)
         return org_id
 
     def _dispatch(

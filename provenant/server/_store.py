@@ -529,6 +529,22 @@ class Store:
             self._insert_key(conn, key, org_id, user_id, "cli", now)
         return key, org_id
 
+    def revoke_api_key(self, key: str) -> bool:
+        """
+        Revoke a key: servers on this file refuse it within a second.
+
+        Returns:
+            ``True`` when the key was registered and not yet revoked.
+
+        .. versionadded:: 0.2
+        """
+        with self.write() as conn:
+            cursor = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_hash = ? AND revoked_at IS NULL",
+                (now_iso(), hash_key(key)),
+            )
+            return cursor.rowcount == 1
+
     def org_for_key(self, key: str) -> Optional[str]:
         """
         The org id of a valid (not revoked, not expired) key, or ``None``.

@@ -174,3 +174,47 @@ def test_a_stalled_client_costs_other_writers_nothing(
         assert server.store._incoming == 0
     # Each write used to wait out the 50 ms grouping window: 20 writes >= 1 s.
     assert stalled < 3 * alone + 0.5, (alone, stalled)
+
+
+def _change_key(db_path: str, key: str, column: str, value: str) -> None:
+    """Change a key's row from another connection, as another process would."""
+    import hashlib
+
+    conn = sqlite3.connect(db_path)
+    with conn:
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        conn.execute(f"UPDATE api_keys SET {column} = ? WHERE key_hash = ?", (value, digest))
+    conn.close()
+
+
+def _refused_within(server: LocalServer, key: str, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if status_of(get(server, "/api/agents", key)) == 401:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("column", ["revoked_at", "expires_at"])
+def test_a_revoked_or_expired_key_stops_working_within_a_second(
+    server: LocalServer, column: str
+) -> None:
+    """A key revoked or expired in the store (by any process) is refused within a second."""
+    key = server.create_api_key()
+    assert status_of(get(server, "/api/agents", key)) == 200  # now cached
+    _change_key(server.store.db_path, key, column, "2020-01-01T00:00:00.000Z")
+    assert _refused_within(server, key, 1.5)
+
+
+def test_keys_revoke_takes_effect_on_a_running_server(server: LocalServer) -> None:
+    """`provenant keys revoke` on the server's store refuses the key at once."""
+    from provenant._cli import main
+
+    key = server.create_api_key()
+    assert status_of(get(server, "/api/agents", key)) == 200
+    assert main(["keys", "revoke", "--db", server.store.db_path, key]) == 0
+    assert _refused_within(server, key, 1.5)
+    assert main(["keys", "revoke", "--db", server.store.db_path, key]) == 1
