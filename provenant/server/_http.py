@@ -21,6 +21,7 @@ from typing import Any, Iterable, Optional
 from urllib.parse import parse_qsl
 
 from provenant._version import __version__
+from provenant.server._framing import METHOD, body_length, header_line_is_malformed
 from provenant.server._hosts import HostPolicy
 from provenant.server._router import MAX_BODY_BYTES, Response, Router
 
@@ -59,6 +60,10 @@ class _Headers:
 
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
+
+    def get_all(self, name: str) -> list[str]:
+        lower = name.lower()
+        return [value for key, value in self._items if key.lower() == lower]
 
     def lower_dict(self) -> dict[str, str]:
         return self._by_lower
@@ -128,6 +133,9 @@ class _Handler(BaseHTTPRequestHandler):
             return super().parse_request()
         self.command, self.path, self.request_version = words
         self.requestline = " ".join(words)
+        if METHOD.fullmatch(self.command) is None:
+            self.send_error(400, "Invalid method")
+            return False
         headers = _Headers()
         for _ in range(_MAX_HEADERS):
             line = self.rfile.readline(_MAX_LINE + 1)
@@ -138,8 +146,10 @@ class _Handler(BaseHTTPRequestHandler):
             if line in (b"\r\n", b"\n", b""):
                 break
             name, sep, value = line.decode("iso-8859-1").partition(":")
-            if sep:
-                headers.add(name.strip(), value.strip())
+            if not sep or header_line_is_malformed(name, line):
+                self.send_error(400, "Malformed header line")
+                return False
+            headers.add(name, value.strip())
         else:
             self.close_connection = True
             self.send_error(431, "Too many headers")
@@ -150,8 +160,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = connection == "close"
         else:
             self.close_connection = connection != "keep-alive"
-        if headers.get("Expect", "").lower() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         return True
 
     def do_GET(self) -> None:
@@ -203,18 +211,16 @@ class _Handler(BaseHTTPRequestHandler):
         if raw_path.startswith(("http://", "https://")):
             raw_path = "/" + raw_path.split("/", 3)[-1] if raw_path.count("/") >= 3 else "/"
         query = dict(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
-        if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
+        framing = body_length(
+            self.headers.get_all("Content-Length") or [],
+            self.headers.get_all("Transfer-Encoding") or [],
+        )
+        if isinstance(framing, tuple):
             self.close_connection = True
-            self._send(Response(411, {"error": "Send the body with a Content-Length"}), head)
+            self._send(Response(framing[0], {"error": framing[1]}), head)
             return
-        length_header = self.headers.get("Content-Length")
-        try:
-            length = int(length_header) if length_header else 0
-            if length < 0:
-                raise ValueError(length_header)
-        except ValueError:
-            self.close_connection = True
-            self._send(Response(400, {"error": "Invalid Content-Length"}), head)
+        length = framing
+        if not self._continue(router, raw_path, length, head):
             return
         if length > MAX_BODY_BYTES:
             # Read and drop the body (so the client sees our answer instead of a reset),
@@ -230,17 +236,35 @@ class _Handler(BaseHTTPRequestHandler):
             body = b""
         else:
             body = self.rfile.read(length) if length else b""
-        headers = self.headers
-        header_map = (
-            headers.lower_dict() if isinstance(headers, _Headers) else dict(headers.items())
-        )
         response = router.handle(
-            self.command, raw_path, query, header_map, body, body_length=length
+            self.command, raw_path, query, self._header_map(), body, body_length=length
         )
         if response.stream is not None and not head:
             self._send_stream(response)
         else:
             self._send(response, head)
+
+    def _continue(self, router: Router, path: str, length: int, head: bool) -> bool:
+        """Answer ``Expect``: 100 Continue only once the key and the size are accepted."""
+        expect = self.headers.get("Expect")
+        if expect is None or self.request_version != "HTTP/1.1":
+            return True
+        if expect.strip().lower() != "100-continue":
+            self.close_connection = True
+            self._send(Response(417, {"error": "Unsupported Expect header"}), head)
+            return False
+        refusal = router.refuse_early(path, self._header_map(), length)
+        if refusal is not None:
+            # The client holds the body back for our answer: never read it.
+            self.close_connection = True
+            self._send(refusal, head)
+            return False
+        self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
+
+    def _header_map(self) -> dict[str, str]:
+        headers = self.headers
+        return headers.lower_dict() if isinstance(headers, _Headers) else dict(headers.items())
 
     def _send(self, response: Response, head: bool) -> None:
         # One write per answer: status line, headers and body together (the stdlib

@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Union
 from urllib.parse import unquote
 
 from provenant._json import compact_json, request_body
@@ -250,19 +250,10 @@ class Router:
                 return Response(200, self.spec())
             if not path.startswith("/api/"):
                 return Response(404, {"error": "Not found"})
-            if max(len(body), body_length or 0) > MAX_BODY_BYTES:
-                return Response(413, {"error": "Request body is larger than 5 MB"})
             lower = {k.lower(): v for k, v in headers.items()}
-            org_id = self._authenticate(lower.get("authorization"))
-            if org_id is None:
-                return Response(
-                    401,
-                    {
-                        "error": "Missing or invalid Authorization header"
-                        if not _bearer(lower.get("authorization"))
-                        else "Invalid or expired API key"
-                    },
-                )
+            org_id = self._admit(lower, max(len(body), body_length or 0))
+            if isinstance(org_id, Response):
+                return org_id
             if method in _WRITE_METHODS:
                 # Only now, with the body read and the key valid, may this request make a
                 # group commit wait for it: an unauthenticated or stalled client costs
@@ -276,6 +267,38 @@ class Router:
         except Exception:  # the last line of defence: never a traceback on the wire
             logger.exception("provenant server: unhandled error on %s %s", method, path)
             return Response(500, {"error": "Internal server error"})
+
+    def refuse_early(
+        self, path: str, headers: Mapping[str, str], body_length: int
+    ) -> Optional[Response]:
+        """
+        The answer refusing a request before its body is read (413, 401), or ``None``.
+
+        The HTTP layer asks this before it sends ``100 Continue``.
+
+        .. versionadded:: 0.2
+        """
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/") or "/"
+        if not path.startswith("/api/") or path == "/api/docs/spec":
+            return None
+        admitted = self._admit({k.lower(): v for k, v in headers.items()}, body_length)
+        return admitted if isinstance(admitted, Response) else None
+
+    def _admit(self, lower: Mapping[str, str], body_length: int) -> Union[str, Response]:
+        """The org id of an acceptable request, or the answer refusing it (413, 401)."""
+        if body_length > MAX_BODY_BYTES:
+            return Response(413, {"error": "Request body is larger than 5 MB"})
+        header = lower.get("authorization")
+        org_id = self._authenticate(header)
+        if org_id is not None:
+            return org_id
+        message = (
+            "Missing or invalid Authorization header"
+            if not _bearer(header)
+            else "Invalid or expired API key"
+        )
+        return Response(401, {"error": message})
 
     def call_as_org(
         self,

@@ -218,3 +218,95 @@ def test_keys_revoke_takes_effect_on_a_running_server(server: LocalServer) -> No
     assert main(["keys", "revoke", "--db", server.store.db_path, key]) == 0
     assert _refused_within(server, key, 1.5)
     assert main(["keys", "revoke", "--db", server.store.db_path, key]) == 1
+
+
+def _responses(answer: bytes) -> list[int]:
+    """The status codes of every response in a raw answer."""
+    import re
+
+    return [int(code) for code in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
+
+
+_SMUGGLED = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def _post(server: LocalServer, headers: str, body: bytes = b"", key: bool = True) -> bytes:
+    auth = f"Authorization: Bearer {server.api_keys[0]}\r\n" if key else ""
+    head = f"POST /api/agents/get-or-create HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}{headers}\r\n"
+    return exchange(server, head.encode("latin-1") + body)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        "Content-Length: 15\r\nContent-Length: 60\r\n",
+        "Content-Length: 15, 60\r\n",
+        "Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n",
+        "Transfer-Encoding: identity\r\nContent-Length: 15\r\n",
+        "Transfer-Encoding: chunked, identity\r\n",
+        "Content-Length: +15\r\n",
+        "Content-Length: 1_5\r\n",
+        "Content-Length: 0x0f\r\n",
+        "Content-Length : 15\r\n",
+        "Content-Length: 15\r\n folded: continuation\r\n",
+    ],
+)
+def test_doubtful_framing_is_400_and_closes(server: LocalServer, headers: str) -> None:
+    """A request whose body length is in doubt is refused and the connection closed unread."""
+    body = b'{"name": "abc"}' + _SMUGGLED
+    answer = _post(server, headers, body)
+    assert _responses(answer) == [400], answer
+    assert b"Connection: close" in answer
+
+
+def test_a_plain_chunked_body_is_411_and_closes(server: LocalServer) -> None:
+    """A chunked request body (not supported) is refused with 411 and the connection closed."""
+    answer = _post(
+        server, "Transfer-Encoding: chunked\r\n", b"f\r\n" + b"x" * 15 + b"\r\n0\r\n\r\n"
+    )
+    assert _responses(answer) == [411]
+
+
+@pytest.mark.parametrize("method", ["get", "Get", "G3T"])
+def test_a_method_not_in_capitals_is_400(server: LocalServer, method: str) -> None:
+    """Methods are case-sensitive: `get` is not GET."""
+    request = f"{method} /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    answer = exchange(server, request)
+    assert _responses(answer) == [400], answer
+
+
+def test_well_framed_requests_keep_the_connection(server: LocalServer) -> None:
+    """Two well-framed requests on one connection are both answered."""
+    body = b'{"name": "abc"}'
+    one = (
+        f"POST /api/agents/get-or-create HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+        f"{server.api_keys[0]}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    answer = exchange(
+        server, one + one + b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    assert _responses(answer) == [201, 200, 200]
+
+
+def _expect(server: LocalServer, key: Optional[str], length: int, expect: str) -> bytes:
+    """Send headers with an Expect header and nothing else; what comes back at once."""
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
+    head = (
+        f"POST /api/agents/get-or-create HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}"
+        f"Content-Length: {length}\r\nExpect: {expect}\r\n\r\n"
+    )
+    with socket.create_connection((server.host, server.port), timeout=5) as sock:
+        sock.sendall(head.encode())
+        return sock.recv(65536)
+
+
+def test_100_continue_comes_only_after_the_key_and_size_are_checked(server: LocalServer) -> None:
+    """No 100 Continue to a client without a valid key or with a body over 5 MB."""
+    no_key = _expect(server, None, 15, "100-continue")
+    assert _responses(no_key) == [401], no_key
+    wrong_key = _expect(server, "pk_live_" + "0" * 32, 15, "100-continue")
+    assert _responses(wrong_key) == [401], wrong_key
+    too_big = _expect(server, server.api_keys[0], 6 * 1024 * 1024, "100-continue")
+    assert _responses(too_big) == [413], too_big
+    assert _responses(_expect(server, server.api_keys[0], 15, "100-continue")) == [100]
+    assert _responses(_expect(server, server.api_keys[0], 15, "something-else")) == [417]
