@@ -245,8 +245,7 @@ class Store:
         self._background_checkpoints = background_checkpoints
         self._checkpointer: Optional[threading.Thread] = None
         self._stop_checkpoints = threading.Event()
-        directory = os.path.dirname(os.path.abspath(db_path))
-        os.makedirs(directory, exist_ok=True)
+        _create_private(db_path)
         self._pool: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
@@ -561,6 +560,23 @@ class Store:
         if row[1] is not None and str(row[1]) <= now_iso():
             return None
         return str(row[0])
+
+
+def _create_private(db_path: str) -> None:
+    """Create a missing store readable by its user only: folders 0700, the file 0600.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's permissions.
+    Existing folders and files are left as they are.
+    """
+    if db_path == ":memory:" or db_path.startswith("file:"):
+        return
+    directory = os.path.dirname(os.path.abspath(db_path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 class _Batch:
