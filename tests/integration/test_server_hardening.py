@@ -310,3 +310,41 @@ def test_100_continue_comes_only_after_the_key_and_size_are_checked(server: Loca
     assert _responses(too_big) == [413], too_big
     assert _responses(_expect(server, server.api_keys[0], 15, "100-continue")) == [100]
     assert _responses(_expect(server, server.api_keys[0], 15, "something-else")) == [417]
+
+
+def test_timestamps_before_year_1000_keep_four_digits(server: LocalServer) -> None:
+    """An endedAt in year 999 comes back as 0999-..., the contract's (and the spec's) form."""
+    import http.client
+    import json
+    import re
+
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    headers = {"Authorization": f"Bearer {server.api_keys[0]}"}
+    conn.request("POST", "/api/agents/get-or-create", json.dumps({"name": "Old"}), headers)
+    agent = json.loads(conn.getresponse().read())
+    conn.request("POST", "/api/sessions", json.dumps({"agentId": agent["id"]}), headers)
+    session = json.loads(conn.getresponse().read())
+    body = json.dumps({"status": "COMPLETED", "endedAt": "0999-03-04T05:06:07.8+01:00"})
+    conn.request("PATCH", f"/api/sessions/{session['id']}", body, headers)
+    ended = json.loads(conn.getresponse().read())
+    conn.close()
+    assert ended["endedAt"] == "0999-03-04T04:06:07.800Z"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", ended["endedAt"])
+
+
+def test_the_store_is_private_to_its_user(tmp_path: Path) -> None:
+    """A new store's folder is created 0700 and its files 0600, whatever the umask allows."""
+    import os
+    import stat
+
+    folder = tmp_path / "fresh" / ".provenant"
+    old = os.umask(0o022)
+    try:
+        with start_server(str(folder / "provenant.db")) as running:
+            assert status_of(get(running, "/api/agents", running.api_keys[0])) == 200
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+            for path in folder.iterdir():  # the database, its -wal and -shm
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            assert (folder / "provenant.db").exists()
+    finally:
+        os.umask(old)
