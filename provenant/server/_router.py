@@ -63,7 +63,7 @@ from provenant.server._sessions import (
     list_sessions,
     update_session,
 )
-from provenant.server._store import Store, now_iso
+from provenant.server._store import Store, now_iso, purge_idempotency
 
 __all__ = ["MAX_BODY_BYTES", "Response", "Router"]
 
@@ -72,6 +72,7 @@ logger = logging.getLogger("provenant.server")
 #: Request bodies above this size are refused with 413 (Express's ``5mb``).
 MAX_BODY_BYTES = 5 * 1024 * 1024
 _IDEMPOTENCY_TTL_SECONDS = 24 * 3600.0
+_PURGE_INTERVAL_SECONDS = 1.0
 _WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
 # A valid key is trusted this long before the store is asked again, so a key revoked
 # or expired (by this process or another one on the same file) stops within a second.
@@ -183,6 +184,7 @@ class Router:
         self._keys_lock = threading.Lock()
         self._stopping = threading.Event()
         self._spec: Optional[dict[str, Any]] = None
+        self._next_purge = 0.0  # time.monotonic() of the next purge of idempotency records
 
     def close(self) -> None:
         """End every open event stream (the store is closed by its owner)."""
@@ -440,7 +442,8 @@ class Router:
                     if idempotency_key and 200 <= status < 300:
                         conn.execute(
                             "INSERT OR REPLACE INTO idempotency (hash, org_id, key, method, path,"
-                            " status, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            " status, body, created_at, object_id)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (
                                 digest,
                                 org_id,
@@ -450,8 +453,10 @@ class Router:
                                 status,
                                 compact_json(answer),
                                 time.time(),
+                                _owning_session(path, params, answer),
                             ),
                         )
+                    self._purge_expired(conn)
                 return status, answer, {}, None
             except Reply as reply:
                 return reply.status, reply.body, {}, None
@@ -464,6 +469,15 @@ class Router:
             headers = {"Allow": ", ".join(sorted(allowed))}
             return 405, {"error": "Method not allowed"}, headers, None
         return 404, {"error": "Not found"}, {}, None
+
+    def _purge_expired(self, conn: Conn) -> None:
+        # Inside a write's transaction, at most once a second: an index seek that
+        # usually finds nothing, so records leave the file once their day is over.
+        now = time.monotonic()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + _PURGE_INTERVAL_SECONDS
+        purge_idempotency(conn, older_than=time.time() - _IDEMPOTENCY_TTL_SECONDS)
 
     def _open_stream(
         self, org_id: str, session_id: str
@@ -532,6 +546,16 @@ def _parse_body(raw: bytes) -> Any:
         )
     except (ValueError, RecursionError):
         return Response(400, {"error": "Malformed JSON body"})
+
+
+def _owning_session(path: str, params: list[str], answer: Any) -> Optional[str]:
+    """The session a write belongs to (its records go when the session is deleted)."""
+    if path.startswith("/api/sessions/") and params:
+        return params[0]
+    if path == "/api/sessions" and isinstance(answer, dict):
+        created = answer.get("id")
+        return created if isinstance(created, str) else None
+    return None
 
 
 def _idempotency_hash(org_id: str, key: str, method: str, path: str) -> int:

@@ -195,4 +195,6 @@ def delete_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
     load_session(conn, org, p[0])
     conn.execute("DELETE FROM turns WHERE session_id = ?", (p[0],))
     conn.execute("DELETE FROM sessions WHERE id = ?", (p[0],))
+    # The answers remembered for its writes hold its content too.
+    conn.execute("DELETE FROM idempotency WHERE object_id = ? AND org_id = ?", (p[0], org))
     return 200, {"success": True}

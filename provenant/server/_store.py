@@ -36,6 +36,7 @@ __all__ = [
     "key_prefix",
     "new_id",
     "now_iso",
+    "purge_idempotency",
 ]
 
 #: The organisation every embedded (no-server) client records into. It has no built-in
@@ -52,7 +53,7 @@ _POOL_SIZE = 16
 _CACHE_KIB = 16 * 1024
 _CHECKPOINT_INTERVAL_SECONDS = 0.5
 _FALLBACK_AUTOCHECKPOINT_PAGES = 20000
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
@@ -195,6 +196,20 @@ CREATE TABLE IF NOT EXISTS idempotency (
     created_at REAL NOT NULL
 );
 """
+# Version 2: an idempotency record names the session it wrote (``object_id``), so
+# deleting the session deletes its records; records are purged after their day.
+_IDEMPOTENCY_INDEXES = """
+CREATE INDEX IF NOT EXISTS idempotency_object ON idempotency (object_id)
+    WHERE object_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);
+"""
+_BACKFILL_OBJECT_IDS = (
+    "UPDATE idempotency SET object_id = CASE"
+    " WHEN path LIKE '/api/sessions/%'"
+    " THEN substr(path, 15, instr(substr(path, 15) || '/', '/') - 1)"
+    " WHEN path = '/api/sessions' AND method = 'POST' THEN json_extract(body, '$.id')"
+    " END WHERE object_id IS NULL"
+)
 
 
 # (second, its formatted text), swapped as one object so threads never mix two seconds.
@@ -263,6 +278,7 @@ class Store:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            _migrate_idempotency(conn)
             conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except BaseException:
             self.close()
@@ -560,6 +576,28 @@ class Store:
         if row[1] is not None and str(row[1]) <= now_iso():
             return None
         return str(row[0])
+
+
+def _migrate_idempotency(conn: sqlite3.Connection) -> None:
+    columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(idempotency)")}
+    if "object_id" not in columns:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(idempotency)")}
+            if "object_id" not in columns:  # another process may have just done it
+                conn.execute("ALTER TABLE idempotency ADD COLUMN object_id TEXT")
+                with contextlib.suppress(sqlite3.OperationalError):  # no JSON functions
+                    conn.execute(_BACKFILL_OBJECT_IDS)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    conn.executescript(_IDEMPOTENCY_INDEXES)
+
+
+def purge_idempotency(conn: sqlite3.Connection, *, older_than: float) -> None:
+    """Delete the idempotency records written before ``older_than`` (a Unix time)."""
+    conn.execute("DELETE FROM idempotency WHERE created_at < ?", (older_than,))
 
 
 def _create_private(db_path: str) -> None:

@@ -348,3 +348,72 @@ def test_the_store_is_private_to_its_user(tmp_path: Path) -> None:
             assert (folder / "provenant.db").exists()
     finally:
         os.umask(old)
+
+
+def _call(
+    server: LocalServer, method: str, path: str, body: object = None, key: Optional[str] = None
+) -> tuple[int, object]:
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
+    headers = {"Authorization": f"Bearer {server.api_keys[0]}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    conn.request(method, path, None if body is None else json.dumps(body), headers)
+    response = conn.getresponse()
+    answer = json.loads(response.read())
+    conn.close()
+    return response.status, answer
+
+
+def _idempotency_bodies(server: LocalServer) -> list[str]:
+    conn = sqlite3.connect(server.store.db_path)
+    try:
+        return [str(row[0]) for row in conn.execute("SELECT body FROM idempotency")]
+    finally:
+        conn.close()
+
+
+def test_deleting_a_session_purges_its_idempotency_records(server: LocalServer) -> None:
+    """After DELETE, the session's content is gone from the store and a replay cannot return it."""
+    status, agent = _call(server, "POST", "/api/agents/get-or-create", {"name": "Bot"})
+    status, session = _call(
+        server,
+        "POST",
+        "/api/sessions",
+        {"agentId": agent["id"], "metadata": {"m": "meta-77"}},  # type: ignore[index]
+        key="create-key",
+    )
+    path = f"/api/sessions/{session['id']}"  # type: ignore[index]
+    turn = {"role": "USER", "content": "the secret is 4711"}
+    assert _call(server, "POST", path + "/turns", turn, key="turn-key")[0] == 201
+    assert _call(server, "POST", path + "/end", {}, key="end-key")[0] == 200
+    assert any("4711" in body for body in _idempotency_bodies(server))
+    assert _call(server, "DELETE", path)[0] == 200
+    assert not any("4711" in body or "meta-77" in body for body in _idempotency_bodies(server))
+    status, answer = _call(server, "POST", path + "/turns", turn, key="turn-key")
+    assert status == 404 and "4711" not in str(answer)
+
+
+def test_idempotency_records_are_purged_after_a_day(server: LocalServer) -> None:
+    """A record older than the contract's day is deleted from the store, not only ignored."""
+    import time
+
+    assert _call(server, "POST", "/api/agents/get-or-create", {"name": "Old"}, key="aged")[0] == 201
+    conn = sqlite3.connect(server.store.db_path)
+    with conn:
+        conn.execute(
+            "UPDATE idempotency SET created_at = ? WHERE key = 'aged'", (time.time() - 90_000,)
+        )
+    conn.close()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        _call(server, "POST", "/api/agents/get-or-create", {"name": "Old"}, key=str(time.time()))
+        conn = sqlite3.connect(server.store.db_path)
+        left = conn.execute("SELECT COUNT(*) FROM idempotency WHERE key = 'aged'").fetchone()[0]
+        conn.close()
+        if left == 0:
+            break
+        time.sleep(0.2)
+    assert left == 0
