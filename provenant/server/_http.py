@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import logging
 import socket
 import threading
 import time
@@ -23,11 +24,15 @@ from urllib.parse import parse_qsl
 from provenant._version import __version__
 from provenant.server._framing import METHOD, body_length, header_line_is_malformed
 from provenant.server._hosts import HostPolicy
+from provenant.server._lazy import StreamedJson
 from provenant.server._router import MAX_BODY_BYTES, Response, Router
 
 __all__ = ["ProvenantHTTPServer"]
 
+logger = logging.getLogger("provenant.server")
+
 _MAX_DRAIN_BYTES = 64 * 1024 * 1024
+_BUFFER_BYTES = 256 * 1024
 _MAX_HEADERS = 100
 _MAX_LINE = 65536
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
@@ -269,20 +274,86 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response, head: bool) -> None:
         # One write per answer: status line, headers and body together (the stdlib
         # sends them piecemeal, and formats a Date header per call).
+        if isinstance(response.body, StreamedJson):
+            self._send_streamed(response, response.body, head)
+            return
         payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
+        head_bytes = self._head(response, f"Content-Length: {len(payload)}")
+        self.wfile.write(head_bytes if head else head_bytes + payload)
+
+    def _head(self, response: Response, framing: Optional[str]) -> bytes:
         reason = _REASONS.get(response.status, "Unknown")
         lines = [
             f"HTTP/1.1 {response.status} {reason}",
             f"Server: {self.server_version}",
             f"Date: {_http_date()}",
             "Content-Type: application/json; charset=utf-8",
-            f"Content-Length: {len(payload)}",
         ]
+        if framing is not None:
+            lines.append(framing)
         lines.extend(f"{name}: {value}" for name, value in response.headers.items())
         if self.close_connection:
             lines.append("Connection: close")
-        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-        self.wfile.write(head_bytes if head else head_bytes + payload)
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+    def _send_streamed(self, response: Response, body: StreamedJson, head: bool) -> None:
+        # A small answer goes out whole with its length; past _BUFFER_BYTES the rest is
+        # sent chunked as it is read, so no answer is ever held whole in memory.
+        chunks = body.chunks()
+        try:
+            buffered: list[bytes] = []
+            size = 0
+            try:
+                for chunk in chunks:
+                    buffered.append(chunk)
+                    size += len(chunk)
+                    if size > _BUFFER_BYTES and not head:
+                        break
+                else:
+                    if head:
+                        buffered = []
+                    payload = b"".join(buffered)
+                    self.wfile.write(self._head(response, f"Content-Length: {size}") + payload)
+                    return
+            except Exception:
+                logger.exception("provenant server: cannot read the answer to %s", self.path)
+                self._send(Response(500, {"error": "Internal server error"}), head)
+                return
+            chunked = self.request_version == "HTTP/1.1"
+            if not chunked:
+                self.close_connection = True  # HTTP/1.0: the end of the body is the close
+            self.wfile.write(
+                self._head(response, "Transfer-Encoding: chunked" if chunked else None)
+            )
+            try:
+                buffered.reverse()
+                while buffered:  # let go of each piece once it is sent
+                    self._write_chunk(buffered.pop(), chunked)
+                for chunk in chunks:
+                    self._write_chunk(chunk, chunked)
+            except OSError:
+                self.close_connection = True  # the client went away
+                return
+            except Exception:
+                # Too late for an error status: cut the answer off so the client sees it
+                # incomplete rather than short.
+                logger.exception("provenant server: answer to %s cut off", self.path)
+                self.close_connection = True
+                return
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        finally:
+            chunks.close()
+
+    def _write_chunk(self, chunk: bytes, chunked: bool) -> None:
+        if not chunked:
+            self.wfile.write(chunk)
+        elif len(chunk) < _BUFFER_BYTES:
+            self.wfile.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        else:  # a large record: not copied once more to frame it
+            self.wfile.write(b"%x\r\n" % len(chunk))
+            self.wfile.write(chunk)
+            self.wfile.write(b"\r\n")
 
     def _send_stream(self, response: Response) -> None:
         assert response.stream is not None

@@ -50,6 +50,7 @@ from provenant.server._handling import (
     Handler,
     Reply,
 )
+from provenant.server._lazy import StreamedJson, streamed
 from provenant.server._records import (
     TURN_COLUMNS,
     turn_record,
@@ -89,7 +90,9 @@ class Response:
 
     Attributes:
         status: The HTTP status.
-        body: A JSON value, or ``None`` for no body.
+        body: A JSON value, or ``None`` for no body. A list answer is a
+            :class:`~provenant.server._lazy.StreamedJson` instead, read from the store
+            as it is sent: write its ``chunks()``, or take its ``materialise()``.
         headers: Extra response headers.
         stream: For Server-Sent Events, the chunks to send (``body`` is then ``None``).
 
@@ -353,6 +356,8 @@ class Router:
             status, answer, headers, stream = self._dispatch(
                 org_id, method, path, query or {}, raw, idempotency_key
             )
+            if isinstance(answer, StreamedJson):
+                answer = answer.materialise()
             if stream is not None:
                 close = getattr(stream, "close", None)
                 if close is not None:
@@ -428,6 +433,8 @@ class Router:
                 if not route.write:
                     with self.store.read() as conn:
                         status, answer = route.handler(conn, org_id, params, query, body)
+                    if streamed(answer):  # lists are read as the answer is sent
+                        answer = StreamedJson(answer, self.store.read)
                     return status, answer, {}, None
                 transaction = self.store.write(announced=bool(ticket and ticket[0]))
                 if ticket:

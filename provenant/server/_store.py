@@ -51,6 +51,9 @@ _RETIRED_LOCAL_KEY = "pk_live_" + "10ca1" + "0" * 27
 _KEY_PREFIX = "pk_live_"
 _POOL_SIZE = 16
 _CACHE_KIB = 16 * 1024
+# Readers get a small page cache: a write by anyone empties it anyway, and each
+# concurrent reader of large records would otherwise keep 16 MB of pages.
+_READER_CACHE_KIB = 2 * 1024
 _CHECKPOINT_INTERVAL_SECONDS = 0.5
 _FALLBACK_AUTOCHECKPOINT_PAGES = 20000
 _SCHEMA_VERSION = 2
@@ -274,7 +277,7 @@ class Store:
         #: Notified after every committed write (the SSE stream waits on it).
         self.changed = threading.Condition(threading.Lock())
         self.version = 0
-        conn = self._connect()
+        conn = self._connect(_CACHE_KIB)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
@@ -293,14 +296,14 @@ class Store:
 
     # -- connections ------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, cache_kib: int = _READER_CACHE_KIB) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.db_path, timeout=10.0, isolation_level=None, check_same_thread=False
         )
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA foreign_keys=OFF")
-        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size=-{cache_kib}")
         if self._background_checkpoints:
             # Writers checkpoint (and fsync) only as a last resort; the thread does it.
             conn.execute(f"PRAGMA wal_autocheckpoint={_FALLBACK_AUTOCHECKPOINT_PAGES}")

@@ -417,3 +417,73 @@ def test_idempotency_records_are_purged_after_a_day(server: LocalServer) -> None
             break
         time.sleep(0.2)
     assert left == 0
+
+
+def test_a_large_list_is_never_held_whole_in_memory(tmp_path: Path) -> None:
+    """GET /api/agents of 24 MB of agents peaks far below the answer's size in the server."""
+    import http.client
+    import json
+    import tracemalloc
+
+    description = "d" * (2 * 1024 * 1024)
+    with start_server(str(tmp_path / "big.db")) as running:
+        key = running.api_keys[0]
+        conn = http.client.HTTPConnection(running.host, running.port, timeout=30)
+        headers = {"Authorization": f"Bearer {key}"}
+        for i in range(12):
+            body = json.dumps({"name": f"Big {i}", "description": description})
+            conn.request("POST", "/api/agents/get-or-create", body, headers)
+            assert conn.getresponse().read()
+        tracemalloc.start()
+        try:
+            request = (
+                f"GET /api/agents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+                "Connection: close\r\n\r\n"
+            ).encode()
+            received = 0
+            buffer = bytearray(65536)
+            with socket.create_connection((running.host, running.port), timeout=30) as sock:
+                sock.sendall(request)
+                while True:
+                    got = sock.recv_into(buffer)
+                    if not got:
+                        break
+                    received += got
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert received > 24 * 1024 * 1024
+        assert peak < 12 * 1024 * 1024, peak
+        # The same answer, read whole by a client, is the whole list in order.
+        conn.request("GET", "/api/agents", headers=headers)
+        response = conn.getresponse()
+        agents = json.loads(response.read())
+        assert [agent["name"] for agent in agents] == [f"Big {i}" for i in reversed(range(12))]
+        assert all(agent["description"] == description for agent in agents)
+        conn.request("GET", "/health")  # the connection is still usable (kept alive)
+        assert conn.getresponse().status == 200
+        conn.close()
+
+
+def test_a_large_list_reaches_the_sdk_and_http_1_0_clients_whole(tmp_path: Path) -> None:
+    """A list sent in pieces arrives whole through ProvenantClient and over HTTP/1.0."""
+    import json
+
+    from provenant.client import ProvenantClient
+
+    description = "e" * (200 * 1024)
+    with start_server(str(tmp_path / "pieces.db")) as running:
+        client = ProvenantClient(base_url=running.url, api_key=running.api_keys[0])
+        try:
+            for i in range(4):
+                client.create_agent(f"Piece {i}", description=description)
+            agents = client.list_agents()
+            assert [a["name"] for a in agents] == [f"Piece {i}" for i in reversed(range(4))]
+            assert client.list_agents()[0]["description"] == description  # same connection
+        finally:
+            client.shutdown(timeout=5)
+        request = f"GET /api/agents HTTP/1.0\r\nAuthorization: Bearer {running.api_keys[0]}\r\n\r\n"
+        answer = exchange(running, request.encode())
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"chunked" not in head.lower()
+    assert len(json.loads(body)) == 4
