@@ -56,7 +56,8 @@ class HostPolicy:
     def __init__(self, bound_host: str, allowed_hosts: Iterable[str] = ()) -> None:
         extra = {name.strip().lower().rstrip(".") for name in allowed_hosts if name.strip()}
         self.any_host = "*" in extra
-        bound = _hostname(bound_host) if bound_host.strip() else ""
+        address = _ip(bound_host.strip().strip("[]"))
+        bound = str(address) if address is not None else _hostname(bound_host)
         self.any_ip = bound_host.strip() in _WILDCARD_BINDS
         self._names = set(_LOOPBACK_NAMES) | extra
         if bound:
