@@ -598,9 +598,22 @@ def _migrate_idempotency(conn: sqlite3.Connection) -> None:
     conn.executescript(_IDEMPOTENCY_INDEXES)
 
 
-def purge_idempotency(conn: sqlite3.Connection, *, older_than: float) -> None:
-    """Delete the idempotency records written before ``older_than`` (a Unix time)."""
-    conn.execute("DELETE FROM idempotency WHERE created_at < ?", (older_than,))
+def purge_idempotency(conn: sqlite3.Connection, *, older_than: float, limit: int = 5000) -> int:
+    """
+    Delete up to ``limit`` idempotency records written before ``older_than`` (Unix time).
+
+    Bounded, so a store reopened after days pays its backlog off over several writes
+    instead of one slow transaction.
+
+    Returns:
+        How many were deleted.
+    """
+    cursor = conn.execute(
+        "DELETE FROM idempotency WHERE hash IN"
+        " (SELECT hash FROM idempotency WHERE created_at < ? LIMIT ?)",
+        (older_than, limit),
+    )
+    return cursor.rowcount
 
 
 def _create_private(db_path: str) -> None:
