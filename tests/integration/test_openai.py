@@ -7,6 +7,7 @@ from typing import Any
 
 import openai
 import pytest
+from provider_errors import assert_same_provider_error, record_created_errors
 from pydantic import BaseModel
 
 import provenant
@@ -315,10 +316,12 @@ def test_beta_chat_completions_are_recorded_once(client, call, fake_provider, re
 @pytest.mark.parametrize("status", [500, 429])
 @pytest.mark.parametrize("streamed", [False, True])
 def test_chat_error_is_reraised_unchanged_and_recorded(
-    mode, client, status, streamed, fake_provider, recorded, h
+    mode, client, status, streamed, fake_provider, recorded, h, monkeypatch
 ):
-    """A provider error raises the same exception as without instrumentation and is recorded."""
+    """A provider error raises the provider's own exception, as without instrumentation, and
+    is recorded."""
     raw_client = make_client(mode, fake_provider)
+    created = record_created_errors(monkeypatch, type(client), type(raw_client))
     fake_provider.script(*[Reply(status=status, error_message="nope")] * 2)
 
     async def failure(target: Any) -> BaseException:
@@ -332,8 +335,8 @@ def test_chat_error_is_reraised_unchanged_and_recorded(
         return await failure(client), await failure(raw_client)
 
     ours, theirs = h.scenario(body, client, raw_client)
-    assert type(ours) is type(theirs)
-    assert str(ours) == str(theirs)
+    assert_same_provider_error(ours, theirs)
+    created.assert_raised_as_created(ours)
     [session] = recorded()
     assert session["status"] == "FAILED"
     reply = h.assistant_turns(session)[0]
@@ -361,8 +364,7 @@ def test_chat_timeout_raises_what_the_provider_raises(
         return await failure(client), await failure(raw_client)
 
     ours, theirs = h.scenario(body, client, raw_client)
-    assert type(ours) is type(theirs)
-    assert str(ours) == str(theirs)
+    assert_same_provider_error(ours, theirs)
     [session] = recorded()
     assert session["status"] == "FAILED"
 
