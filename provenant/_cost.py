@@ -24,7 +24,7 @@ from typing import Any, Mapping, Optional, Protocol
 from provenant._logging import log_fault
 from provenant._prices import ModelPrices
 
-__all__ = ["price_reply"]
+__all__ = ["format_usd", "price_reply"]
 
 _PER_TOKENS = 1_000_000
 # Models the table does not know, remembered so that each is looked up once (a miss
@@ -171,3 +171,22 @@ def price_reply(
     except Exception as exc:
         log_fault("cost", f"could not price a call of {model!r}; recorded it without a cost", exc)
         return {}
+
+
+def format_usd(cost_usd: Optional[float], partial: bool = False) -> str:
+    """
+    A cost as people read it: ``$12.40``, ``$0.003225`` (to the millionth of a dollar).
+
+    ``partial`` (a call's price unknown) adds ``+``: at least that much. No known cost
+    reads ``-``, or ``?`` when it is unknown.
+    """
+    if cost_usd is None:
+        return "?" if partial else "-"
+    if abs(cost_usd) >= 1 or cost_usd == 0:
+        text = f"${cost_usd:,.2f}"
+    elif abs(cost_usd) < 0.000_000_5:
+        text = "<$0.000001"
+    else:
+        whole, _, cents = f"{cost_usd:.6f}".partition(".")
+        text = f"${whole}.{cents.rstrip('0').ljust(2, '0')}"
+    return text + "+" if partial else text

@@ -17,6 +17,7 @@ from genai_prices import Usage, calc_price
 from provider_clients import anthropic_client, closed_after_test
 
 import provenant
+from provenant._cli import main
 from provenant._fake_provider import FakeProvider, Reply
 from provenant.client import ProvenantClient
 from provenant.server import LocalServer
@@ -335,3 +336,30 @@ def test_the_table_is_loaded_and_used_on_the_worker_never_the_callers_thread(
     usage = Usage(input_tokens=100, output_tokens=10)
     assert out["metadata"][0]["costUsd"] == table_price(usage, CLAUDE, "anthropic")
     assert out["metadata"][2]["priceUnknown"] is True
+
+
+def test_sessions_list_and_show_print_the_cost(
+    provenant_server: LocalServer, provenant_api_key: str, provenant_client, capsys
+):
+    """`provenant sessions list` has a COST column (``+``: part unknown) and `sessions show`
+    gives the total and each priced turn's cost, or says its price is unknown."""
+    agent = provenant_client.get_or_create_agent("Cost Bot")
+    sid = provenant_client.create_session(agent)["id"]
+    provenant_client.add_turn(sid, "USER", "hi")
+    provenant_client.add_turn(sid, "ASSISTANT", "one", metadata={"costUsd": 0.0105})
+    provenant_client.add_turn(sid, "ASSISTANT", "two", metadata={"priceUnknown": True})
+    provenant_client.add_turn(sid, "ASSISTANT", "three", metadata={"costUsd": 0.002})
+    provenant_client.create_session(agent)
+    options = ["--base-url", provenant_server.url, "--api-key", provenant_api_key]
+
+    assert main(["sessions", "list", *options]) == 0
+    header, newest, oldest = capsys.readouterr().out.strip().splitlines()
+    column = header.split().index("COST")
+    assert oldest.split()[column + 1] == "$0.0125+"  # "Cost Bot" is two words
+    assert newest.split()[column + 1] == "-"
+
+    assert main(["sessions", "show", sid, *options]) == 0
+    out = capsys.readouterr().out
+    assert "4 turns, 0 tokens (0 in / 0 out), 0 ms, cost $0.0125+" in out
+    one, two, three = out.split("\n\n")[2:]
+    assert "$0.0105" in one and "price unknown" in two and "$0.002" in three
