@@ -363,3 +363,37 @@ def test_sessions_list_and_show_print_the_cost(
     assert "4 turns, 0 tokens (0 in / 0 out), 0 ms, cost $0.0125+" in out
     one, two, three = out.split("\n\n")[2:]
     assert "$0.0105" in one and "price unknown" in two and "$0.002" in three
+
+
+def test_an_eval_report_gives_each_case_its_cost(fake_provider, provenant_client):
+    """evaluate() reports what each case's LLM calls cost, totals it, and submits it in the
+    result's metadata; a case whose model has no price is marked partial."""
+    fake_provider.script(
+        Reply(text="Paris", input_tokens=40, output_tokens=4),
+        Reply(text="Lima", input_tokens=40, output_tokens=4),
+    )
+    suite = str(provenant_client.create_eval_suite("capitals")["id"])
+    models = {"France": CLAUDE, "Peru": "claude-test"}
+    for country, capital in (("France", "Paris"), ("Peru", "Lima")):
+        provenant_client.add_eval_case(suite, country, {"country": country}, {"answer": capital})
+    llm = claude(fake_provider, provenant_client)
+
+    def task(case_input: dict[str, Any]) -> str:
+        model = models[case_input["country"]]
+        message = llm.messages.create(model=model, max_tokens=9, messages=ask("capital?"))
+        return str(message.content[0].text)
+
+    report = provenant.evaluate(
+        suite, task, agent_id="Geo Bot", client=provenant_client, max_concurrency=1
+    )
+    france, peru = report.results
+    expected = table_price(Usage(input_tokens=40, output_tokens=4), CLAUDE, "anthropic")
+    assert (france.cost_usd, france.cost_partial) == (expected, False)
+    assert (peru.cost_usd, peru.cost_partial) == (None, True)
+    assert (report.total_cost_usd, report.cost_partial) == (expected, True)
+    assert "cost" in str(report).splitlines()[1].split()
+    assert provenant_client.flush(10)
+    results = provenant_client.get_eval_run(report.run_id)["results"]
+    submitted = {r["case"]["name"]: r["metadata"] for r in results}
+    assert submitted["France"]["costUsd"] == expected
+    assert submitted["Peru"]["costPartial"] is True
