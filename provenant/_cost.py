@@ -32,7 +32,7 @@ _PER_TOKENS = 1_000_000
 _MAX_UNKNOWN = 256
 
 
-class Usage(Protocol):
+class TokenUsage(Protocol):
     """What a reply reports of its tokens (``integrations._extract.ReplyInfo`` has these)."""
 
     input_tokens: Optional[int]
@@ -92,7 +92,7 @@ def _import_genai_prices() -> Any:
 _table = _Table()
 
 
-def _counts(usage: Usage) -> dict[str, int]:
+def _counts(usage: TokenUsage) -> dict[str, int]:
     """The reply's tokens under ``genai-prices``' names (inputs and outputs are totals)."""
     counts: dict[str, int] = {}
     for name, value in (
@@ -133,7 +133,7 @@ def price_reply(
     prices: Optional[Mapping[str, ModelPrices]],
     provider: str,
     model: Optional[str],
-    usage: Usage,
+    usage: TokenUsage,
     started: float,
 ) -> dict[str, Any]:
     """
