@@ -271,6 +271,7 @@ class _Phases:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _MODEL
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=50, help="calls per round and variant")
     parser.add_argument("--rounds", type=int, default=40, help="rounds (the median is taken)")
@@ -287,7 +288,6 @@ def main(argv: list[str] | None = None) -> int:
         "every call priced on the worker (with the cost extra installed)",
     )
     args = parser.parse_args(argv)
-    global _MODEL
     _MODEL = args.model
 
     children, urls = _start_servers()
