@@ -3,7 +3,7 @@ What one LLM call cost, priced on the exporter's worker as its ASSISTANT turn is
 
 ::
 
-    fields = price_reply(prices, "anthropic", "claude-sonnet-4-0", reply, started)
+    fields = price_reply(prices, "openai", "gpt-4o-2024-08-06", reply, started, "gpt-4o")
     # {"costUsd": 0.0105}, {"priceUnknown": True}, or {} (nothing to price with)
 
 The user's own prices (:mod:`provenant._prices`) win over the table. The table is the one
@@ -135,6 +135,7 @@ def price_reply(
     model: Optional[str],
     usage: TokenUsage,
     started: float,
+    requested: Optional[str] = None,
 ) -> dict[str, Any]:
     """
     The cost fields of one call's ASSISTANT turn metadata. Never raises.
@@ -146,6 +147,8 @@ def price_reply(
         usage: The reply's token counts.
         started: ``time.perf_counter()`` when the call began: the table's price is the
             one valid then.
+        requested: The model the call asked for: the user's prices are looked up by
+            ``model``, then by this name (an alias the reply names by its dated id).
 
     Returns:
         ``{"costUsd": float}`` when priced; ``{"priceUnknown": True}`` when neither the
@@ -156,7 +159,9 @@ def price_reply(
         counts = _counts(usage)
         if "input_tokens" not in counts and "output_tokens" not in counts:
             return {}
-        own = prices.get(model) if prices and model is not None else None
+        own = None
+        if prices:
+            own = prices.get(model or "") or prices.get(requested or "")
         if own is not None:
             return {"costUsd": float(_own_cost(own, counts))}
         cost = None

@@ -1,8 +1,8 @@
 """
 The user's own prices: ``prices=`` on the client and the file ``PROVENANT_PRICES_FILE`` names.
 
-Both take the same shape, USD per million tokens, keyed by the model exactly as the
-provider's reply names it::
+Both take the same shape, USD per million tokens, keyed by the exact name of the model
+the reply names or the call asked for::
 
     {
         "my-finetune-v2": {"input_mtok": 3, "output_mtok": 15},

@@ -344,6 +344,7 @@ class LlmCall:
                 metadata["model"],
                 reply,
                 self.started,
+                request.model,
             )
             metadata.update(cost)
             self.session._add_cost(cost)

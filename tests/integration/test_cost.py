@@ -400,3 +400,36 @@ def test_an_eval_report_gives_each_case_its_cost(fake_provider, provenant_client
     submitted = {r["case"]["name"]: r["metadata"] for r in results}
     assert submitted["France"]["costUsd"] == expected
     assert submitted["Peru"]["costPartial"] is True
+
+
+def test_your_price_for_the_model_asked_for_covers_the_dated_model_answering(
+    fake_provider, provenant_server: LocalServer, provenant_api_key: str
+):
+    """A price keyed by the alias a call asks for applies when the reply names the dated
+    model; a price keyed by the reply's own name wins over it."""
+    recorder = ProvenantClient(
+        base_url=provenant_server.url,
+        api_key=provenant_api_key,
+        prices={
+            "gpt-4o-mini": {"input_mtok": 1, "output_mtok": 1},
+            "gpt-4o": {"input_mtok": 3, "output_mtok": 3},
+            "gpt-4o-2024-08-06": {"input_mtok": 5, "output_mtok": 5},
+        },
+    )
+    try:
+        fake_provider.script(
+            Reply(text="a", input_tokens=100, output_tokens=100, model="gpt-4o-mini-2024-07-18"),
+            Reply(text="b", input_tokens=100, output_tokens=100, model="gpt-4o-2024-08-06"),
+        )
+        client = gpt(fake_provider, recorder)
+        with recorder.session("Cost Bot") as handle:
+            client.chat.completions.create(model="gpt-4o-mini", messages=ask("one"))
+            client.chat.completions.create(model="gpt-4o", messages=ask("two"))
+        assert recorder.flush(10)
+        session = recorder.get_session(handle.id or "")
+    finally:
+        recorder.shutdown(10)
+    mini, full = (reply["metadata"] for reply in replies(session))
+    assert mini["model"] == "gpt-4o-mini-2024-07-18"
+    assert mini["costUsd"] == pytest.approx(200 * 1 / 1e6, rel=1e-12)
+    assert full["costUsd"] == pytest.approx(200 * 5 / 1e6, rel=1e-12)
