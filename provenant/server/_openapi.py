@@ -64,6 +64,9 @@ def _schemas() -> dict[str, Any]:
         "endedAt": _NTIME,
         "totalTokens": _NINT,
         "totalLatencyMs": _NINT,
+        # The sum of the turns' metadata.costUsd; costPartial: a turn's price is unknown.
+        "costUsd": _NNUM,
+        "costPartial": {"type": "boolean"},
         "status": {"type": "string", "enum": ["ACTIVE", "COMPLETED", "FAILED", "CANCELLED"]},
         "createdAt": _TIME,
         "updatedAt": _TIME,

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional
 
 from provenant._json import compact_json
 from provenant._wire import clamp_int
+from provenant.server._cost import add_costs
 from provenant.server._handling import (
     Conn,
     load_agent,
@@ -54,6 +55,7 @@ def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
     )
     out = session_record(load_session(conn, org, session_id))
     out["agent"] = agent_record(agent)
+    add_costs(conn, [out])
     return 201, out
 
 
@@ -86,6 +88,7 @@ def list_sessions(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: A
         item["agent"] = agent_record(row[15:25])
         item["_count"] = {"turns": row[25]}
         out.append(item)
+    add_costs(conn, out)
     return 200, out
 
 
