@@ -15,7 +15,6 @@ from provenant.integrations._extract import (
     RequestInfo,
     field,
     items_of,
-    normalise_parts,
 )
 from provenant.tracing._transcript import NormalizedMessage
 
@@ -63,6 +62,13 @@ def _part_summary(part: Any) -> Any:
     return {"type": type(part).__name__ if not isinstance(part, dict) else "part"}
 
 
+def _joined(summaries: list[Any]) -> Any:
+    """Parts as one string when they are all text, else the list of their summaries."""
+    if all(p.get("type") == "text" for p in summaries):
+        return "".join(str(p.get("text", "")) for p in summaries)
+    return summaries
+
+
 def _call(function_call: Any) -> dict[str, Any]:
     args = _get(function_call, "args")
     return {
@@ -104,7 +110,7 @@ def _user_messages(parts: Any) -> list[NormalizedMessage]:
             )
         )
     if rest:
-        messages.append(NormalizedMessage("USER", normalise_parts(rest)))
+        messages.append(NormalizedMessage("USER", _joined(rest)))
     return messages
 
 
@@ -143,7 +149,7 @@ def _system(config: Any) -> Optional[Any]:
     parts = _get(instruction, "parts") if _is_content(instruction) else instruction
     if not isinstance(parts, (list, tuple)):
         parts = [parts]
-    return normalise_parts([_part_summary(part) for part in parts])
+    return _joined([_part_summary(part) for part in parts])
 
 
 def read_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo:

@@ -246,3 +246,20 @@ def test_process_wide_instrumentation_records_every_genai_client(
     sessions = recorded()
     assert [s["turns"][0]["content"] for s in sessions] == ["sync", "chat", "async"]
     assert all(h.roles(s) == ["USER", "ASSISTANT"] for s in sessions)
+
+
+def test_media_parts_are_summarised_never_inlined(client, recorded):
+    """Inline image bytes and file parts are recorded by type, media type and size."""
+    image = types.Part.from_bytes(data=b"\x89PNG" + b"0" * 996, mime_type="image/png")
+    document = types.Part.from_uri(file_uri="gs://bucket/report.pdf", mime_type="application/pdf")
+    client.models.generate_content(
+        model=MODEL, contents=[{"role": "user", "parts": [{"text": "Look:"}]}, image, document]
+    )
+    (session,) = recorded()
+    first, second = session["turns"][0], session["turns"][1]
+    assert first["content"] == "Look:"
+    assert second["role"] == "USER"
+    assert second["content"] == [
+        {"type": "inline_data", "mediaType": "image/png", "dataLength": 1000},
+        {"type": "file_data", "url": "gs://bucket/report.pdf", "mediaType": "application/pdf"},
+    ]
