@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any, Awaitable, Callable, Iterator, TypeVar
 
 import pytest
-from google import genai
-from google.genai import errors, types
 
-import provenant
-from provenant._fake_provider import FakeProvider, Reply, ToolCall
-from provenant.client import ProvenantClient
+# google-genai needs Python 3.11 (the dev extra installs it only there).
+genai = pytest.importorskip("google.genai")
+from google.genai import errors, types  # noqa: E402
+
+import provenant  # noqa: E402
+from provenant._fake_provider import FakeProvider, Reply, ToolCall  # noqa: E402
+from provenant.client import ProvenantClient  # noqa: E402
 
 MODEL = "gemini-test"
 T = TypeVar("T")

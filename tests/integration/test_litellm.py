@@ -11,11 +11,12 @@ import pytest
 # No fetch of the model price list at import (this machine has no network).
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import litellm
+# LiteLLM needs Python 3.10 (the dev extra installs it only there).
+litellm = pytest.importorskip("litellm")
 
-import provenant
-from provenant._fake_provider import FakeProvider, Reply, ToolCall
-from provenant.client import ProvenantClient
+import provenant  # noqa: E402
+from provenant._fake_provider import FakeProvider, Reply, ToolCall  # noqa: E402
+from provenant.client import ProvenantClient  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

@@ -41,8 +41,9 @@ def test_langchain_chat_models_built_by_user_code_are_recorded(
 ):
     """ChatOpenAI and ChatAnthropic, whose provider clients the user never sees, record
     their calls (plain and streamed) into the active session once instrument() is on."""
-    from langchain_anthropic import ChatAnthropic
-    from langchain_openai import ChatOpenAI
+    # langchain-openai needs Python 3.11 (the dev extra installs it only there).
+    ChatAnthropic = pytest.importorskip("langchain_anthropic").ChatAnthropic
+    ChatOpenAI = pytest.importorskip("langchain_openai").ChatOpenAI
 
     provenant.instrument(provenant=provenant_client, agent_id="Fallback")
     gpt = ChatOpenAI(model="gpt-test", base_url=fake_provider.openai_base_url, api_key="k")
