@@ -265,3 +265,41 @@ def test_media_parts_are_summarised_never_inlined(client, recorded):
         {"type": "inline_data", "mediaType": "image/png", "dataLength": 1000},
         {"type": "file_data", "url": "gs://bucket/report.pdf", "mediaType": "application/pdf"},
     ]
+
+
+def test_an_error_mid_stream_is_reraised_and_recorded_with_what_arrived(
+    client, fake_provider, recorded
+):
+    """An error frame mid-stream raises as without the SDK; the partial reply is recorded
+    with the error, incomplete."""
+    fake_provider.script(Reply(text="one two three four", stream_error_after=2))
+    received = []
+    with pytest.raises(errors.APIError) as caught:
+        for chunk in client.models.generate_content_stream(model=MODEL, contents="count"):
+            received.append(chunk.text)
+    assert received == ["one", " two"]
+    (session,) = recorded()
+    reply = session["turns"][1]
+    assert reply["content"] == "one two"
+    assert reply["metadata"]["incomplete"] is True
+    assert reply["metadata"]["error"]["type"] == type(caught.value).__name__
+
+
+def test_a_client_instrumented_on_its_own_records_once_under_process_wide(
+    fake_provider, provenant_client, recorded
+):
+    """With process-wide instrumentation on too, a Client instrumented on its own records
+    each call once, with its own agent."""
+    provenant.instrument(provenant=provenant_client, agent_id="Everyone")
+    try:
+        own = provenant.instrument(
+            make_client(fake_provider), provenant=provenant_client, agent_id="Own"
+        )
+        own.models.generate_content(model=MODEL, contents="mine")
+        list(own.models.generate_content_stream(model=MODEL, contents="mine, streamed"))
+        own.close()
+    finally:
+        provenant.uninstrument()
+    sessions = recorded()
+    assert [s["agent"]["name"] for s in sessions] == ["Own", "Own"]
+    assert [len(s["turns"]) for s in sessions] == [2, 2]
