@@ -31,6 +31,7 @@ PROVIDER_TESTS = [
     "tests/integration/test_anthropic.py",
     "tests/integration/test_openai.py",
     "tests/integration/test_instrument.py",
+    "tests/integration/test_process_wide.py",
     "tests/integration/test_guarantees.py",
     "tests/integration/test_resume.py",
     "tests/integration/test_otel_spans.py",

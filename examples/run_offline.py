@@ -3,10 +3,11 @@ Run an example offline: against a scripted model on 127.0.0.1, recording locally
 
     python examples/run_offline.py examples/multi_turn_session.py
 
-It starts Provenant's fake provider (a scripted model speaking the Anthropic and OpenAI
-wire formats), points the provider SDKs at it through ``ANTHROPIC_BASE_URL`` and
-``OPENAI_BASE_URL`` with dummy keys, and runs the example in a subprocess. Records go
-where ``PROVENANT_BASE_URL`` says, by default the local store ``.provenant/provenant.db``.
+It starts Provenant's fake provider (a scripted model speaking the Anthropic, OpenAI and
+Gemini wire formats), points the provider SDKs at it through ``ANTHROPIC_BASE_URL``,
+``OPENAI_BASE_URL`` and ``GOOGLE_GEMINI_BASE_URL`` with dummy keys, and runs the example
+in a subprocess. Records go where ``PROVENANT_BASE_URL`` says, by default the local store
+``.provenant/provenant.db``.
 The tests run every example this way.
 
 The scripted model answers the way the examples need: it calls the tool the request
@@ -118,6 +119,10 @@ def main(argv: Optional[list[str]] = None) -> int:
             ANTHROPIC_API_KEY=DUMMY_KEY,
             OPENAI_BASE_URL=fake.openai_base_url,
             OPENAI_API_KEY=DUMMY_KEY,
+            GOOGLE_GEMINI_BASE_URL=fake.url,
+            GEMINI_API_KEY=DUMMY_KEY,
+            # LiteLLM: its price list from the package, not fetched at import.
+            LITELLM_LOCAL_MODEL_COST_MAP="True",
         )
         env.setdefault("PROVENANT_BASE_URL", "local")
         return subprocess.run([sys.executable, *args], env=env, check=False).returncode

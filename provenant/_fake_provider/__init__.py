@@ -1,6 +1,7 @@
 """
-A scripted model server on 127.0.0.1 speaking the Anthropic Messages and OpenAI Chat
-Completions and Responses wire formats, JSON and Server-Sent Events.
+A scripted model server on 127.0.0.1 speaking the Anthropic Messages, OpenAI Chat
+Completions and Responses, and Gemini ``generateContent`` wire formats, JSON and
+Server-Sent Events.
 
 Used by the tests, the examples and ``provenant demo``; standard library only::
 
@@ -10,6 +11,7 @@ Used by the tests, the examples and ``provenant demo``; standard library only::
         fake.script(Reply(text="Hi!"), Reply(status=500))
         client = anthropic.Anthropic(base_url=fake.url, api_key="x")
         openai_client = openai.OpenAI(base_url=fake.openai_base_url, api_key="x")
+        gemini = genai.Client(api_key="x", http_options={"base_url": fake.url})
         ...
         fake.requests  # what it received
 

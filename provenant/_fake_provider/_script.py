@@ -119,7 +119,10 @@ class RecordedRequest:
 
     @property
     def api(self) -> str:
-        """``"anthropic"``, ``"chat"`` or ``"responses"`` (``"unknown"`` otherwise)."""
+        """``"anthropic"``, ``"chat"``, ``"responses"`` or ``"gemini"`` (``"unknown"``
+        otherwise)."""
+        if self.path.endswith((":generateContent", ":streamGenerateContent")):
+            return "gemini"  # .../models/<model>:generateContent, the Gemini API
         if self.path.endswith(("/messages", ":rawPredict", ":streamRawPredict")):
             # Vertex AI names the model in the path and the call after a colon.
             return "anthropic"
@@ -132,6 +135,8 @@ class RecordedRequest:
     @property
     def stream(self) -> bool:
         """Whether the request asked for a streamed answer."""
+        if self.path.endswith(":streamGenerateContent"):
+            return True
         return isinstance(self.body, dict) and bool(self.body.get("stream"))
 
 
@@ -150,9 +155,22 @@ def _text_of(content: Any) -> str:
     return ""
 
 
+def _gemini_user_text(contents: list[Any]) -> str:
+    for content in reversed(contents):
+        if isinstance(content, dict) and content.get("role", "user") == "user":
+            parts = content.get("parts")
+            texts = [p["text"] for p in parts or () if isinstance(p, dict) and "text" in p]
+            if texts:
+                return " ".join(str(t) for t in texts)
+    return ""
+
+
 def last_user_text(request: RecordedRequest) -> str:
-    """Return the text of the last user message of an Anthropic, Chat or Responses request."""
+    """Return the text of the last user message of an Anthropic, Chat, Responses or
+    Gemini request."""
     body = request.body if isinstance(request.body, dict) else {}
+    if isinstance(body.get("contents"), list):
+        return _gemini_user_text(body["contents"])
     messages = body.get("messages")
     if messages is None:
         messages = body.get("input")

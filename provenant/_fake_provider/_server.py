@@ -9,7 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Deque, Iterator, Optional
 
-from provenant._fake_provider import _formats
+from provenant._fake_provider import _formats, _gemini
 from provenant._fake_provider._script import (
     RecordedRequest,
     Reply,
@@ -25,17 +25,19 @@ _JSON_RENDERERS: dict[str, _Render] = {
     "anthropic": _formats.anthropic_message,
     "chat": _formats.chat_completion,
     "responses": _formats.response_object,
+    "gemini": _gemini.gemini_response,
 }
 _EVENT_RENDERERS: dict[str, Callable[[Reply, RecordedRequest], Iterator[_formats.Event]]] = {
     "anthropic": _formats.anthropic_events,
     "chat": _formats.chat_events,
     "responses": _formats.response_events,
+    "gemini": _gemini.gemini_events,
 }
 
 
 class FakeProvider:
     """
-    A scripted model server speaking the Anthropic and OpenAI wire formats.
+    A scripted model server speaking the Anthropic, OpenAI and Gemini wire formats.
 
     Replies come from the script queue (:meth:`script`) first, then from the responder
     (default: echo the last user message). Every request received is kept in
@@ -178,7 +180,10 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
             if reply.status is not None:
                 if reply.retry_after_s is not None:
                     headers["retry-after"] = str(reply.retry_after_s)
-                error = _formats.error_body(request.api, reply.status, reply.error_message)
+                if request.api == "gemini":
+                    error = _gemini.gemini_error(reply.status, reply.error_message)
+                else:
+                    error = _formats.error_body(request.api, reply.status, reply.error_message)
                 self._send_json(reply.status, error, headers)
             elif request.stream:
                 self._send_events(request, reply, headers)
@@ -197,6 +202,8 @@ def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
 
         def _send_stream_error(self, request: RecordedRequest, reply: Reply) -> None:
             body = _formats.error_body(request.api, 529, reply.error_message)
+            if request.api == "gemini":
+                body = _gemini.gemini_error(503, reply.error_message)
             if request.api == "anthropic":
                 body["error"]["type"] = "overloaded_error"
                 frame = f"event: error\ndata: {json.dumps(body)}\n\n"

@@ -42,6 +42,8 @@ class ApiSpec:
         read_reply: The provider's reply object -> ``ReplyInfo``.
         make_accumulator: ``(hide_usage_chunk) ->`` a stream accumulator.
         request_id_header: The response header carrying the provider's request id.
+        read_error: The provider's exception -> ``ReplyInfo`` (what it tells of the
+            call: LiteLLM's names the provider and model); ``None``: its request id.
     """
 
     provider: str
@@ -50,6 +52,7 @@ class ApiSpec:
     read_reply: Callable[[Any], ReplyInfo]
     make_accumulator: Callable[[bool], Any]
     request_id_header: str
+    read_error: Optional[Callable[[BaseException], ReplyInfo]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,9 +86,13 @@ def _ms(seconds: float) -> int:
 
 def _error_info(exc: BaseException) -> dict[str, Any]:
     message = getattr(exc, "message", None)
+    status = getattr(exc, "status_code", None)
+    if status is None:  # google-genai's APIError names it ``code``
+        code = getattr(exc, "code", None)
+        status = code if isinstance(code, int) and not isinstance(code, bool) else None
     return {
         "type": type(exc).__name__,
-        "status": getattr(exc, "status_code", None),
+        "status": status,
         "message": message if isinstance(message, str) else str(exc),
     }
 
@@ -264,7 +271,10 @@ class LlmCall:
 
     def fail(self, exc: BaseException) -> None:
         """Record the provider's exception as an empty ASSISTANT turn with ``metadata.error``."""
-        reply = ReplyInfo(request_id=getattr(exc, "request_id", None))
+        if self.api.read_error is not None:
+            reply = self.api.read_error(exc)
+        else:
+            reply = ReplyInfo(request_id=getattr(exc, "request_id", None))
         self.succeed(reply, error=exc)
 
     # -- deferred: run by the exporter's worker, in the session's order -----------------
@@ -320,9 +330,11 @@ class LlmCall:
         request = self._request_info()
         metadata: dict[str, Any] = {
             "model": reply.model or request.model,
-            "provider": self.api.provider,
+            "provider": reply.provider or request.provider or self.api.provider,
             "stream": self.stream,
         }
+        if metadata["provider"] != self.api.provider:
+            metadata["gateway"] = self.api.provider  # LiteLLM: the provider it routed to
         if reply.stop_reason is not None:
             metadata["stopReason"] = reply.stop_reason
         if reply.request_id is not None:

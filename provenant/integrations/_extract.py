@@ -44,6 +44,8 @@ class RequestInfo:
     root: Optional[str] = None
     # The Responses API's ``conversation``: the server keeps the history, every input is new.
     conversation: Optional[str] = None
+    # The provider a gateway (LiteLLM) is asked to route to, when the request names it.
+    provider: Optional[str] = None
 
 
 @dataclasses.dataclass
@@ -69,6 +71,8 @@ class ReplyInfo:
     # How many choices the reply had (OpenAI ``n``); the first is the one recorded.
     choices: int = 1
     request_id: Optional[str] = None
+    # The provider that answered, when a gateway (LiteLLM) chose it.
+    provider: Optional[str] = None
 
 
 def items_of(value: Any) -> Sequence[Any]:

@@ -14,18 +14,22 @@ from typing import TYPE_CHECKING, Any, Optional
 import wrapt
 
 from provenant.integrations._wrappers import (
+    Resolve,
     Switch,
+    Wrapper,
     make_call_wrapper,
     make_copy_wrapper,
     make_stream_helper_wrapper,
+    switched,
 )
 
 if TYPE_CHECKING:
     from provenant.integrations._call import ApiSpec, Integration
 
-__all__ = ["Patch", "State", "apply", "identify", "remove"]
+__all__ = ["Patch", "State", "apply", "identify", "make_wrapper", "remove"]
 
 STATE_ATTRIBUTE = "_provenant_instrumentation"
+GOOGLE = "google"
 # Cached per-resource helpers that captured ``create`` when first built (the SDKs'
 # ``cached_property``); dropped on both ends so they are rebuilt around the right method.
 _CACHED_HELPERS = ("with_raw_response", "with_streaming_response")
@@ -43,12 +47,17 @@ class Patch:
         method: The method's name on the resource.
         api: How to read the API's requests and replies.
         stream_helper: The method is Anthropic's ``messages.stream`` helper.
+        always_stream: The method always streams (Gemini's ``generate_content_stream``).
+        is_async: The method is async (``None``: as the client is; Gemini's ``Client``
+            holds its async twin under ``aio``).
     """
 
     resource: tuple[str, ...]
     method: str
     api: ApiSpec
     stream_helper: bool = False
+    always_stream: bool = False
+    is_async: Optional[bool] = None
 
 
 @dataclasses.dataclass
@@ -73,6 +82,11 @@ def identify(client: Any) -> Optional[tuple[str, bool]]:
         return "anthropic", _is_async(client)
     if "openai" in roots and hasattr(client, "chat"):
         return "openai", _is_async(client)
+    if "google" in roots and type(client).__module__.startswith("google.genai"):
+        if hasattr(client, "aio") and hasattr(client, "models"):
+            return GOOGLE, False  # google.genai.Client (its async twin under .aio)
+        if type(client).__name__ == "AsyncClient" and hasattr(client, "models"):
+            return GOOGLE, True
     return None
 
 
@@ -91,6 +105,22 @@ def _drop_cached_helpers(resource: Any) -> None:
         namespace.pop(name, None)
 
 
+def make_wrapper(
+    resolve: Resolve, patch: Patch, client_is_async: bool, positional: tuple[str, ...] = ()
+) -> Wrapper:
+    """The wrapt wrapper of one patched method (``positional``: see ``make_call_wrapper``)."""
+    is_async = client_is_async if patch.is_async is None else patch.is_async
+    if patch.stream_helper:
+        return make_stream_helper_wrapper(resolve, patch.api, is_async=is_async)
+    return make_call_wrapper(
+        resolve,
+        patch.api,
+        is_async=is_async,
+        always_stream=patch.always_stream,
+        positional=positional,
+    )
+
+
 def apply(
     client: Any,
     integration: Integration,
@@ -101,15 +131,13 @@ def apply(
     """Wrap ``patches`` on ``client`` (and make its copies instrumented too)."""
     switch = Switch(parent)
     state = State(integration, switch, [])
+    resolve = switched(integration, switch)
     for patch in patches:
         resource = _resource(client, patch.resource)
         original = getattr(resource, patch.method, None) if resource is not None else None
         if original is None:
             continue  # an older SDK without this method (e.g. chat.completions.parse)
-        if patch.stream_helper:
-            wrapper = make_stream_helper_wrapper(integration, patch.api, switch, is_async=is_async)
-        else:
-            wrapper = make_call_wrapper(integration, patch.api, switch, is_async=is_async)
+        wrapper = make_wrapper(resolve, patch, is_async)
         setattr(resource, patch.method, wrapt.FunctionWrapper(original, wrapper))
         _drop_cached_helpers(resource)
         state.patched.append((resource, patch.method))

@@ -13,6 +13,7 @@ leaves its ``with`` block, or is garbage-collected (then ``incomplete: true``).
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Optional
@@ -174,7 +175,16 @@ class AsyncStreamProxy(_Proxy):
 
     async def close(self) -> None:
         try:
-            await self.__wrapped__.close()
+            result = self.__wrapped__.close()
+            if inspect.isawaitable(result):  # LiteLLM's stream closes synchronously
+                await result
+        finally:
+            self._self_recorder.finish()
+
+    async def aclose(self) -> None:
+        """An async generator's ``aclose()`` (Gemini's streams), then the call is recorded."""
+        try:
+            await self.__wrapped__.aclose()
         finally:
             self._self_recorder.finish()
 

@@ -18,16 +18,25 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from provenant.integrations._call import ApiSpec, Integration, LlmCall, record_fault
 from provenant.integrations._extract import ReplyInfo
+from provenant.integrations._raw import RawResponseProxy
 from provenant.integrations._streams import AsyncStreamProxy, StreamRecorder, SyncStreamProxy
+from provenant.integrations._suppress import provider_recording_suppressed, restore, suppress
 from provenant.tracing._span import entered
 
-__all__ = ["Switch", "make_call_wrapper", "make_copy_wrapper", "make_stream_helper_wrapper"]
+__all__ = [
+    "Resolve",
+    "Switch",
+    "make_call_wrapper",
+    "make_copy_wrapper",
+    "make_stream_helper_wrapper",
+    "switched",
+]
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 # The header the provider SDKs add for ``with_raw_response`` ("raw" in anthropic's
 # ``_response.py``, "true" in openai's ``_legacy_response.py``) and for
-# ``with_streaming_response`` ("stream"), whose body is not read yet: passed through.
+# ``with_streaming_response`` ("stream"), whose body is not read yet (see ``_raw``).
 _RAW_HEADER = "x-stainless-raw-response"
 
 
@@ -66,27 +75,33 @@ def _raw_mode(kwargs: Mapping[str, Any]) -> Optional[str]:
     return None
 
 
+# How the result of a call comes back (``_prepare``'s last value).
+_PLAIN = 0  # the provider's reply or stream object
+_RAW_READ = 1  # ``with_raw_response`` of a reply: the body is read, parse() is cached
+_RAW_UNREAD = 2  # ``with_raw_response`` of a stream, ``with_streaming_response``
+
+
 def _prepare(
-    integration: Integration, api: ApiSpec, kwargs: dict[str, Any]
-) -> tuple[Optional[LlmCall], dict[str, Any], bool, bool]:
-    """Zone 1: return ``(call or None, kwargs to send, hide usage chunk, raw response)``."""
-    stream = kwargs.get("stream") is True
+    integration: Integration, api: ApiSpec, kwargs: dict[str, Any], always_stream: bool
+) -> tuple[Optional[LlmCall], dict[str, Any], bool, int]:
+    """Zone 1: return ``(call or None, kwargs to send, hide usage chunk, result kind)``."""
+    stream = always_stream or kwargs.get("stream") is True
     raw = _raw_mode(kwargs)
-    if raw is not None and (raw == "stream" or stream):
-        return None, kwargs, False, False  # streamed raw responses pass through untouched
     call = LlmCall.begin(integration, api, kwargs, stream=stream)
     if call is None:
-        return None, kwargs, False, False  # not recorded: the request goes out unchanged
+        return None, kwargs, False, _PLAIN  # not recorded: the request goes out unchanged
+    if raw is not None:
+        return call, kwargs, False, _RAW_UNREAD if (raw == "stream" or stream) else _RAW_READ
     if stream and integration.stream_usage and api.name == "chat":
         try:
             options = kwargs.get("stream_options")
             if not (isinstance(options, Mapping) and options.get("include_usage")):
                 options = dict(options) if isinstance(options, Mapping) else {}
                 options["include_usage"] = True
-                return call, dict(kwargs, stream_options=options), True, False
+                return call, dict(kwargs, stream_options=options), True, _PLAIN
         except Exception as exc:  # the call is begun: go on without asking for usage
             record_fault("stream-usage", exc)
-    return call, kwargs, False, raw is not None
+    return call, kwargs, False, _PLAIN
 
 
 def _header(response: Any, name: str) -> Optional[str]:
@@ -104,17 +119,19 @@ def _abandon(call: LlmCall) -> None:
 
 
 def _wrap_result(
-    api: ApiSpec, call: LlmCall, result: Any, hide: bool, raw: Any, is_async: bool
+    api: ApiSpec, call: LlmCall, result: Any, hide: bool, kind: int, parsed: Any, is_async: bool
 ) -> Any:
     """
     Zone 3: record a plain reply, or return the stream behind a recording proxy.
 
-    ``raw`` is false, or the parsed reply of a ``with_raw_response`` call: the SDKs'
-    ``parse()`` caches its answer, so the caller's own ``parse()`` returns the same object.
+    ``parsed`` is the parsed reply of a ``with_raw_response`` call: the SDKs' ``parse()``
+    caches its answer, so the caller's own ``parse()`` returns the same object.
     """
-    if raw is not False:
-        call.succeed(functools.partial(_read_raw_reply, api, raw, result))
+    if kind == _RAW_READ:
+        call.succeed(functools.partial(_read_raw_reply, api, parsed, result))
         return result
+    if kind == _RAW_UNREAD:
+        return RawResponseProxy(result, api, call)
     if call.stream:
         request_id = _header(getattr(result, "response", None), api.request_id_header)
         recorder = StreamRecorder(call, api.make_accumulator(hide), request_id)
@@ -131,25 +148,71 @@ def _read_raw_reply(api: ApiSpec, parsed: Any, response: Any) -> ReplyInfo:
     return reply
 
 
-def make_call_wrapper(
-    integration: Integration, api: ApiSpec, switch: Switch, *, is_async: bool
-) -> Wrapper:
-    """The wrapper of a ``create``-like method (sync or async)."""
+Resolve = Callable[[Any], Optional[Integration]]
+"""``resolve(instance)``: the settings to record a call on ``instance`` with, or ``None``."""
 
-    def before(kwargs: dict[str, Any]) -> tuple[Optional[LlmCall], dict[str, Any], bool, bool]:
-        if not switch.active:
-            return None, kwargs, False, False
+
+def switched(integration: Integration, switch: Switch) -> Resolve:
+    """The resolver of one instrumented client: its settings while its switch is on."""
+
+    def resolve(instance: Any) -> Optional[Integration]:
+        return integration if switch.active else None
+
+    return resolve
+
+
+def make_call_wrapper(
+    resolve: Resolve,
+    api: ApiSpec,
+    *,
+    is_async: bool,
+    always_stream: bool = False,
+    positional: tuple[str, ...] = (),
+) -> Wrapper:
+    """
+    The wrapper of a ``create``-like method (sync or async).
+
+    Args:
+        resolve: Who records a call on this instance (``None``: nobody, pass it through).
+        api: How to read the API.
+        is_async: The method is a coroutine function.
+        always_stream: The method always streams (Gemini's ``generate_content_stream``).
+        positional: The names of the leading parameters a caller may pass by position
+            (``litellm.completion(model, messages)``): read as if passed by name.
+
+    A call this wrapper records runs with provider recording suppressed, so a wrapper
+    underneath (process-wide instrumentation, under a per-instance one) passes it through.
+    """
+
+    def before(
+        instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[Optional[Integration], Optional[LlmCall], dict[str, Any], bool, int]:
+        if provider_recording_suppressed():
+            return None, None, kwargs, False, _PLAIN
         try:
-            return _prepare(integration, api, kwargs)
+            integration = resolve(instance)
+            if integration is None:
+                return None, None, kwargs, False, _PLAIN
         except Exception as exc:
             record_fault("before-call", exc)
-            return None, kwargs, False, False
-
-    def after(call: LlmCall, result: Any, hide: bool, raw: Any) -> Any:
+            return None, None, kwargs, False, _PLAIN
         try:
-            if raw is True:
-                raw = result.parse()
-            return _wrap_result(api, call, result, hide, raw, is_async)
+            if args and positional:
+                named = dict(zip(positional, args))
+                named.update(kwargs)
+                stream = always_stream or named.get("stream") is True
+                call = LlmCall.begin(integration, api, named, stream=stream)
+                return integration, call, kwargs, False, _PLAIN
+            return (integration, *_prepare(integration, api, kwargs, always_stream))
+        except Exception as exc:
+            record_fault("before-call", exc)
+            return integration, None, kwargs, False, _PLAIN
+
+    def after(call: LlmCall, result: Any, hide: bool, kind: int, parsed: Any) -> Any:
+        try:
+            if kind == _RAW_READ and parsed is None:
+                parsed = result.parse()
+            return _wrap_result(api, call, result, hide, kind, parsed, is_async)
         except Exception as exc:
             record_fault("after-call", exc)
             _abandon(call)
@@ -169,43 +232,56 @@ def make_call_wrapper(
             args: tuple[Any, ...],
             kwargs: dict[str, Any],
         ) -> Any:
-            call, call_kwargs, hide, raw = before(kwargs)
-            if call is None:
+            integration, call, call_kwargs, hide, kind = before(instance, args, kwargs)
+            if integration is None:
                 return await wrapped(*args, **call_kwargs)
-            call.restart_clock()
+            token = suppress()
             try:
-                with entered(call.span):
-                    result = await wrapped(*args, **call_kwargs)
-            except BaseException as exc:
-                failed(call, exc)
-                raise
-            if raw:
+                if call is None:
+                    return await wrapped(*args, **call_kwargs)
+                call.restart_clock()
                 try:
-                    raw = result.parse()  # openai's async raw response parses synchronously
-                    if inspect.isawaitable(raw):
-                        raw = await raw
+                    with entered(call.span):
+                        result = await wrapped(*args, **call_kwargs)
+                except BaseException as exc:
+                    failed(call, exc)
+                    raise
+            finally:
+                restore(token)
+            parsed = None
+            if kind == _RAW_READ:
+                try:
+                    parsed = result.parse()  # openai's async raw response parses synchronously
+                    if inspect.isawaitable(parsed):
+                        parsed = await parsed
                 except Exception as exc:
                     record_fault("after-call", exc)
                     _abandon(call)
                     return result
-            return after(call, result, hide, raw)
+            return after(call, result, hide, kind, parsed)
 
         return async_wrapper
 
     def sync_wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        call, call_kwargs, hide, raw = before(kwargs)
-        if call is None:
+        integration, call, call_kwargs, hide, kind = before(instance, args, kwargs)
+        if integration is None:
             return wrapped(*args, **call_kwargs)
-        call.restart_clock()
+        token = suppress()
         try:
-            with entered(call.span):
-                result = wrapped(*args, **call_kwargs)
-        except BaseException as exc:
-            failed(call, exc)
-            raise
-        return after(call, result, hide, raw)
+            if call is None:
+                return wrapped(*args, **call_kwargs)
+            call.restart_clock()
+            try:
+                with entered(call.span):
+                    result = wrapped(*args, **call_kwargs)
+            except BaseException as exc:
+                failed(call, exc)
+                raise
+        finally:
+            restore(token)
+        return after(call, result, hide, kind, None)
 
     return sync_wrapper
 
@@ -291,17 +367,25 @@ async def _traced_request_async(
     return _proxy_stream(api, call, raw_stream, is_async=True)
 
 
-def make_stream_helper_wrapper(
-    integration: Integration, api: ApiSpec, switch: Switch, *, is_async: bool
-) -> Wrapper:
+def make_stream_helper_wrapper(resolve: Resolve, api: ApiSpec, *, is_async: bool) -> Wrapper:
     """The wrapper of Anthropic's ``messages.stream(...)``: the manager records when entered."""
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        manager = wrapped(*args, **kwargs)
-        if not switch.active:
-            return manager
+        integration: Optional[Integration] = None
+        if not provider_recording_suppressed():
+            try:
+                integration = resolve(instance)
+            except Exception as exc:
+                record_fault("stream-helper", exc)
+        if integration is None:
+            return wrapped(*args, **kwargs)
+        token = suppress()
+        try:
+            manager = wrapped(*args, **kwargs)
+        finally:
+            restore(token)
         try:
             attribute = _pending_request(manager)
             pending = getattr(manager, attribute)

@@ -9,17 +9,21 @@ and the clients sharing their ``messages`` resource, such as Bedrock and Vertex)
 - the same three on ``client.beta.messages`` (the beta features' wire format is the
   same), where the SDK has them.
 
-``with_raw_response.create`` is recorded (its ``parse()`` is cached by the SDK);
-``with_streaming_response`` passes through untouched.
+``with_raw_response`` and ``with_streaming_response`` calls are recorded and return the
+SDK's raw response (a stream they open is recorded as the caller reads it).
+
+Process-wide (``instrument()``), the same methods are wrapped on the SDK's resource
+classes (:data:`TARGETS`), for every client.
 """
 
 from __future__ import annotations
 
 from provenant.integrations import _anthropic_extract as extract
 from provenant.integrations._call import ApiSpec
+from provenant.integrations._global import Target
 from provenant.integrations._patch import Patch
 
-__all__ = ["MESSAGES", "PATCHES", "PROVIDER"]
+__all__ = ["MESSAGES", "PATCHES", "PROVIDER", "TARGETS"]
 
 PROVIDER = "anthropic"
 
@@ -41,4 +45,25 @@ PATCHES = tuple(
         # parse() posts itself (it does not call create()): recorded once.
         Patch(resource=resource, method="parse", api=MESSAGES),
     )
+)
+
+# The same methods on the SDK's resource classes, for process-wide instrumentation.
+TARGETS = tuple(
+    Target(
+        module=module,
+        owner=owner,
+        patch=Patch(
+            resource=(),
+            method=method,
+            api=MESSAGES,
+            stream_helper=method == "stream",
+            is_async=owner.startswith("Async"),
+        ),
+    )
+    for module in (
+        "anthropic.resources.messages.messages",
+        "anthropic.resources.beta.messages.messages",
+    )
+    for owner in ("Messages", "AsyncMessages")
+    for method in ("create", "stream", "parse")
 )

@@ -12,17 +12,21 @@ subclasses such as ``AzureOpenAI``).
 The ``stream(...)`` helpers of chat completions and responses open their stream with
 ``create(stream=True)``, so they are recorded through it.
 
-``with_raw_response`` variants are recorded (their ``parse()`` is cached by the SDK);
-``with_streaming_response`` passes through untouched.
+``with_raw_response`` and ``with_streaming_response`` calls are recorded and return the
+SDK's raw response (a stream they open is recorded as the caller reads it).
+
+Process-wide (``instrument()``), the same methods are wrapped on the SDK's resource
+classes (:data:`TARGETS`), for every client.
 """
 
 from __future__ import annotations
 
 from provenant.integrations import _openai_extract as extract
 from provenant.integrations._call import ApiSpec
+from provenant.integrations._global import Target
 from provenant.integrations._patch import Patch
 
-__all__ = ["CHAT", "PATCHES", "PROVIDER", "RESPONSES"]
+__all__ = ["CHAT", "PATCHES", "PROVIDER", "RESPONSES", "TARGETS"]
 
 PROVIDER = "openai"
 
@@ -53,4 +57,20 @@ PATCHES = (
     Patch(resource=("beta", "chat", "completions"), method="parse", api=CHAT),
     Patch(resource=("responses",), method="create", api=RESPONSES),
     Patch(resource=("responses",), method="parse", api=RESPONSES),
+)
+
+# The same methods on the SDK's resource classes, for process-wide instrumentation.
+TARGETS = tuple(
+    Target(
+        module=module,
+        owner=prefix + owner,
+        patch=Patch(resource=(), method=method, api=api, is_async=bool(prefix)),
+    )
+    for module, owner, api in (
+        ("openai.resources.chat.completions.completions", "Completions", CHAT),
+        ("openai.resources.beta.chat.completions", "Completions", CHAT),
+        ("openai.resources.responses.responses", "Responses", RESPONSES),
+    )
+    for prefix in ("", "Async")
+    for method in ("create", "parse")
 )

@@ -48,9 +48,10 @@ def test_instrument_returns_the_same_client(fake_provider, provenant_client):
             copy.close()
 
 
-@pytest.mark.parametrize("thing", [object(), "anthropic", None])
+@pytest.mark.parametrize("thing", [object(), "anthropic", dict, ProvenantClient])
 def test_unsupported_objects_raise_a_type_error_naming_the_clients(thing):
-    """Anything but an Anthropic or OpenAI client raises a TypeError naming the supported ones."""
+    """Anything but a supported client or client class (or nothing) raises a TypeError
+    naming the supported ones."""
     with pytest.raises(TypeError, match=r"anthropic\.Anthropic.*openai\.OpenAI"):
         provenant.instrument(thing)
 
