@@ -413,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         default=_MODEL,
         help="the model asked for; one the price table knows (claude-sonnet-4-0) has "
         "every call priced on the worker (with the cost extra installed)",
+    )
+    parser.add_argument(
         "--provider-rounds",
         type=int,
         default=10,
