@@ -23,6 +23,7 @@ from typing import Optional, Sequence
 
 from provenant.server._http import ProvenantHTTPServer
 from provenant.server._router import Response, Router
+from provenant.server._session_index import SearchIndexer
 from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store
 
 __all__ = [
@@ -53,6 +54,7 @@ class LocalServer:
 
     def __init__(self, store: Store, httpd: ProvenantHTTPServer, api_keys: list[str]) -> None:
         self.store = store
+        self._search_indexer = SearchIndexer(store)
         self.router = httpd.router
         self._httpd = httpd
         host, port = httpd.server_address[:2]
@@ -70,6 +72,7 @@ class LocalServer:
         self._lock = threading.Lock()
 
     def _start(self) -> None:
+        self._search_indexer.start()
         self._thread.start()
 
     def create_api_key(self, org_name: Optional[str] = None) -> str:
@@ -109,6 +112,7 @@ class LocalServer:
         self._httpd.server_close()
         self._httpd.close_connections()
         self._thread.join(timeout=5)
+        self._search_indexer.stop()
         self.store.close()
 
     def __enter__(self) -> LocalServer:

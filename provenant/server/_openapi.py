@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from provenant._version import __version__
+from provenant.server._session_list import SESSION_LIST_QUERY
 
 __all__ = ["build_spec"]
 
@@ -169,7 +170,14 @@ def _schemas() -> dict[str, Any]:
         ),
         "Session": _obj({**session, "agent": _ref("Agent")}),
         "SessionListItem": _obj(
-            {**session, "agent": _ref("Agent"), "_count": _obj({"turns": count})}
+            {
+                **session,
+                "agent": _ref("Agent"),
+                "_count": _obj({"turns": count}),
+                "_sum": _obj(
+                    {"inputTokens": {"type": "integer"}, "outputTokens": {"type": "integer"}}
+                ),
+            }
         ),
         "SessionDetail": _obj(
             {**session, "agent": _ref("Agent"), "turns": {"type": "array", "items": _ref("Turn")}}
@@ -336,10 +344,11 @@ def build_spec() -> dict[str, Any]:
         "/api/sessions": {
             "get": _op(
                 "listSessions",
-                "Up to 100 sessions, newest first",
+                "Up to 100 sessions, newest first (or as limit, offset, sort and order ask)",
                 "sessions",
                 ("200", _list("SessionListItem")),
-                query=("agentId", "environmentId", "status", "q"),
+                errors=("422",),
+                query=SESSION_LIST_QUERY,
             ),
             "post": _op(
                 "createSession",

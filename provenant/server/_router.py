@@ -391,8 +391,9 @@ class Router:
             try:
                 if not route.write:
                     with self.store.read() as conn:
-                        status, answer = route.handler(conn, org_id, params, query, body)
-                    return status, answer, {}, None
+                        result = route.handler(conn, org_id, params, query, body)
+                    # A read handler may add response headers (the session list's total).
+                    return result[0], result[1], result[2] if len(result) > 2 else {}, None
                 transaction = self.store.write(announced=bool(ticket and ticket[0]))
                 if ticket:
                     ticket[0] = False  # the transaction takes the announcement over

@@ -1,0 +1,194 @@
+"""
+``GET /api/sessions``: filters, sorting and paging over the session index.
+
+A client that asks nothing gets what the contract promises: at most 100 sessions, newest
+``startedAt`` first. The extra query parameters (documented in ``docs/rest-api.md``)::
+
+    limit=1..1000  offset=N  sort=startedAt|endedAt|agent|userId|externalId|status|
+    turns|inputTokens|outputTokens|totalTokens|duration  order=desc|asc
+    agentId  environmentId  status  userId  externalId  startedAfter  startedBefore  q
+
+The page is chosen on the index alone (``SELECT seq ... LIMIT ? OFFSET ?``), then only its
+rows are read whole; ``X-Total-Count`` answers how many sessions match when asked
+(``total=true``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Optional
+
+from provenant._wire import clamp_int
+from provenant.server._handling import Conn, Reply
+from provenant.server._records import AGENT_COLUMNS, SESSION_COLUMNS, agent_record, session_record
+from provenant.server._session_index import fts_available
+
+__all__ = ["MAX_LIMIT", "SESSION_LIST_QUERY", "SORT_KEYS", "list_sessions_page"]
+
+_DEFAULT_LIMIT = 100
+#: The largest page a client may ask for.
+MAX_LIMIT = 1000
+_MAX_OFFSET = 10_000_000
+_SORTS = {
+    "startedAt": "s.started_at",
+    "endedAt": "s.ended_at",
+    "agent": "(SELECT a.name FROM agents a WHERE a.id = s.agent_id)",
+    "userId": "s.user_id",
+    "externalId": "s.external_id",
+    "status": "s.status",
+    "turns": "s.n_turns",
+    "inputTokens": "s.sum_input_tokens",
+    "outputTokens": "s.sum_output_tokens",
+    "totalTokens": "s.total_tokens",
+    "duration": "(julianday(s.ended_at) - julianday(s.started_at))",
+}
+#: The values ``sort`` accepts.
+SORT_KEYS = tuple(_SORTS)
+_EQUAL_FILTERS = (
+    ("agentId", "s.agent_id"),
+    ("environmentId", "s.environment_id"),
+    ("status", "s.status"),
+    ("userId", "s.user_id"),
+    ("externalId", "s.external_id"),
+)
+#: Every query parameter the list reads (for the OpenAPI document).
+SESSION_LIST_QUERY = (
+    *(key for key, _ in _EQUAL_FILTERS),
+    "startedAfter",
+    "startedBefore",
+    "q",
+    "sort",
+    "order",
+    "limit",
+    "offset",
+    "total",
+)
+# An ISO-8601 UTC time, or a prefix of one (a day, a minute): compared as text, which
+# orders the way time does for the contract's fixed format.
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,3})?)?)?Z?)?$")
+_TRIGRAM = 3
+
+
+def _issue(name: str, message: str) -> dict[str, Any]:
+    return {"code": "invalid_query", "path": ["query", name], "message": message}
+
+
+def _integer(q: Mapping[str, str], name: str, default: int, low: int, high: int) -> Any:
+    text = q.get(name)
+    if text is None or text == "":
+        return default
+    if not re.fullmatch(r"\d{1,9}", text) or not low <= int(text) <= high:
+        return _issue(name, f"{name} must be an integer from {low} to {high}")
+    return int(text)
+
+
+def _fts_query(text: str) -> str:
+    """Trigrams covering ``text`` (every third one, and the last), all required."""
+    starts = list(range(0, len(text) - _TRIGRAM + 1, _TRIGRAM))
+    if starts[-1] != len(text) - _TRIGRAM:
+        starts.append(len(text) - _TRIGRAM)
+    terms = ['"' + text[i : i + _TRIGRAM].replace('"', '""') + '"' for i in starts]
+    return " AND ".join(terms)
+
+
+def _search(conn: Conn, text: str, where: list[str], args: list[Any]) -> None:
+    # The contract's test (a substring of a turn's content, case as given) decides; the
+    # trigram index only narrows the turns to check when the text is long enough. Turns
+    # the background indexer has not reached yet (above indexed_seq) are scanned.
+    if len(text) >= _TRIGRAM and "\x00" not in text and fts_available(conn):
+        where.append(
+            "s.id IN (SELECT t.session_id FROM turns t WHERE t.seq IN"
+            " (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?) AND instr(t.content, ?) > 0"
+            " UNION ALL SELECT t.session_id FROM turns t"
+            " WHERE t.seq > (SELECT indexed_seq FROM turns_fts_state WHERE id = 1)"
+            " AND instr(t.content, ?) > 0)"
+        )
+        args.extend((_fts_query(text), text, text))
+    else:
+        where.append(
+            "EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND instr(t.content, ?) > 0)"
+        )
+        args.append(text)
+
+
+def _parse(conn: Conn, org: str, q: Mapping[str, str]) -> tuple[str, list[Any], str, int, int]:
+    issues: list[dict[str, Any]] = []
+    where = ["s.org_id = ?"]
+    args: list[Any] = [org]
+    for key, column in _EQUAL_FILTERS:
+        if q.get(key):
+            where.append(f"{column} = ?")
+            args.append(q[key])
+    for key, op in (("startedAfter", ">="), ("startedBefore", "<")):
+        value = q.get(key)
+        if not value:
+            continue
+        if _TIME.match(value) is None:
+            issues.append(_issue(key, f"{key} must be an ISO-8601 UTC time"))
+            continue
+        where.append(f"s.started_at {op} ?")
+        args.append(value)
+    if q.get("q"):
+        _search(conn, q["q"], where, args)
+    sort = q.get("sort") or "startedAt"
+    if sort not in _SORTS:
+        issues.append(_issue("sort", "sort must be one of " + ", ".join(_SORTS)))
+        sort = "startedAt"
+    order = (q.get("order") or "desc").lower()
+    if order not in ("asc", "desc"):
+        issues.append(_issue("order", "order must be asc or desc"))
+    limit = _integer(q, "limit", _DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _integer(q, "offset", 0, 0, _MAX_OFFSET)
+    issues.extend(value for value in (limit, offset) if isinstance(value, dict))
+    if issues:
+        raise Reply(422, {"error": "Validation error", "issues": issues})
+    direction = "ASC" if order == "asc" else "DESC"
+    order_by = f"{_SORTS[sort]} {direction}, s.seq {direction}"
+    if sort == "startedAt":
+        order_by = f"s.started_at {direction}, s.seq {direction}"
+    return " AND ".join(where), args, order_by, limit, offset
+
+
+def list_sessions_page(
+    conn: Conn, org: str, q: Mapping[str, str]
+) -> tuple[list[dict[str, Any]], Optional[int]]:
+    """
+    One page of the org's sessions as the query asks, and the number matching when asked.
+
+    Raises:
+        Reply: 422 with ``issues`` for a parameter out of its range.
+    """
+    where, args, order_by, limit, offset = _parse(conn, org, q)
+    seqs = [
+        int(row[0])
+        for row in conn.execute(
+            f"SELECT s.seq FROM sessions s WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        )
+    ]
+    total: Optional[int] = None
+    if (q.get("total") or "").lower() in ("1", "true"):
+        total = int(
+            conn.execute(f"SELECT COUNT(*) FROM sessions s WHERE {where}", args).fetchone()[0]
+        )
+    if not seqs:
+        return [], total
+    marks = ",".join("?" * len(seqs))
+    rows = conn.execute(
+        f"SELECT s.seq, {SESSION_COLUMNS}, {AGENT_COLUMNS},"
+        " s.n_turns, s.sum_input_tokens, s.sum_output_tokens"
+        f" FROM sessions s JOIN agents a ON a.id = s.agent_id WHERE s.seq IN ({marks})",
+        seqs,
+    ).fetchall()
+    by_seq = {int(row[0]): row for row in rows}
+    out = []
+    for seq in seqs:
+        row = by_seq.get(seq)
+        if row is None:
+            continue
+        item = session_record(row[1:16])
+        item["agent"] = agent_record(row[16:26])
+        item["_count"] = {"turns": clamp_int(row[26])}
+        item["_sum"] = {"inputTokens": clamp_int(row[27]), "outputTokens": clamp_int(row[28])}
+        out.append(item)
+    return out, total
