@@ -25,6 +25,7 @@ from provenant.server._http import ProvenantHTTPServer
 from provenant.server._router import Response, Router
 from provenant.server._session_index import SearchIndexer
 from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store
+from provenant.server._viewer import Viewer
 
 __all__ = [
     "LOCAL_API_KEY",
@@ -55,6 +56,7 @@ class LocalServer:
     def __init__(self, store: Store, httpd: ProvenantHTTPServer, api_keys: list[str]) -> None:
         self.store = store
         self._search_indexer = SearchIndexer(store)
+        self._viewer = httpd.viewer
         self.router = httpd.router
         self._httpd = httpd
         host, port = httpd.server_address[:2]
@@ -86,6 +88,26 @@ class LocalServer:
         """
         key, _ = self.store.create_api_key(org_name)
         return key
+
+    def login_link(self, api_key: Optional[str] = None) -> str:
+        """
+        A one-time link that opens the web viewer logged in (valid for an hour).
+
+        Args:
+            api_key: The key the page uses, so the org it shows (default: ``api_keys[0]``).
+
+        Returns:
+            ``http://HOST:PORT/#login=<token>``; the token is in the fragment, which the
+            browser never sends to the server.
+
+        Raises:
+            RuntimeError: The server was started with ``viewer=False``.
+
+        .. versionadded:: 0.2
+        """
+        if self._viewer is None:
+            raise RuntimeError("this server was started without the viewer")
+        return self._viewer.login_link(self.url, api_key or self.api_keys[0])
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """
@@ -135,6 +157,7 @@ def start_server(
     host: str = "127.0.0.1",
     port: int = 0,
     api_keys: Optional[Sequence[str]] = None,
+    viewer: bool = True,
 ) -> LocalServer:
     """
     Serve the REST contract over the store at ``db_path`` in a background thread.
@@ -145,6 +168,7 @@ def start_server(
         port: The port (``0``: an ephemeral one, read it from ``server.url``).
         api_keys: Keys to accept; each one not yet registered becomes its own org.
             ``None`` or empty: one fresh key of a fresh org is generated.
+        viewer: Serve the web viewer at ``/`` (see :meth:`LocalServer.login_link`).
 
     Returns:
         The running :class:`LocalServer`; call ``stop()`` (or use it as a context
@@ -157,7 +181,7 @@ def start_server(
         keys = [store.create_api_key(key=key)[0] for key in api_keys or ()]
         if not keys:
             keys.append(store.create_api_key()[0])
-        httpd = ProvenantHTTPServer((host, port), Router(store))
+        httpd = ProvenantHTTPServer((host, port), Router(store), Viewer() if viewer else None)
     except BaseException:
         store.close()
         raise

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from provenant._version import __version__
 from provenant.server._router import MAX_BODY_BYTES, Response, Router
+from provenant.server._viewer import Viewer
 
 __all__ = ["ProvenantHTTPServer"]
 
@@ -71,8 +72,11 @@ class ProvenantHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], router: Router) -> None:
+    def __init__(
+        self, address: tuple[str, int], router: Router, viewer: Optional[Viewer] = None
+    ) -> None:
         self.router = router
+        self.viewer = viewer
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -230,6 +234,10 @@ class _Handler(BaseHTTPRequestHandler):
             headers.lower_dict() if isinstance(headers, _Headers) else dict(headers.items())
         )
         announced, pending[0] = pending[0], False
+        viewer = self.server.viewer
+        if viewer is not None and viewer.owns(raw_path):
+            self._send(viewer.handle(self.command, raw_path, header_map, body), head)
+            return
         response = router.handle(
             self.command,
             raw_path,
@@ -247,15 +255,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, response: Response, head: bool) -> None:
         # One write per answer: status line, headers and body together (the stdlib
         # sends them piecemeal, and formats a Date header per call).
-        payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
+        # A bytes body (the viewer's files) goes as it is, with its own Content-Type.
+        body = response.body
+        raw = isinstance(body, bytes)
+        payload = body if raw else b"" if body is None else json.dumps(body).encode("utf-8")
         reason = _REASONS.get(response.status, "Unknown")
         lines = [
             f"HTTP/1.1 {response.status} {reason}",
             f"Server: {self.server_version}",
             f"Date: {_http_date()}",
-            "Content-Type: application/json; charset=utf-8",
-            f"Content-Length: {len(payload)}",
         ]
+        if not raw:
+            lines.append("Content-Type: application/json; charset=utf-8")
+        lines.append(f"Content-Length: {len(payload)}")
         lines.extend(f"{name}: {value}" for name, value in response.headers.items())
         if self.close_connection:
             lines.append("Connection: close")

@@ -168,6 +168,22 @@ def _schemas() -> dict[str, Any]:
                 "_count": _obj({"sessions": count, "versions": count, "evalRuns": count}),
             }
         ),
+        "AgentStats": _obj(
+            {
+                **agent,
+                "stats": _obj(
+                    {
+                        "sessions": count,
+                        "turns": {"type": "integer"},
+                        "inputTokens": {"type": "integer"},
+                        "outputTokens": {"type": "integer"},
+                        "activeSessions": {"type": "integer"},
+                        "failedSessions": {"type": "integer"},
+                        "lastSessionAt": {**_TIME, "nullable": True},
+                    }
+                ),
+            }
+        ),
         "Session": _obj({**session, "agent": _ref("Agent")}),
         "SessionListItem": _obj(
             {
@@ -413,6 +429,14 @@ def build_spec() -> dict[str, Any]:
                     path_id=True,
                 ),
             }
+        },
+        "/api/stats/agents": {
+            "get": _op(
+                "agentStats",
+                "Every agent with its session count and token totals (local server only)",
+                "agents",
+                ("200", _list("AgentStats")),
+            )
         },
         "/api/evals/suites": {
             "get": _op("listSuites", "Eval suites", "evals", ("200", _list("SuiteListItem"))),

@@ -63,6 +63,7 @@ from provenant.server._sessions import (
     list_sessions,
     update_session,
 )
+from provenant.server._stats import agent_stats
 from provenant.server._store import Store, now_iso
 
 __all__ = ["MAX_BODY_BYTES", "Response", "Router"]
@@ -134,6 +135,7 @@ _ROUTES = (
     _route("DELETE", "/api/sessions/:id", delete_session),
     _route("POST", "/api/sessions/:id/turns", add_turn, "addTurn"),
     _route("POST", "/api/sessions/:id/end", end_session, "endSession"),
+    _route("GET", "/api/stats/agents", agent_stats),
     _route("GET", "/api/evals/suites", list_suites),
     _route("POST", "/api/evals/suites", create_suite, "createSuite"),
     _route("GET", "/api/evals/suites/:id", get_suite),

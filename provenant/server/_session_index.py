@@ -42,6 +42,9 @@ CREATE INDEX IF NOT EXISTS sessions_org_agent ON sessions (org_id, agent_id, sta
 CREATE INDEX IF NOT EXISTS sessions_org_status ON sessions (org_id, status, started_at, seq);
 CREATE INDEX IF NOT EXISTS sessions_org_user ON sessions (org_id, user_id, started_at, seq);
 CREATE INDEX IF NOT EXISTS sessions_org_external ON sessions (org_id, external_id);
+CREATE INDEX IF NOT EXISTS sessions_org_parent
+    ON sessions (org_id, CASE WHEN json_valid(metadata)
+        THEN json_extract(metadata, '$.parentSessionId') END);
 """
 
 _SUMMARY_TRIGGERS = """

@@ -54,6 +54,7 @@ _EQUAL_FILTERS = (
 #: Every query parameter the list reads (for the OpenAPI document).
 SESSION_LIST_QUERY = (
     *(key for key, _ in _EQUAL_FILTERS),
+    "parentSessionId",
     "startedAfter",
     "startedBefore",
     "q",
@@ -67,6 +68,7 @@ SESSION_LIST_QUERY = (
 # orders the way time does for the contract's fixed format.
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,3})?)?)?Z?)?$")
 _TRIGRAM = 3
+_PARENT = "CASE WHEN json_valid(s.metadata) THEN json_extract(s.metadata, '$.parentSessionId') END"
 
 
 def _issue(name: str, message: str) -> dict[str, Any]:
@@ -119,6 +121,10 @@ def _parse(conn: Conn, org: str, q: Mapping[str, str]) -> tuple[str, list[Any], 
         if q.get(key):
             where.append(f"{column} = ?")
             args.append(q[key])
+    if q.get("parentSessionId"):
+        # Child sessions name their parent in metadata (an expression index serves this).
+        where.append(f"{_PARENT} = ?")
+        args.append(q["parentSessionId"])
     for key, op in (("startedAfter", ">="), ("startedBefore", "<")):
         value = q.get(key)
         if not value:
