@@ -7,7 +7,8 @@
     provenant serve --port 0 --db /tmp/p.db --api-key pk_live_0123...
 
 It prints one line ``Provenant local server on http://HOST:PORT`` (flushed) once it
-accepts connections, so scripts can wait for it, and serves until Ctrl-C or SIGTERM.
+accepts connections, so scripts can wait for it, then a one-time login link of the web
+viewer (``http://HOST:PORT/#login=...``), and serves until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -77,6 +78,7 @@ def serve(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
         print(f"Provenant local server on {server.url}", flush=True)
+        print(f"Web viewer (one-time login link): {server.login_link()}", flush=True)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

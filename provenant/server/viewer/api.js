@@ -52,6 +52,17 @@ export async function get(path, params, signal) {
   return { body: await response.json(), headers: response.headers };
 }
 
+/** Whether the API accepts ``key`` (the login form tries a key before keeping it). */
+export async function accepts(key) {
+  const response = await fetch("/api/sessions?limit=1", {
+    headers: { Authorization: `Bearer ${key}` },
+    cache: "no-store",
+  });
+  if (response.status === 401) return false;
+  if (!response.ok) throw new ApiError(response.status, `${response.status} ${response.statusText}`);
+  return true;
+}
+
 /** Trade a one-time login token (from a login link) for the API key it stands for. */
 export async function login(token) {
   const response = await fetch("/viewer/login", {

@@ -1,6 +1,6 @@
 // The viewer's entry: login (a one-time link or an API key), then a page per hash route:
 //   #/sessions?…  #/sessions/<id>  #/agents  #/evals  #/evals/runs/<id>  #/evals/suites/<id>
-import { ApiError, auth, get, login } from "./api.js";
+import { ApiError, accepts, auth, login } from "./api.js";
 import { errorBox, h, replace } from "./dom.js";
 import { renderAgents } from "./agents.js";
 import { renderRun, renderRuns, renderSuite } from "./evals.js";
@@ -41,15 +41,18 @@ function showLogin(message) {
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    auth.set(input.value.trim());
+    const key = input.value.trim();
     try {
-      await get("/api/sessions", { limit: 1 });
+      if (!(await accepts(key))) {
+        replace(status, "That API key is not valid on this server.");
+        return;
+      }
+      auth.set(key);
       notice = "";
       if (!location.hash.startsWith("#/")) location.hash = "#/sessions";
       route();
     } catch (error) {
-      auth.clear();
-      replace(status, error instanceof ApiError && error.status === 401 ? "That API key is not valid on this server." : error.message);
+      replace(status, error.message);
     }
   });
   replace(main, form);
