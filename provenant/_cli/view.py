@@ -46,7 +46,7 @@ def add_commands(subparsers: Any) -> None:
 
 def view(args: argparse.Namespace) -> int:
     """Serve the viewer until interrupted; exit status 0 (1 when there is no store)."""
-    from provenant.server import LOCAL_ORG_ID, start_server
+    from provenant.server import LOCAL_ORG_ID, Store, start_server
     from provenant.server._store import hash_key, now_iso
 
     if not os.path.exists(args.db):
@@ -56,13 +56,17 @@ def view(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    # A key of the org holding what the embedded client recorded, for this run only.
+    store = Store(args.db)
     try:
-        server = start_server(args.db, host="127.0.0.1", port=args.port, api_keys=())
+        key, _ = store.create_api_key(org_id=LOCAL_ORG_ID)
+    finally:
+        store.close()
+    try:
+        server = start_server(args.db, host="127.0.0.1", port=args.port, api_keys=[key])
     except OSError as exc:
         print(f"provenant view: cannot listen ({exc.strerror or exc})", file=sys.stderr)
         return 1
-    # A key of the org holding what the embedded client recorded, for this run only.
-    key, _ = server.store.create_api_key(org_id=LOCAL_ORG_ID)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:

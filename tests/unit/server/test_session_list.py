@@ -157,29 +157,28 @@ def test_a_store_from_before_the_index_is_upgraded_on_open() -> None:
         assert answer[0]["_sum"]["inputTokens"] == 4
 
 
-def test_search_is_right_before_and_after_the_background_index_catches_up() -> None:
+def test_search_is_right_before_and_after_the_background_index_catches_up(tmp_path: Any) -> None:
     """Turns are found while unindexed and once indexed; a deleted newest session's seqs
     are reused by SQLite, and the reused turns are still found."""
-    with tempfile.TemporaryDirectory() as directory:
-        with start_server(os.path.join(directory, "s.db")) as server:
-            server._search_indexer.stop()  # index by hand below, at known moments
-            api = Api(server.url, server.api_keys[0])
-            old, newest = _sessions(api, 2)
-            _turn(api, old["id"], "needle in the old one")
-            _turn(api, newest["id"], "needle in the newest")
-            assert len(api.ok("GET", "/api/sessions?q=needle")) == 2  # scanned, not indexed
-            assert server._search_indexer.catch_up() == 2
-            assert server._search_indexer.catch_up() == 0
-            assert len(api.ok("GET", "/api/sessions?q=needle")) == 2  # from the index
-            api.ok("DELETE", f"/api/sessions/{newest['id']}")
-            assert _ids(api.ok("GET", "/api/sessions?q=needle")) == [old["id"]]
-            (again,) = _sessions(api, 1)
-            _turn(api, again["id"], "a haystack reusing the seq")
-            assert _ids(api.ok("GET", "/api/sessions?q=haystack")) == [again["id"]]
-            assert server._search_indexer.catch_up() == 1
-            assert _ids(api.ok("GET", "/api/sessions?q=haystack")) == [again["id"]]
-            assert _ids(api.ok("GET", "/api/sessions?q=needle")) == [old["id"]]
-            api.close()
+    with start_server(str(tmp_path / "s.db")) as server:
+        server._search_indexer.stop()  # index by hand below, at known moments
+        api = Api(server.url, server.api_keys[0])
+        old, newest = _sessions(api, 2)
+        _turn(api, old["id"], "needle in the old one")
+        _turn(api, newest["id"], "needle in the newest")
+        assert len(api.ok("GET", "/api/sessions?q=needle")) == 2  # scanned, not indexed
+        assert server._search_indexer.catch_up() == 2
+        assert server._search_indexer.catch_up() == 0
+        assert len(api.ok("GET", "/api/sessions?q=needle")) == 2  # from the index
+        api.ok("DELETE", f"/api/sessions/{newest['id']}")
+        assert _ids(api.ok("GET", "/api/sessions?q=needle")) == [old["id"]]
+        (again,) = _sessions(api, 1)
+        _turn(api, again["id"], "a haystack reusing the seq")
+        assert _ids(api.ok("GET", "/api/sessions?q=haystack")) == [again["id"]]
+        assert server._search_indexer.catch_up() == 1
+        assert _ids(api.ok("GET", "/api/sessions?q=haystack")) == [again["id"]]
+        assert _ids(api.ok("GET", "/api/sessions?q=needle")) == [old["id"]]
+        api.close()
 
 
 def test_the_server_indexes_new_turns_by_itself(api: Api, provenant_server: Any) -> None:
