@@ -16,14 +16,14 @@ rows are read whole; ``X-Total-Count`` answers how many sessions match when aske
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 from provenant._wire import clamp_int
 from provenant.server._handling import Conn, Reply
 from provenant.server._records import AGENT_COLUMNS, SESSION_COLUMNS, agent_record, session_record
 from provenant.server._session_index import fts_available
 
-__all__ = ["MAX_LIMIT", "SESSION_LIST_QUERY", "SORT_KEYS", "list_sessions_page"]
+__all__ = ["MAX_LIMIT", "SESSION_LIST_QUERY", "SORT_KEYS", "TOTAL_CAP", "list_sessions_page"]
 
 _DEFAULT_LIMIT = 100
 #: The largest page a client may ask for.
@@ -68,6 +68,10 @@ SESSION_LIST_QUERY = (
 # orders the way time does for the contract's fixed format.
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,3})?)?)?Z?)?$")
 _TRIGRAM = 3
+# Above this many candidate turns from the index, a search walks the sessions instead.
+_INDEXED_SEARCH_MAX = 2000
+#: A search's total is counted up to this many sessions (``X-Total-Count-Capped``).
+TOTAL_CAP = 10_000
 _PARENT = "CASE WHEN json_valid(s.metadata) THEN json_extract(s.metadata, '$.parentSessionId') END"
 
 
@@ -94,23 +98,32 @@ def _fts_query(text: str) -> str:
 
 
 def _search(conn: Conn, text: str, where: list[str], args: list[Any]) -> None:
-    # The contract's test (a substring of a turn's content, case as given) decides; the
-    # trigram index only narrows the turns to check when the text is long enough. Turns
-    # the background indexer has not reached yet (above indexed_seq) are scanned.
+    # The contract's test (a substring of a turn's content, case as given) decides. The
+    # trigram index narrows a rare text to a few candidate turns (turns the background
+    # indexer has not reached yet, above indexed_seq, are checked too). A common text
+    # is faster found by walking sessions newest first and stopping at a page, so with
+    # many candidates the query scans instead.
     if len(text) >= _TRIGRAM and "\x00" not in text and fts_available(conn):
-        where.append(
-            "s.id IN (SELECT t.session_id FROM turns t WHERE t.seq IN"
-            " (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?) AND instr(t.content, ?) > 0"
-            " UNION ALL SELECT t.session_id FROM turns t"
-            " WHERE t.seq > (SELECT indexed_seq FROM turns_fts_state WHERE id = 1)"
-            " AND instr(t.content, ?) > 0)"
-        )
-        args.extend((_fts_query(text), text, text))
-    else:
-        where.append(
-            "EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND instr(t.content, ?) > 0)"
-        )
-        args.append(text)
+        match = _fts_query(text)
+        candidates = conn.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM turns_fts WHERE turns_fts MATCH ? LIMIT ?)",
+            (match, _INDEXED_SEARCH_MAX + 1),
+        ).fetchone()[0]
+        if candidates <= _INDEXED_SEARCH_MAX:
+            where.append(
+                "s.id IN (SELECT t.session_id FROM turns t WHERE t.seq IN"
+                " (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?)"
+                " AND instr(t.content, ?) > 0"
+                " UNION ALL SELECT t.session_id FROM turns t"
+                " WHERE t.seq > (SELECT indexed_seq FROM turns_fts_state WHERE id = 1)"
+                " AND instr(t.content, ?) > 0)"
+            )
+            args.extend((match, text, text))
+            return
+    where.append(
+        "EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND instr(t.content, ?) > 0)"
+    )
+    args.append(text)
 
 
 def _parse(conn: Conn, org: str, q: Mapping[str, str]) -> tuple[str, list[Any], str, int, int]:
@@ -157,9 +170,10 @@ def _parse(conn: Conn, org: str, q: Mapping[str, str]) -> tuple[str, list[Any], 
 
 def list_sessions_page(
     conn: Conn, org: str, q: Mapping[str, str]
-) -> tuple[list[dict[str, Any]], Optional[int]]:
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """
-    One page of the org's sessions as the query asks, and the number matching when asked.
+    One page of the org's sessions as the query asks, and its response headers
+    (``X-Total-Count`` when asked, ``X-Total-Count-Capped`` when a search's count stopped).
 
     Raises:
         Reply: 422 with ``issues`` for a parameter out of its range.
@@ -172,13 +186,18 @@ def list_sessions_page(
             (*args, limit, offset),
         )
     ]
-    total: Optional[int] = None
+    headers: dict[str, str] = {}
     if (q.get("total") or "").lower() in ("1", "true"):
-        total = int(
-            conn.execute(f"SELECT COUNT(*) FROM sessions s WHERE {where}", args).fetchone()[0]
-        )
+        count = f"SELECT COUNT(*) FROM sessions s WHERE {where}"
+        if q.get("q"):  # a search of a common text would check every turn: count a bound
+            count = f"SELECT COUNT(*) FROM (SELECT 1 FROM sessions s WHERE {where} LIMIT ?)"
+            args = [*args, TOTAL_CAP + 1]
+        total = int(conn.execute(count, args).fetchone()[0])
+        headers["X-Total-Count"] = str(min(total, TOTAL_CAP) if q.get("q") else total)
+        if q.get("q") and total > TOTAL_CAP:
+            headers["X-Total-Count-Capped"] = "true"
     if not seqs:
-        return [], total
+        return [], headers
     marks = ",".join("?" * len(seqs))
     rows = conn.execute(
         f"SELECT s.seq, {SESSION_COLUMNS}, {AGENT_COLUMNS},"
@@ -197,4 +216,4 @@ def list_sessions_page(
         item["_count"] = {"turns": clamp_int(row[26])}
         item["_sum"] = {"inputTokens": clamp_int(row[27]), "outputTokens": clamp_int(row[28])}
         out.append(item)
-    return out, total
+    return out, headers

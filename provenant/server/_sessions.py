@@ -54,10 +54,8 @@ def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
 
 
 def list_sessions(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
-    page, total = list_sessions_page(conn, org, q)
-    if total is None:
-        return 200, page
-    return 200, page, {"X-Total-Count": str(total)}
+    page, headers = list_sessions_page(conn, org, q)
+    return (200, page, headers) if headers else (200, page)
 
 
 def get_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:

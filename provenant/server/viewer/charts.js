@@ -46,7 +46,7 @@ export function timeline(items) {
 /** A line of pass rates (0..1) over runs, oldest first: points [{label, value, href}]. */
 export function passRateChart(points) {
   const width = 760;
-  const height = 200;
+  const height = 170;
   const left = 40;
   const bottom = 24;
   const plotW = width - left - 16;

@@ -125,7 +125,7 @@ function row(s, showCost) {
   return h("tr", { "data-session-id": s.id }, cells);
 }
 
-function pager(params, total, count) {
+function pager(params, total, count, capped) {
   const page = Math.max(1, parseInt(params.get("page") || "1", 10) || 1);
   const first = total === 0 ? 0 : (page - 1) * PAGE_SIZE + 1;
   const last = (page - 1) * PAGE_SIZE + count;
@@ -138,8 +138,8 @@ function pager(params, total, count) {
     "div",
     { class: "pager" },
     link(page - 1, "‹ Newer", page > 1),
-    h("span", { id: "count" }, `${num(first)}–${num(last)} of ${num(total)}`),
-    link(page + 1, "Older ›", last < total),
+    h("span", { id: "count" }, `${num(first)}–${num(last)} of ${num(total)}${capped ? "+" : ""}`),
+    link(page + 1, "Older ›", last < total || (capped && count === PAGE_SIZE)),
   );
 }
 
@@ -159,13 +159,14 @@ export async function renderSessions(main, params, signal) {
   const load = async () => {
     const { body, headers } = await get("/api/sessions", query(params), signal);
     const total = parseInt(headers.get("X-Total-Count") || String(body.length), 10);
+    const capped = headers.get("X-Total-Count-Capped") === "true";
     const key = JSON.stringify([body, total]);
     if (key !== shown) {
       shown = key;
       const showCost = body.some((s) => typeof s.costUsd === "number");
       replace(table, header(params, showCost), h("tbody", {}, body.map((s) => row(s, showCost))));
       if (!body.length) table.append(h("tbody", {}, h("tr", {}, h("td", { colspan: COLUMNS.length, class: "empty" }, "No sessions match."))));
-      replace(foot, pager(params, total, body.length));
+      replace(foot, pager(params, total, body.length, capped));
     }
     replace(live, `updated ${new Date().toLocaleTimeString()}`);
   };

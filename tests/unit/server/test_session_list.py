@@ -190,3 +190,25 @@ def test_the_server_indexes_new_turns_by_itself(api: Api, provenant_server: Any)
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert _ids(api.ok("GET", "/api/sessions?q=indexed+soon")) == [session["id"]]
+
+
+def test_a_common_text_is_searched_by_walking_and_its_total_is_capped(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With more index candidates than the bound, search walks the sessions and still
+    finds exactly the matching ones; a search's total stops at the cap and says so."""
+    from provenant.server import _session_list
+
+    monkeypatch.setattr(_session_list, "_INDEXED_SEARCH_MAX", 1)
+    monkeypatch.setattr(_session_list, "TOTAL_CAP", 2)
+    made = _sessions(api, 4)
+    for session in made[:3]:
+        _turn(api, session["id"], "a common phrase")
+    _turn(api, made[3]["id"], "a COMMON phrase")
+    status, answer, headers = api.raw("GET", "/api/sessions?q=common+phrase&total=true")
+    assert status == 200
+    assert _ids(answer) == [s["id"] for s in reversed(made[:3])]
+    assert headers["x-total-count"] == "2"
+    assert headers["x-total-count-capped"] == "true"
+    status, _, headers = api.raw("GET", "/api/sessions?total=true")
+    assert headers["x-total-count"] == "4" and "x-total-count-capped" not in headers
