@@ -29,10 +29,11 @@ _DEFAULT_LIMIT = 100
 #: The largest page a client may ask for.
 MAX_LIMIT = 1000
 _MAX_OFFSET = 10_000_000
+_DURATION = "(julianday(s.ended_at) - julianday(s.started_at))"
 _SORTS = {
     "startedAt": "s.started_at",
     "endedAt": "s.ended_at",
-    "agent": "(SELECT a.name FROM agents a WHERE a.id = s.agent_id)",
+    "agent": "(SELECT a.name FROM agents a WHERE a.id = s.agent_id)",  # not indexed
     "userId": "s.user_id",
     "externalId": "s.external_id",
     "status": "s.status",
@@ -40,7 +41,7 @@ _SORTS = {
     "inputTokens": "s.sum_input_tokens",
     "outputTokens": "s.sum_output_tokens",
     "totalTokens": "s.total_tokens",
-    "duration": "(julianday(s.ended_at) - julianday(s.started_at))",
+    "duration": _DURATION,
 }
 #: The values ``sort`` accepts.
 SORT_KEYS = tuple(_SORTS)
@@ -162,9 +163,11 @@ def _parse(conn: Conn, org: str, q: Mapping[str, str]) -> tuple[str, list[Any], 
     if issues:
         raise Reply(422, {"error": "Validation error", "issues": issues})
     direction = "ASC" if order == "asc" else "DESC"
-    order_by = f"{_SORTS[sort]} {direction}, s.seq {direction}"
-    if sort == "startedAt":
-        order_by = f"s.started_at {direction}, s.seq {direction}"
+    # Ties go newest first (or oldest, ascending), as the indexes of the columns are laid
+    # out, so a sort by status, user, end time... reads its index in order and stops.
+    order_by = f"s.started_at {direction}, s.seq {direction}"
+    if sort != "startedAt":
+        order_by = f"{_SORTS[sort]} {direction}, {order_by}"
     return " AND ".join(where), args, order_by, limit, offset
 
 
