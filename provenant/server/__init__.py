@@ -103,7 +103,7 @@ class LocalServer:
         Raises:
             RuntimeError: The server was started with ``viewer=False``.
 
-        .. versionadded:: 0.2
+        .. versionadded:: 0.1
         """
         if self._viewer is None:
             raise RuntimeError("this server was started without the viewer")
