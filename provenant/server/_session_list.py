@@ -101,9 +101,10 @@ def _fts_query(text: str) -> str:
 def _search(conn: Conn, text: str, where: list[str], args: list[Any]) -> None:
     # The contract's test (a substring of a turn's content, case as given) decides. The
     # trigram index narrows a rare text to a few candidate turns (turns the background
-    # indexer has not reached yet, above indexed_seq, are checked too). A common text
-    # is faster found by walking sessions newest first and stopping at a page, so with
-    # many candidates the query scans instead.
+    # indexer has not reached yet, above indexed_seq, are checked too); their sessions
+    # are resolved first and named to the page query, which then reads only those. A
+    # common text is faster found by walking sessions newest first and stopping at a
+    # page, so with many candidates the query does that instead.
     if len(text) >= _TRIGRAM and "\x00" not in text and fts_available(conn):
         match = _fts_query(text)
         candidates = conn.execute(
@@ -111,16 +112,24 @@ def _search(conn: Conn, text: str, where: list[str], args: list[Any]) -> None:
             (match, _INDEXED_SEARCH_MAX + 1),
         ).fetchone()[0]
         if candidates <= _INDEXED_SEARCH_MAX:
-            where.append(
-                "s.id IN (SELECT t.session_id FROM turns t WHERE t.seq IN"
-                " (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?)"
-                " AND instr(t.content, ?) > 0"
-                " UNION ALL SELECT t.session_id FROM turns t"
+            found = conn.execute(
+                "SELECT s.seq FROM turns t JOIN sessions s ON s.id = t.session_id"
+                " WHERE t.seq IN (SELECT rowid FROM turns_fts WHERE turns_fts MATCH ?)"
+                " AND instr(t.content, ?) > 0",
+                (match, text),
+            ).fetchall()
+            tail = conn.execute(
+                "SELECT s.seq FROM turns t JOIN sessions s ON s.id = t.session_id"
                 " WHERE t.seq > (SELECT indexed_seq FROM turns_fts_state WHERE id = 1)"
-                " AND instr(t.content, ?) > 0)"
-            )
-            args.extend((match, text, text))
-            return
+                " AND instr(t.content, ?) > 0 LIMIT ?",
+                (text, _INDEXED_SEARCH_MAX + 1),
+            ).fetchall()
+            if len(tail) <= _INDEXED_SEARCH_MAX:
+                seqs = sorted({int(row[0]) for row in found} | {int(row[0]) for row in tail})
+                # Integers read from the store, written into the statement: no parameter
+                # limit to meet, and the planner sees a short list of rowids.
+                where.append(f"s.seq IN ({','.join(map(str, seqs))})" if seqs else "0")
+                return
     where.append(
         "EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND instr(t.content, ?) > 0)"
     )
