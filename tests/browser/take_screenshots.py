@@ -17,8 +17,7 @@ import tempfile
 import time
 from typing import Any
 
-from conftest import clean_env, make_driver
-from test_viewer import click, session_rows, wait_for
+from viewer_harness import clean_env, click, make_driver, session_rows, wait_for
 
 from provenant.client import ProvenantClient
 from provenant.server import LOCAL_ORG_ID, start_server

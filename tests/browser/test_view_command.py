@@ -10,8 +10,15 @@ import sys
 import tempfile
 from typing import Any
 
-from conftest import _read_until, clean_env, make_driver, require_browser
-from test_viewer import session_rows, text, wait_for
+from viewer_harness import (
+    clean_env,
+    make_driver,
+    read_until,
+    require_browser,
+    session_rows,
+    text,
+    wait_for,
+)
 
 from provenant.client import ProvenantClient
 
@@ -37,7 +44,7 @@ def test_view_shows_what_the_embedded_client_recorded_and_revokes_its_key() -> N
         lines: list[str] = []
         driver: Any = None
         try:
-            link = _read_until(process, lines, "Open (one-time login link):")
+            link = read_until(process, lines, "Open (one-time login link):")
             assert link.startswith("http://127.0.0.1:") and "/#login=" in link
             driver = make_driver()
             driver.get(link)

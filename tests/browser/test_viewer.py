@@ -5,87 +5,25 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from typing import Any, Callable, Optional
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Served, make_driver
-
-from provenant.client import ProvenantClient
-
-_WAIT_S = 15.0
-XSS = "<img src=x onerror=alert(1)>"
-
-
-def wait_for(driver: Any, condition: Callable[[Any], Any], timeout: float = _WAIT_S) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.1).until(condition)
-
-
-def css(driver: Any, selector: str) -> list[Any]:
-    from selenium.webdriver.common.by import By
-
-    return list(driver.find_elements(By.CSS_SELECTOR, selector))
-
-
-def text(driver: Any, selector: str) -> str:
-    """The text of the first element matching ``selector`` ("" when none), read in one go
-    (the list re-renders while it refreshes, so element handles can go stale)."""
-    found = driver.execute_script(
-        "const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", selector
-    )
-    return str(found)
-
-
-def texts(driver: Any, selector: str) -> list[str]:
-    return list(
-        driver.execute_script(
-            "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText)", selector
-        )
-    )
-
-
-def click(driver: Any, selector: str) -> None:
-    """Click the first element matching ``selector``, again if a refresh replaced it."""
-    from selenium.common.exceptions import StaleElementReferenceException
-
-    def attempt(d: Any) -> bool:
-        try:
-            found = css(d, selector)
-            if not found:
-                return False
-            found[0].click()
-            return True
-        except StaleElementReferenceException:
-            return False
-
-    wait_for(driver, attempt)
-
-
-def log_in(driver: Any, served: Served, key: Optional[str] = None) -> None:
-    """Open the viewer and log in with an API key typed into its form, as a person would."""
-    driver.get(served.url + "/")
-    field = wait_for(driver, lambda d: (css(d, "#api-key") or [None])[0])
-    field.send_keys(key or served.api_key)
-    click(driver, "#login-form button")
-
-
-def session_rows(driver: Any) -> list[str]:
-    return list(
-        driver.execute_script(
-            "return [...document.querySelectorAll('#sessions tbody tr[data-session-id]')]"
-            ".map(e => e.getAttribute('data-session-id'))"
-        )
-    )
-
-
-def severe_logs(driver: Any) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-
-
-def client_of(served: Served) -> ProvenantClient:
-    return ProvenantClient(base_url=served.url, api_key=served.api_key, enabled=False)
+from viewer_harness import (
+    XSS,
+    Served,
+    clean_env,
+    click,
+    client_of,
+    css,
+    log_in,
+    make_driver,
+    session_rows,
+    severe_logs,
+    text,
+    texts,
+    wait_for,
+)
 
 
 def test_the_login_link_works_once_and_leaves_the_address_bar(served: Served) -> None:
@@ -235,8 +173,6 @@ def test_a_key_of_another_org_sees_none_of_this_orgs_sessions(served: Served, br
     """A valid key of another organisation logs in to an empty list."""
     import subprocess
     import sys
-
-    from conftest import clean_env
 
     made = subprocess.run(
         [sys.executable, "-m", "provenant", "keys", "create", "--db", served.db, "--org", "Other"],
