@@ -69,7 +69,7 @@ class Viewer:
     """
     Serve the viewer's files at ``/`` and ``/viewer/*`` and trade login tokens for keys.
 
-    .. versionadded:: 0.1
+    .. versionadded:: 0.2
     """
 
     def __init__(self) -> None:
