@@ -212,3 +212,27 @@ def test_a_common_text_is_searched_by_walking_and_its_total_is_capped(
     assert headers["x-total-count-capped"] == "true"
     status, _, headers = api.raw("GET", "/api/sessions?total=true")
     assert headers["x-total-count"] == "4" and "x-total-count-capped" not in headers
+
+
+def test_agent_stats_count_sessions_and_tokens_of_the_org_only(api: Api, other_api: Api) -> None:
+    """GET /api/stats/agents gives each agent its sessions (active, failed), turns and tokens."""
+    bot = api.agent("Stats Bot")
+    api.agent("Idle Bot")
+    first = api.session(bot["id"])
+    second = api.session(bot["id"])
+    _turn(api, first["id"], "a", inputTokens=10, outputTokens=2)
+    _turn(api, second["id"], "b", inputTokens=5)
+    api.ok("POST", f"/api/sessions/{second['id']}/end", {"status": "FAILED"})
+    other_api.session(other_api.agent("Stats Bot")["id"])
+    stats = {a["name"]: a["stats"] for a in api.ok("GET", "/api/stats/agents")}
+    assert stats["Stats Bot"] == {
+        "sessions": 2,
+        "turns": 2,
+        "inputTokens": 15,
+        "outputTokens": 2,
+        "activeSessions": 1,
+        "failedSessions": 1,
+        "lastSessionAt": second["startedAt"],
+    }
+    assert stats["Idle Bot"]["sessions"] == 0 and stats["Idle Bot"]["lastSessionAt"] is None
+    assert set(stats) == {"Stats Bot", "Idle Bot"}

@@ -78,3 +78,20 @@ def _get(api: Api, path: str) -> tuple[int, Any, dict[str, str]]:
     if headers.get("content-type", "").startswith("application/json") and data:
         body = json.loads(data)
     return response.status, body, headers
+
+
+def test_every_viewer_file_ships_in_the_wheel() -> None:
+    """Each file of provenant/server/viewer/ matches a package-data pattern of pyproject.toml
+    (the wheel carries the page; nothing is built or fetched at install time)."""
+    import fnmatch
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).parents[3]
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    section = text.split("[tool.setuptools.package-data]", 1)[1].split("\n[", 1)[0]
+    patterns = re.findall(r'"(server/viewer/[^"]+)"', section)
+    files = sorted(p.name for p in (root / "provenant" / "server" / "viewer").iterdir())
+    assert "index.html" in files and "app.js" in files
+    for name in files:
+        assert any(fnmatch.fnmatch(f"server/viewer/{name}", p) for p in patterns), name
