@@ -25,6 +25,7 @@ __all__ = ["main", "run"]
 _COMMAND_MODULES = (
     "provenant._cli.demo",
     "provenant._cli.serve",
+    "provenant._cli.view",
     "provenant._cli.keys",
     "provenant._cli.agents",
     "provenant._cli.sessions",

@@ -12,7 +12,8 @@ Keys given with ``--api-key`` show in the process list; a key file (one key a li
 keep them out of it.
 
 It prints one line ``Provenant local server on http://HOST:PORT`` (flushed) once it
-accepts connections, so scripts can wait for it, and serves until Ctrl-C or SIGTERM.
+accepts connections, so scripts can wait for it, then a one-time login link of the web
+viewer (``http://HOST:PORT/#login=...``), and serves until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def serve(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
         print(f"Provenant local server on {server.url}", flush=True)
+        print(f"Web viewer (one-time login link): {server.login_link()}", flush=True)
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

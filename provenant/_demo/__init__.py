@@ -8,8 +8,11 @@ store, so the demo needs no account, no API key and no network.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional, TextIO
+
+from provenant.config import DEFAULT_LOCAL_DB_PATH
 
 __all__ = ["run_demo"]
 
@@ -66,5 +69,12 @@ def run_demo(base_url: str = "local", out: Optional[TextIO] = None) -> int:
     out.write(f"\nRecorded in {where}, read back from it:\n\n")
     render_session(recorded, out)
     out.write(f"\nSee it again with:\n  provenant sessions show {session_id}\n")
+    destination = client.settings.destination
+    if destination.kind == "local":
+        db = destination.db_path or ""
+        option = "" if os.path.normpath(db) == DEFAULT_LOCAL_DB_PATH else f" --db {db}"
+        out.write(f"or in the browser (the web viewer):\n  provenant view{option}\n")
+    else:
+        out.write(f"or in the browser: the web viewer at {destination.url}/\n")
     prov.shutdown()
     return 0

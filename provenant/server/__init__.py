@@ -23,7 +23,9 @@ from typing import Iterable, Optional, Sequence
 
 from provenant.server._http import ProvenantHTTPServer
 from provenant.server._router import Response, Router
+from provenant.server._session_index import SearchIndexer
 from provenant.server._store import LOCAL_ORG_ID, Store
+from provenant.server._viewer import Viewer
 
 __all__ = [
     "LOCAL_ORG_ID",
@@ -52,6 +54,8 @@ class LocalServer:
 
     def __init__(self, store: Store, httpd: ProvenantHTTPServer, api_keys: list[str]) -> None:
         self.store = store
+        self._search_indexer = SearchIndexer(store)
+        self._viewer = httpd.viewer
         self.router = httpd.router
         self._httpd = httpd
         host, port = httpd.server_address[:2]
@@ -69,6 +73,7 @@ class LocalServer:
         self._lock = threading.Lock()
 
     def _start(self) -> None:
+        self._search_indexer.start()
         self._thread.start()
 
     def create_api_key(
@@ -91,6 +96,26 @@ class LocalServer:
         """
         key, _ = self.store.create_api_key(org_name, org_id=org_id)
         return key
+
+    def login_link(self, api_key: Optional[str] = None) -> str:
+        """
+        A one-time link that opens the web viewer logged in (valid for an hour).
+
+        Args:
+            api_key: The key the page uses, so the org it shows (default: ``api_keys[0]``).
+
+        Returns:
+            ``http://HOST:PORT/#login=<token>``; the token is in the fragment, which the
+            browser never sends to the server.
+
+        Raises:
+            RuntimeError: The server was started with ``viewer=False``.
+
+        .. versionadded:: 0.2
+        """
+        if self._viewer is None:
+            raise RuntimeError("this server was started without the viewer")
+        return self._viewer.login_link(self.url, api_key or self.api_keys[0])
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """
@@ -117,6 +142,7 @@ class LocalServer:
         self._httpd.server_close()
         self._httpd.close_connections()
         self._thread.join(timeout=5)
+        self._search_indexer.stop()
         self.store.close()
 
     def __enter__(self) -> LocalServer:
@@ -140,6 +166,7 @@ def start_server(
     port: int = 0,
     api_keys: Optional[Sequence[str]] = None,
     allowed_hosts: Iterable[str] = (),
+    viewer: bool = True,
 ) -> LocalServer:
     """
     Serve the REST contract over the store at ``db_path`` in a background thread.
@@ -153,6 +180,7 @@ def start_server(
         allowed_hosts: ``Host`` names to answer besides loopback names and the bound
             address (``"*"``: any). Other names are refused with 400, so a web page
             cannot reach the server through a name it controls (DNS rebinding).
+        viewer: Serve the web viewer at ``/`` (see :meth:`LocalServer.login_link`).
 
     Returns:
         The running :class:`LocalServer`; call ``stop()`` (or use it as a context
@@ -166,7 +194,9 @@ def start_server(
         keys = [store.create_api_key(key=key)[0] for key in api_keys or ()]
         if not keys:
             keys.append(store.create_api_key()[0])
-        httpd = ProvenantHTTPServer((host, port), Router(store), allowed_hosts)
+        httpd = ProvenantHTTPServer(
+            (host, port), Router(store), allowed_hosts, Viewer() if viewer else None
+        )
     except BaseException:
         store.close()
         raise

@@ -33,7 +33,7 @@ def not_found(what: str = "Not found") -> Reply:
 # -- handlers -----------------------------------------------------------------------------
 
 Conn = sqlite3.Connection
-Handler = Callable[[Conn, str, "list[str]", Mapping[str, str], Any], "tuple[int, Any]"]
+Handler = Callable[[Conn, str, "list[str]", Mapping[str, str], Any], Any]
 
 
 def load_agent(conn: Conn, org_id: str, agent_id: str, missing: str = "Agent not found") -> Any:

@@ -26,6 +26,7 @@ from provenant.server._framing import METHOD, body_length, header_line_is_malfor
 from provenant.server._hosts import HostPolicy
 from provenant.server._lazy import StreamedJson
 from provenant.server._router import MAX_BODY_BYTES, Response, Router
+from provenant.server._viewer import Viewer
 
 __all__ = ["ProvenantHTTPServer"]
 
@@ -82,10 +83,15 @@ class ProvenantHTTPServer(ThreadingHTTPServer):
     request_queue_size = 128
 
     def __init__(
-        self, address: tuple[str, int], router: Router, allowed_hosts: Iterable[str] = ()
+        self,
+        address: tuple[str, int],
+        router: Router,
+        allowed_hosts: Iterable[str] = (),
+        viewer: Optional[Viewer] = None,
     ) -> None:
         self.router = router
         self.hosts = HostPolicy(address[0], allowed_hosts)
+        self.viewer = viewer
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -241,6 +247,10 @@ class _Handler(BaseHTTPRequestHandler):
             body = b""
         else:
             body = self.rfile.read(length) if length else b""
+        viewer = self.server.viewer
+        if viewer is not None and viewer.owns(raw_path):
+            self._send(viewer.handle(self.command, raw_path, self._header_map(), body), head)
+            return
         response = router.handle(
             self.command, raw_path, query, self._header_map(), body, body_length=length
         )
@@ -277,7 +287,15 @@ class _Handler(BaseHTTPRequestHandler):
         if isinstance(response.body, StreamedJson):
             self._send_streamed(response, response.body, head)
             return
-        payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
+        # A bytes body (the viewer's files) goes as it is, with its own Content-Type.
+        body = response.body
+        payload = (
+            body
+            if isinstance(body, bytes)
+            else b""
+            if body is None
+            else json.dumps(body).encode("utf-8")
+        )
         head_bytes = self._head(response, f"Content-Length: {len(payload)}")
         self.wfile.write(head_bytes if head else head_bytes + payload)
 
@@ -287,8 +305,9 @@ class _Handler(BaseHTTPRequestHandler):
             f"HTTP/1.1 {response.status} {reason}",
             f"Server: {self.server_version}",
             f"Date: {_http_date()}",
-            "Content-Type: application/json; charset=utf-8",
         ]
+        if "Content-Type" not in response.headers:
+            lines.append("Content-Type: application/json; charset=utf-8")
         if framing is not None:
             lines.append(framing)
         lines.extend(f"{name}: {value}" for name, value in response.headers.items())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from provenant._version import __version__
+from provenant.server._session_list import SESSION_LIST_QUERY
 
 __all__ = ["build_spec"]
 
@@ -170,9 +171,32 @@ def _schemas() -> dict[str, Any]:
                 "_count": _obj({"sessions": count, "versions": count, "evalRuns": count}),
             }
         ),
+        "AgentStats": _obj(
+            {
+                **agent,
+                "stats": _obj(
+                    {
+                        "sessions": count,
+                        "turns": {"type": "integer"},
+                        "inputTokens": {"type": "integer"},
+                        "outputTokens": {"type": "integer"},
+                        "activeSessions": {"type": "integer"},
+                        "failedSessions": {"type": "integer"},
+                        "lastSessionAt": {**_TIME, "nullable": True},
+                    }
+                ),
+            }
+        ),
         "Session": _obj({**session, "agent": _ref("Agent")}),
         "SessionListItem": _obj(
-            {**session, "agent": _ref("Agent"), "_count": _obj({"turns": count})}
+            {
+                **session,
+                "agent": _ref("Agent"),
+                "_count": _obj({"turns": count}),
+                "_sum": _obj(
+                    {"inputTokens": {"type": "integer"}, "outputTokens": {"type": "integer"}}
+                ),
+            }
         ),
         "SessionDetail": _obj(
             {**session, "agent": _ref("Agent"), "turns": {"type": "array", "items": _ref("Turn")}}
@@ -366,10 +390,11 @@ def build_spec() -> dict[str, Any]:
         "/api/sessions": {
             "get": _op(
                 "listSessions",
-                "Up to 100 sessions, newest first",
+                "Up to 100 sessions, newest first (or as limit, offset, sort and order ask)",
                 "sessions",
                 ("200", _list("SessionListItem")),
-                query=("agentId", "environmentId", "status", "q"),
+                errors=("422",),
+                query=SESSION_LIST_QUERY,
             ),
             "post": _op(
                 "createSession",
@@ -435,6 +460,14 @@ def build_spec() -> dict[str, Any]:
                     path_id=True,
                 ),
             }
+        },
+        "/api/stats/agents": {
+            "get": _op(
+                "agentStats",
+                "Every agent with its session count and token totals (local server only)",
+                "agents",
+                ("200", _list("AgentStats")),
+            )
         },
         "/api/evals/suites": {
             "get": _op(

@@ -64,6 +64,7 @@ from provenant.server._sessions import (
     list_sessions,
     update_session,
 )
+from provenant.server._stats import agent_stats
 from provenant.server._store import Store, now_iso, purge_idempotency
 
 __all__ = ["MAX_BODY_BYTES", "Response", "Router"]
@@ -143,6 +144,7 @@ _ROUTES = (
     _route("DELETE", "/api/sessions/:id", delete_session),
     _route("POST", "/api/sessions/:id/turns", add_turn, "addTurn"),
     _route("POST", "/api/sessions/:id/end", end_session, "endSession"),
+    _route("GET", "/api/stats/agents", agent_stats),
     _route("GET", "/api/evals/suites", list_suites),
     _route("POST", "/api/evals/suites", create_suite, "createSuite"),
     _route("GET", "/api/evals/suites/:id", get_suite),
@@ -432,10 +434,13 @@ class Router:
             try:
                 if not route.write:
                     with self.store.read() as conn:
-                        status, answer = route.handler(conn, org_id, params, query, body)
+                        result = route.handler(conn, org_id, params, query, body)
+                    # A read handler may add response headers (the session list's total).
+                    status, answer = result[0], result[1]
+                    extra = result[2] if len(result) > 2 else {}
                     if streamed(answer):  # lists are read as the answer is sent
                         answer = StreamedJson(answer, self.store.read)
-                    return status, answer, {}, None
+                    return status, answer, extra, None
                 transaction = self.store.write(announced=bool(ticket and ticket[0]))
                 if ticket:
                     ticket[0] = False  # the transaction takes the announcement over

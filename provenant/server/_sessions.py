@@ -18,16 +18,13 @@ from provenant.server._handling import (
 )
 from provenant.server._lazy import PAGE_SQL, Rows, page
 from provenant.server._records import (
-    AGENT_COLUMNS,
-    SESSION_COLUMNS,
     TURN_COLUMNS,
     agent_record,
     session_record,
     turn_record,
 )
+from provenant.server._session_list import list_sessions_page
 from provenant.server._store import new_id, now_iso
-
-_SESSION_LIST_LIMIT = 100
 
 
 def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
@@ -60,36 +57,9 @@ def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
 
 
 def list_sessions(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
-    where = ["s.org_id = ?"]
-    args: list[Any] = [org]
-    for key, column in (
-        ("agentId", "s.agent_id"),
-        ("environmentId", "s.environment_id"),
-        ("status", "s.status"),
-    ):
-        if q.get(key):
-            where.append(f"{column} = ?")
-            args.append(q[key])
-    if q.get("q"):
-        where.append(
-            "EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id AND instr(t.content, ?) > 0)"
-        )
-        args.append(q["q"])
-    rows = conn.execute(
-        f"SELECT {SESSION_COLUMNS}, {AGENT_COLUMNS},"
-        " (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id)"
-        " FROM sessions s JOIN agents a ON a.id = s.agent_id"
-        f" WHERE {' AND '.join(where)} ORDER BY s.started_at DESC, s.seq DESC LIMIT ?",
-        (*args, _SESSION_LIST_LIMIT),
-    ).fetchall()
-    out = []
-    for row in rows:
-        item = session_record(row[:15])
-        item["agent"] = agent_record(row[15:25])
-        item["_count"] = {"turns": row[25]}
-        out.append(item)
-    add_costs(conn, out)
-    return 200, out
+    page, headers = list_sessions_page(conn, org, q)
+    add_costs(conn, page)
+    return (200, page, headers) if headers else (200, page)
 
 
 def get_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:

@@ -29,6 +29,8 @@ import time
 import uuid
 from typing import Any, Iterator, Optional
 
+from provenant.server._session_index import ensure_session_index
+
 __all__ = [
     "LOCAL_ORG_ID",
     "Store",
@@ -287,6 +289,7 @@ class Store:
             self.close()
             raise
         self._writer = conn
+        ensure_session_index(conn)
         self._ensure_local_org()
         if background_checkpoints:
             self._checkpointer = threading.Thread(

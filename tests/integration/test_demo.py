@@ -55,11 +55,14 @@ def _recorded_session(directory: Path, stdout: str) -> dict[str, Any]:
 def test_demo_exits_cleanly_and_prints_the_command_to_see_it_again(
     demo: tuple[subprocess.CompletedProcess[str], Path],
 ) -> None:
-    """The demo exits 0 without a warning and ends with the `provenant sessions show` line."""
+    """The demo exits 0 without a warning and ends saying how to see the session again:
+    `provenant sessions show ID`, then `provenant view` for the web viewer."""
     result, _ = demo
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr
-    assert result.stdout.rstrip().splitlines()[-1].startswith("  provenant sessions show ")
+    last = result.stdout.rstrip().splitlines()[-4:]
+    assert last[1].startswith("  provenant sessions show ")
+    assert last[2:] == ["or in the browser (the web viewer):", "  provenant view"]
 
 
 def test_demo_records_the_conversation_in_the_current_directory_store(
@@ -120,7 +123,7 @@ def test_the_printed_command_shows_the_session_again(
 ) -> None:
     """`provenant sessions show ID`, run where the demo ran, prints the same conversation."""
     result, directory = demo
-    command = result.stdout.rstrip().splitlines()[-1].split()
+    command = result.stdout.rstrip().splitlines()[-3].split()
     assert command[:3] == ["provenant", "sessions", "show"]
     shown = subprocess.run(
         [sys.executable, "-m", "provenant", *command[1:]],
