@@ -132,6 +132,7 @@ def record_tool(
     tool_call_id: Optional[str] = None,
     extra: Optional[Mapping[str, Any]] = None,
     on_worker: Optional[Callable[[], None]] = None,
+    note: bool = True,
 ) -> None:
     """
     Record one tool run as a TOOL turn in the frame's session, in the span of ``frame``.
@@ -149,6 +150,8 @@ def record_tool(
         tool_call_id: The model's id of the call (``metadata.toolCallId``).
         extra: More metadata.
         on_worker: Run on the worker before the turn is built (bookkeeping in order).
+        note: Note the result in the transcript (False: the caller recognises the result
+            sent back by other means, such as its tool call id).
     """
     session = frame[3]
     if not session.sampled:
@@ -165,7 +168,7 @@ def record_tool(
         metadata["error"] = error
     content = error if error is not None and output is None else output
     # Taken now, on the caller's thread: the framework may change the value later.
-    forms = result_forms(output) if output is not None else frozenset()
+    forms = result_forms(output) if note and output is not None else frozenset()
 
     def work() -> list[dict[str, Any]]:
         if on_worker is not None:
