@@ -22,6 +22,10 @@ from provenant import ProvenantClient
 pytest.importorskip("anthropic")
 pytest.importorskip("openai")
 
+# The first test sets up every example's run (a process each, importing provider SDKs and
+# agent frameworks, four at a time): longer than one test on a busy 2-core machine.
+pytestmark = pytest.mark.timeout(300)
+
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLES = (
     "anthropic_quickstart",
@@ -32,6 +36,8 @@ EXAMPLES = (
     "streaming",
     "evaluation_run",
     "threads",
+    "openai_agents_handoff",
+    "langgraph_thread",
 )
 _TIMEOUT_S = 100
 _PARALLEL_RUNS = 4
@@ -259,3 +265,35 @@ def test_evaluation_task_gates_ci_with_the_documented_command(runs: dict[str, Ru
     )
     assert gate.returncode == 0, gate.stderr
     assert "PASS: pass rate 100.0% >= minimum 90.0%" in gate.stdout
+
+
+def test_openai_agents_example_records_the_tool_and_the_handoff(runs: dict[str, Run]) -> None:
+    """Each Agents SDK run is a session: the tool round trip, then the handoff in its span."""
+    weather, refund = runs["openai_agents_handoff"].sessions()
+    for session in (weather, refund):
+        assert session["agent"]["name"] == "Support Desk"
+        assert session["metadata"]["workflowName"] == "Agent workflow"
+        assert session["metadata"]["traceId"].startswith("trace_")
+    assert _roles(weather) == ["SYSTEM", "USER", "ASSISTANT", "TOOL", "ASSISTANT"]
+    assert weather["turns"][3]["metadata"]["span"] == ["Triage", "get_weather"]
+    assert _roles(refund) == ["SYSTEM", "USER", "ASSISTANT", "TOOL", "SYSTEM", "ASSISTANT"]
+    handoff = refund["turns"][3]
+    assert handoff["metadata"]["span"] == ["Triage", "handoff to Refunds"]
+    assert handoff["metadata"]["handoff"] == {"from": "Triage", "to": "Refunds"}
+    assert refund["turns"][5]["metadata"]["span"] == ["Refunds"]
+
+
+def test_langgraph_example_records_one_session_per_thread(runs: dict[str, Run]) -> None:
+    """Three messages on one thread are one session; every message, call and result once."""
+    [session] = runs["langgraph_thread"].sessions()
+    assert session["agent"]["name"] == "Weather Chat"
+    assert session["userId"] == "customer-7"
+    assert session["metadata"]["threadId"] == "chat-7"
+    assert session["status"] == "COMPLETED"
+    assert _roles(session) == ["USER", "ASSISTANT", "TOOL", "ASSISTANT"] * 2 + ["USER", "ASSISTANT"]
+    tools = [t for t in session["turns"] if t["role"] == "TOOL"]
+    assert [t["content"] for t in tools] == [
+        "Sunny and 21 degrees in Paris",
+        "Sunny and 21 degrees in Oslo",
+    ]
+    assert all(t["metadata"]["span"] == ["tools", "get_weather"] for t in tools)
