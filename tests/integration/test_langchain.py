@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any, Callable, Iterator
 
 import openai
@@ -20,6 +21,7 @@ from langgraph.prebuilt import ToolNode, tools_condition
 
 import provenant
 from provenant._fake_provider import FakeProvider, RecordedRequest, Reply, ToolCall
+from provenant._logging import fault_counts
 from provenant.client import ProvenantClient
 from provenant.integrations import langchain as prov_langchain
 from provenant.integrations.langchain import ProvenantCallbackHandler
@@ -394,3 +396,20 @@ def test_a_lone_chat_model_call_is_a_session(handler, fake_provider, recorded):
     (session,) = recorded()
     assert summary(session) == [("USER", "hello"), ("ASSISTANT", "You said: hello")]
     assert session["status"] == "COMPLETED"
+
+
+def test_a_fault_inside_the_handler_is_logged_and_the_run_goes_on(handler, fake_provider, recorded):
+    """Callbacks the handler cannot read are counted and logged, never raised; the next
+    run records as usual."""
+    before = fault_counts()
+    handler.on_chat_model_start(123, [[]], run_id=uuid.uuid4())  # type: ignore[arg-type]
+    handler.on_tool_start(123, "", run_id=uuid.uuid4())  # type: ignore[arg-type]
+    counts = fault_counts()
+    for kind in ("chat-start", "tool-start"):
+        name = f"langchain-{kind}"
+        assert counts.get(name, 0) == before.get(name, 0) + 1
+
+    make_llm("openai", fake_provider).invoke("hello", config={"callbacks": [handler]})
+
+    (session,) = recorded()
+    assert summary(session) == [("USER", "hello"), ("ASSISTANT", "You said: hello")]

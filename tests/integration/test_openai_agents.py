@@ -26,6 +26,7 @@ from agents.tracing import get_trace_provider
 
 import provenant
 from provenant._fake_provider import FakeProvider, RecordedRequest, Reply, ToolCall
+from provenant._logging import fault_counts
 from provenant.client import ProvenantClient
 from provenant.integrations import openai_agents
 from provenant.integrations.openai_agents import ProvenantTracingProcessor
@@ -196,8 +197,9 @@ def test_trace_id_workflow_name_and_group_are_in_the_session_metadata(
     assert session["metadata"]["traceId"] == "trace_" + "a" * 32
 
 
+@pytest.mark.parametrize("mode", ["run", "run_streamed"])
 def test_a_run_joins_the_active_session(
-    processor, oai, fake_provider, provenant_client, recorded, h
+    mode, processor, oai, fake_provider, provenant_client, recorded, h
 ):
     """Inside provenant.session() two runs record into that session, under its span path."""
     fake_provider.script(Reply(text="One"), Reply(text="Two"))
@@ -205,8 +207,8 @@ def test_a_run_joins_the_active_session(
 
     async def body() -> None:
         with provenant_client.session("My app", user_id="u1"):
-            await Runner.run(agent, "first")
-            await Runner.run(agent, "second")
+            await run(mode, agent, "first")
+            await run(mode, agent, "second")
 
     h.scenario(body, oai)
 
@@ -418,3 +420,69 @@ def test_odd_tool_output_is_recorded_safely(processor, oai, fake_provider, recor
     tool = next(t for t in session["turns"] if t["role"] == "TOOL")
     assert "Odd thing" in json.dumps(tool["content"])
     assert [row[0] for row in summary(session)] == ["USER", "ASSISTANT", "TOOL", "ASSISTANT"]
+
+
+def test_agents_tools_and_model_calls_are_exported_as_one_span_tree(
+    spans, provenant_server, provenant_api_key, oai, fake_provider, h
+):
+    """With OpenTelemetry export on, the run is one tree: the session, its agents, their
+    model calls and tools, and the handoff."""
+    client = ProvenantClient(
+        base_url=provenant_server.url, api_key=provenant_api_key, otel=spans.provider
+    )
+    provider: Any = get_trace_provider()
+    before = list(provider._multi_processor._processors)
+    set_trace_processors([ProvenantTracingProcessor(provenant=client)])
+    try:
+        script_tool_then_handoff(fake_provider)
+        agent = agents_pair(oai)
+        h.scenario(lambda: Runner.run(agent, "Weather in Paris? Then refund me."), oai)
+    finally:
+        set_trace_processors(before)
+        client.shutdown(10)
+
+    by_id = {span.context.span_id: span for span in spans.all()}
+    root = spans.named("invoke_agent Triage")
+
+    def path(span: Any) -> list[str]:
+        names = []
+        while span.parent is not None:
+            span = by_id[span.parent.span_id]
+            names.append(span.name)
+        return names[::-1]
+
+    assert root.parent is None
+    assert {span.context.trace_id for span in spans.all()} == {root.context.trace_id}
+    assert sorted((span.name, tuple(path(span))) for span in spans.all()) == [
+        ("Refunds", ("invoke_agent Triage",)),
+        ("Triage", ("invoke_agent Triage",)),
+        ("chat", ("invoke_agent Triage", "Refunds")),
+        ("chat", ("invoke_agent Triage", "Triage")),
+        ("chat", ("invoke_agent Triage", "Triage")),
+        ("execute_tool get_weather", ("invoke_agent Triage", "Triage")),
+        ("handoff", ("invoke_agent Triage", "Triage")),
+        ("invoke_agent Triage", ()),
+    ]
+
+
+def test_a_fault_inside_the_processor_is_logged_and_the_run_goes_on(
+    processor, oai, fake_provider, recorded, h, caplog
+):
+    """Events the processor cannot read are counted and logged on the provenant logger,
+    never raised to the SDK; the next run records as usual."""
+    before = fault_counts()
+    processor.on_trace_start(None)  # type: ignore[arg-type]
+    processor.on_span_start(None)  # type: ignore[arg-type]
+    processor.on_span_end(None)  # type: ignore[arg-type]
+    processor.on_trace_end(None)  # type: ignore[arg-type]
+    counts = fault_counts()
+    for kind in ("trace-start", "span-start", "span-end", "trace-end"):
+        name = f"openai-agents-{kind}"
+        assert counts.get(name, 0) == before.get(name, 0) + 1
+    fake_provider.script(Reply(text="Hello"))
+
+    result = h.scenario(lambda: Runner.run(agents_pair(oai), "Hi"), oai)
+
+    assert result.final_output == "Hello"
+    (session,) = recorded()
+    assert summary(session) == [("USER", "Hi", ["Triage"]), ("ASSISTANT", "Hello", ["Triage"])]
