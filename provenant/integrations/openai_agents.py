@@ -164,10 +164,11 @@ def _end_status(error: Optional[BaseException]) -> str:
 class _Run:
     """One Agents SDK trace: the session it records into, opened at its first span."""
 
-    __slots__ = ("baseline", "frame", "joined", "owned", "session", "trace")
+    __slots__ = ("baseline", "frame", "joined", "lock", "owned", "session", "trace")
 
     def __init__(self, trace: Trace, joined: Optional[Frame]) -> None:
         self.trace = trace
+        self.lock = threading.Lock()
         self.joined = joined  # the provenant frame current where the trace started
         self.baseline = sys.exc_info()[1]
         self.session: Optional[Session] = None
@@ -324,7 +325,8 @@ class ProvenantTracingProcessor(TracingProcessor):
             node = self._nodes.get(parent_id) if parent_id is not None else None
         if node is not None:
             return node.frame
-        return self._open(run, span)
+        with run.lock:  # spans of one trace may start on several threads at once
+            return self._open(run, span)
 
     def _start(self, span: AgentsSpan[Any]) -> None:
         with self._lock:
