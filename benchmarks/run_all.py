@@ -24,6 +24,7 @@ _ORDER = (
     "bench_otel.py",
     "bench_frameworks.py",
     "server_throughput.py",
+    "server_memory.py",
 )
 
 

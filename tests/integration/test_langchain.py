@@ -8,6 +8,8 @@ from typing import Any, Callable, Iterator
 
 import openai
 import pytest
+
+pytest.importorskip("langchain_core")  # Python >= 3.10 (see pyproject.toml)
 from langchain_anthropic import ChatAnthropic
 from langchain_anthropic import _client_utils as anthropic_clients
 from langchain_core.messages import AIMessage

@@ -8,6 +8,8 @@ from typing import Any, Iterator
 
 import openai
 import pytest
+
+pytest.importorskip("agents")  # Python >= 3.10 (see pyproject.toml)
 from agents import (
     Agent,
     GuardrailFunctionOutput,
