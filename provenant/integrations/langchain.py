@@ -35,7 +35,7 @@ import collections
 import contextlib
 import threading
 import weakref
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, cast
 from uuid import UUID
 
@@ -48,7 +48,6 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in the t
         "pip install 'provenant-sdk[langchain]'"
     ) from exc
 
-from provenant._logging import log_fault
 from provenant.integrations import _suppress
 from provenant.integrations._framework import (
     child_frame,
@@ -61,78 +60,27 @@ from provenant.integrations._framework import (
     root_frame,
 )
 from provenant.integrations._langchain_read import api_for
+from provenant.integrations._langchain_runs import (
+    RunNode,
+    RunRoot,
+    end_status,
+    error_text,
+    fault,
+    is_interrupt,
+    is_span,
+    run_name,
+)
 from provenant.tracing._arguments import check_session_arguments
 from provenant.tracing._context import Frame, get_frame, reset_current, set_frame
 
 if TYPE_CHECKING:
     from provenant.client import ProvenantClient
-    from provenant.integrations._call import LlmCall
     from provenant.tracing._session import Session
-    from provenant.tracing._span import Span
 
 __all__ = ["ProvenantCallbackHandler", "install", "uninstall"]
 
 # Thread sessions kept open at once: past this many, the least recently used is ended.
 _MAX_THREADS = 1024
-
-
-def _is_interrupt(error: BaseException) -> bool:
-    """LangGraph's control flow (an interrupt, a command to the parent graph) is not a failure."""
-    return any(cls.__name__ == "GraphBubbleUp" for cls in type(error).__mro__)
-
-
-def _end_status(error: Optional[BaseException]) -> str:
-    if error is None or _is_interrupt(error):
-        return "COMPLETED"
-    if isinstance(error, GeneratorExit) or type(error).__name__ == "CancelledError":
-        return "CANCELLED"
-    return "FAILED"
-
-
-def _error_text(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
-
-
-class _Root:
-    """The session an invocation records into and whether it ends it."""
-
-    __slots__ = ("owned", "session", "thread_id")
-
-    def __init__(self, session: Session, owned: bool, thread_id: Optional[str]) -> None:
-        self.session = session
-        self.owned = owned  # ended when the invocation ends
-        self.thread_id = thread_id
-
-
-class _Node:
-    """One LangChain run as recorded."""
-
-    __slots__ = (
-        "call",
-        "first_token_ms",
-        "frame",
-        "name",
-        "root",
-        "span",
-        "started_ms",
-        "suppress_token",
-        "token",
-        "tool_call_id",
-        "tool_input",
-    )
-
-    def __init__(self, frame: Frame, span: Optional[Span], name: str) -> None:
-        self.frame = frame
-        self.span = span
-        self.name = name
-        self.started_ms = now_ms()
-        self.root: Optional[_Root] = None
-        self.call: Optional[LlmCall] = None
-        self.first_token_ms: Optional[float] = None
-        self.token: Optional[Token[Any]] = None
-        self.suppress_token: Optional[Token[bool]] = None
-        self.tool_call_id: Optional[str] = None
-        self.tool_input: Any = None
 
 
 class ProvenantCallbackHandler(BaseCallbackHandler):
@@ -192,7 +140,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             "tags": list(tags) if tags else None,
         }
         self._lock = threading.Lock()
-        self._nodes: dict[UUID, _Node] = {}
+        self._nodes: dict[UUID, RunNode] = {}
         self._skipped: dict[UUID, Optional[UUID]] = {}  # run id -> its parent's (no span)
         self._threads: collections.OrderedDict[str, Session] = collections.OrderedDict()
         # Per session: the tool call ids whose results a tool run recorded (read by the
@@ -230,7 +178,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
 
     # -- where a run records ------------------------------------------------------------
 
-    def _parent(self, parent_run_id: Optional[UUID]) -> Optional[_Node]:
+    def _parent(self, parent_run_id: Optional[UUID]) -> Optional[RunNode]:
         with self._lock:
             while parent_run_id is not None and parent_run_id in self._skipped:
                 parent_run_id = self._skipped[parent_run_id]
@@ -238,14 +186,14 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
 
     def _open_root(
         self, name: str, metadata: Optional[Mapping[str, Any]]
-    ) -> Optional[tuple[Frame, _Root, bool]]:
+    ) -> Optional[tuple[Frame, RunRoot, bool]]:
         """A run with no recorded parent: ``(parent frame, root, joined)`` or ``None``."""
         joined = get_frame()
         if joined is not None:
             session = joined[3]
             if not session.sampled:
                 return None
-            return joined, _Root(session, False, None), True
+            return joined, RunRoot(session, False, None), True
         thread = metadata.get("thread_id") if metadata else None
         thread_id = str(thread) if isinstance(thread, (str, int)) else None
         if thread_id is not None:
@@ -253,7 +201,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
                 kept = self._threads.get(thread_id)
                 if kept is not None and not kept.ended:
                     self._threads.move_to_end(thread_id)
-                    return root_frame(kept), _Root(kept, False, thread_id), False
+                    return root_frame(kept), RunRoot(kept, False, thread_id), False
         tracer = recorder(self._provenant)._tracer
         agent = self._agent_id or tracer.settings.agent_id or name
         extra: dict[str, Any] = {"framework": "langchain", "runName": name}
@@ -263,7 +211,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         if opened is None:
             return None
         if thread_id is None:
-            return root_frame(opened), _Root(opened, True, None), False
+            return root_frame(opened), RunRoot(opened, True, None), False
         evicted: Optional[Session] = None
         with self._lock:
             self._threads[thread_id] = opened
@@ -272,7 +220,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         if evicted is not None:
             self._forget(evicted)
             evicted.end()
-        return root_frame(opened), _Root(opened, False, thread_id), False
+        return root_frame(opened), RunRoot(opened, False, thread_id), False
 
     def _begin(
         self,
@@ -284,10 +232,10 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         attributes: Optional[Mapping[str, Any]] = None,
         *,
         own_span: bool = True,
-    ) -> Optional[_Node]:
+    ) -> Optional[RunNode]:
         """Map a run under its parent; a root run opens or joins its session."""
         parent = self._parent(parent_run_id)
-        root: Optional[_Root] = None
+        root: Optional[RunRoot] = None
         if parent is not None:
             parent_frame = parent.frame
             joined = False
@@ -302,13 +250,13 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             frame, span = child_frame(parent_frame, name, kind, attributes)
         else:
             frame, span = parent_frame, None
-        node = _Node(frame, span, name)
+        node = RunNode(frame, span, name)
         node.root = root
         with self._lock:
             self._nodes[run_id] = node
         return node
 
-    def _finish(self, run_id: UUID, error: Optional[BaseException] = None) -> Optional[_Node]:
+    def _finish(self, run_id: UUID, error: Optional[BaseException] = None) -> Optional[RunNode]:
         """Forget a run, end its span, and end the session it owns."""
         with self._lock:
             node = self._nodes.pop(run_id, None)
@@ -319,11 +267,11 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             with contextlib.suppress(ValueError):  # ended in another context than begun
                 reset_current(node.token)
         _suppress.restore(node.suppress_token)
-        failed = error is not None and not _is_interrupt(error)
+        failed = error is not None and not is_interrupt(error)
         end_span(node.span, error=error if failed else None)
         root = node.root
         if root is not None:
-            status = _end_status(error)
+            status = end_status(error)
             if root.owned:
                 self._forget(root.session)
                 root.session.end(status)
@@ -346,30 +294,30 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """A chain, a graph or a graph node starts: a span (nodes and named chains)."""
         try:
-            name = _run_name(serialized, kwargs, "chain")
+            name = run_name(serialized, kwargs, "chain")
             if parent_run_id is not None:
                 parent = self._parent(parent_run_id)
-                if parent is not None and not _is_span(name, tags, metadata, parent.name):
+                if parent is not None and not is_span(name, tags, metadata, parent.name):
                     with self._lock:
                         self._skipped[run_id] = parent_run_id
                     return
             self._begin(run_id, parent_run_id, name, "step", metadata)
         except Exception as exc:
-            _fault("chain-start", exc)
+            fault("chain-start", exc)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """A chain ends (an invocation that opened its session ends it)."""
         try:
             self._finish(run_id)
         except Exception as exc:
-            _fault("chain-end", exc)
+            fault("chain-end", exc)
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """A chain raised: its span errs; an invocation's session ends ``FAILED``."""
         try:
             self._finish(run_id, error)
         except Exception as exc:
-            _fault("chain-error", exc)
+            fault("chain-error", exc)
 
     # -- chat models ----------------------------------------------------------------------
 
@@ -389,7 +337,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             prompt = list(messages[0]) if messages else []
             self._begin_model(run_id, parent_run_id, serialized, metadata, kwargs, messages=prompt)
         except Exception as exc:
-            _fault("chat-start", exc)
+            fault("chat-start", exc)
 
     def on_llm_start(
         self,
@@ -407,7 +355,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             prompt = list(prompts[:1])
             self._begin_model(run_id, parent_run_id, serialized, metadata, kwargs, prompts=prompt)
         except Exception as exc:
-            _fault("llm-start", exc)
+            fault("llm-start", exc)
 
     def _begin_model(
         self,
@@ -418,7 +366,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         kwargs: Mapping[str, Any],
         **request: Any,
     ) -> None:
-        name = _run_name(serialized, kwargs, "chat_model")
+        name = run_name(serialized, kwargs, "chat_model")
         node = self._begin(run_id, parent_run_id, name, "llm", metadata, own_span=False)
         if node is None:
             return
@@ -462,7 +410,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
 
             node.call.succeed(lambda: read_reply(response), stream_metadata=stream)
         except Exception as exc:
-            _fault("llm-end", exc)
+            fault("llm-end", exc)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """The model call raised: an empty ASSISTANT turn with ``metadata.error``."""
@@ -471,7 +419,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             if node is not None and node.call is not None:
                 node.call.fail(error)
         except Exception as exc:
-            _fault("llm-error", exc)
+            fault("llm-error", exc)
 
     # -- tools ----------------------------------------------------------------------------
 
@@ -489,7 +437,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
     ) -> None:
         """A tool starts: a span, current while it runs (what it records joins it)."""
         try:
-            name = _run_name(serialized, kwargs, "tool")
+            name = run_name(serialized, kwargs, "tool")
             node = self._begin(run_id, parent_run_id, name, "tool", metadata, {"tool_name": name})
             if node is None:
                 return
@@ -498,7 +446,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             node.tool_call_id = call_id if isinstance(call_id, str) else None
             node.token = set_frame(node.frame)
         except Exception as exc:
-            _fault("tool-start", exc)
+            fault("tool-start", exc)
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """The tool returned: a TOOL turn with its input and output."""
@@ -509,7 +457,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
                 self._record_tool(node, output, None)
             self._finish(run_id)
         except Exception as exc:
-            _fault("tool-end", exc)
+            fault("tool-end", exc)
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """The tool raised: a TOOL turn with the error (the error goes on unchanged)."""
@@ -520,9 +468,9 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
                 self._record_tool(node, None, error)
             self._finish(run_id, error)
         except Exception as exc:
-            _fault("tool-error", exc)
+            fault("tool-error", exc)
 
-    def _record_tool(self, node: _Node, output: Any, error: Optional[BaseException]) -> None:
+    def _record_tool(self, node: RunNode, output: Any, error: Optional[BaseException]) -> None:
         call_id = node.tool_call_id
         content = output
         if output is not None and type(output).__name__ in ("ToolMessage", "Command"):
@@ -543,48 +491,11 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             node.tool_input,
             content,
             latency_ms=round(now_ms() - node.started_ms),
-            error=_error_text(error) if error is not None else None,
+            error=error_text(error) if error is not None else None,
             tool_call_id=call_id,
             on_worker=on_worker,
             note=call_id is None,
         )
-
-
-def _run_name(
-    serialized: Optional[Mapping[str, Any]], kwargs: Mapping[str, Any], default: str
-) -> str:
-    name = kwargs.get("name")
-    if isinstance(name, str) and name:
-        return name
-    if serialized:
-        name = serialized.get("name")
-        if isinstance(name, str) and name:
-            return name
-        ids = serialized.get("id")
-        if isinstance(ids, list) and ids and isinstance(ids[-1], str):
-            return ids[-1]
-    return default
-
-
-def _is_span(
-    name: str, tags: Optional[list[str]], metadata: Optional[Mapping[str, Any]], parent: str
-) -> bool:
-    """Which chains are spans: inside a LangGraph graph its nodes only (not the runnables
-    each node is made of, one of which may bear its name); elsewhere every chain that
-    LangChain does not mark hidden."""
-    if tags and "langsmith:hidden" in tags:
-        return False
-    if metadata and "langgraph_node" in metadata:
-        return name == metadata.get("langgraph_node") and name != parent
-    return True
-
-
-def _fault(kind: str, exc: BaseException) -> None:
-    log_fault(
-        f"langchain-{kind}",
-        f"could not record a LangChain event ({kind}); the run goes on",
-        exc,
-    )
 
 
 # -- the process-wide switch ----------------------------------------------------------------

@@ -30,7 +30,6 @@ Requires the ``openai-agents`` extra: ``pip install 'provenant-sdk[openai-agents
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import sys
 import threading
@@ -58,8 +57,17 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in the t
 
 from provenant._logging import log_fault
 from provenant.integrations import _suppress
-from provenant.integrations._call import ApiSpec, LlmCall
-from provenant.integrations._extract import ReplyInfo, parse_arguments
+from provenant.integrations._agents_spans import (
+    GENERATION,
+    SpanFailure,
+    describe,
+    end_model_call,
+    end_status,
+    mcp_metadata,
+    new_exception,
+)
+from provenant.integrations._call import LlmCall
+from provenant.integrations._extract import parse_arguments
 from provenant.integrations._framework import (
     child_frame,
     end_span,
@@ -70,7 +78,6 @@ from provenant.integrations._framework import (
     recorder,
     root_frame,
 )
-from provenant.integrations._openai_extract import read_chat_request, read_response
 from provenant.integrations.openai import RESPONSES
 from provenant.tracing._arguments import check_session_arguments
 from provenant.tracing._context import Frame, get_frame, reset_current, set_frame
@@ -84,81 +91,6 @@ if TYPE_CHECKING:
     from provenant.tracing._span import Span
 
 __all__ = ["ProvenantTracingProcessor", "install", "uninstall"]
-
-
-def _read_generation_reply(data: Any) -> ReplyInfo:
-    """A chat-format generation (``GenerationSpanData``: LiteLLM and Chat Completions models)."""
-    texts: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for message in data.output or ():
-        if not isinstance(message, Mapping):
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            texts.append(content)
-        for call in message.get("tool_calls") or ():
-            function = call.get("function") or {} if isinstance(call, Mapping) else {}
-            calls.append(
-                {
-                    "id": call.get("id") if isinstance(call, Mapping) else None,
-                    "name": function.get("name"),
-                    "arguments": parse_arguments(function.get("arguments")),
-                }
-            )
-    usage = data.usage or {}
-    return ReplyInfo(
-        text="".join(texts),
-        tool_calls=calls,
-        model=data.model,
-        input_tokens=usage.get("input_tokens"),
-        output_tokens=usage.get("output_tokens"),
-    )
-
-
-# Chat Completions and LiteLLM models report a generation span in the chat format.
-_GENERATION = ApiSpec(
-    provider="openai",
-    name="chat",
-    read_request=read_chat_request,
-    read_reply=_read_generation_reply,
-    make_accumulator=lambda hide: None,
-    request_id_header="x-request-id",
-)
-
-
-def _usage_reply(usage: Any) -> ReplyInfo:
-    """A reply known only by its usage (the SDK keeps no content: sensitive data off)."""
-    usage = usage if isinstance(usage, Mapping) else {}
-    return ReplyInfo(
-        input_tokens=usage.get("input_tokens"), output_tokens=usage.get("output_tokens")
-    )
-
-
-class _Failure(Exception):
-    """A failure the SDK reported on a span without the exception itself."""
-
-    def __init__(self, error: Any) -> None:
-        message = error.get("message") if isinstance(error, Mapping) else None
-        data = error.get("data") if isinstance(error, Mapping) else None
-        detail = data.get("error") if isinstance(data, Mapping) else None
-        text = str(message or "error")
-        super().__init__(f"{text}: {detail}" if detail else text)
-        self.message = str(self)
-
-
-def _new_exception(baseline: Optional[BaseException]) -> Optional[BaseException]:
-    """The exception propagating now (a span or trace ended by it), unless it was already
-    being handled when that span started (then it is not this span's)."""
-    current = sys.exc_info()[1]
-    return None if current is None or current is baseline else current
-
-
-def _end_status(error: Optional[BaseException]) -> str:
-    if error is None:
-        return "COMPLETED"
-    if isinstance(error, GeneratorExit) or type(error).__name__ == "CancelledError":
-        return "CANCELLED"
-    return "FAILED"
 
 
 class _Run:
@@ -266,7 +198,7 @@ class ProvenantTracingProcessor(TracingProcessor):
                 run = self._runs.pop(trace.trace_id, None)
             if run is None or run.session is None or not run.owned:
                 return
-            run.session.end(_end_status(_new_exception(run.baseline)))
+            run.session.end(end_status(new_exception(run.baseline)))
         except Exception as exc:
             _fault("trace-end", exc)
 
@@ -344,13 +276,13 @@ class ProvenantTracingProcessor(TracingProcessor):
         node: _Node
         if isinstance(data, (ResponseSpanData, GenerationSpanData)):
             name = "response" if isinstance(data, ResponseSpanData) else "generation"
-            api = RESPONSES if isinstance(data, ResponseSpanData) else _GENERATION
+            api = RESPONSES if isinstance(data, ResponseSpanData) else GENERATION
             node = _Node(parent, None)
             node.call = model_call(parent, api, name=name)
             # The OpenAI client underneath (if instrumented) must not record it again.
             node.suppress_token = _suppress.suppress()
         else:
-            name, kind, attributes = _describe(data)
+            name, kind, attributes = describe(data)
             frame, our_span = child_frame(parent, name, kind, attributes)
             node = _Node(frame, our_span)
             if kind in ("tool", "step"):
@@ -383,9 +315,9 @@ class ProvenantTracingProcessor(TracingProcessor):
         latency_ms = round(now_ms() - node.started_ms)
         call = node.call
         if call is not None:
-            _end_model_call(call, data, error, _new_exception(node.baseline))
+            end_model_call(call, data, error, new_exception(node.baseline))
             return
-        failure = _Failure(error) if error is not None else None
+        failure = SpanFailure(error) if error is not None else None
         if isinstance(data, FunctionSpanData):
             record_tool(
                 node.frame,
@@ -394,7 +326,7 @@ class ProvenantTracingProcessor(TracingProcessor):
                 data.output,
                 latency_ms=latency_ms,
                 error=str(failure) if failure is not None else None,
-                extra=_mcp(data),
+                extra=mcp_metadata(data),
             )
         elif isinstance(data, HandoffSpanData):
             _record_handoff(node, data, latency_ms)
@@ -411,24 +343,6 @@ class ProvenantTracingProcessor(TracingProcessor):
             recorder(self._provenant).flush()
         except Exception as exc:
             _fault("flush", exc)
-
-
-def _describe(data: Any) -> tuple[str, str, dict[str, Any]]:
-    """The provenant span of an Agents SDK span: ``(name, kind, attributes)``."""
-    if isinstance(data, AgentSpanData):
-        return data.name, "agent", {"agent": data.name}
-    if isinstance(data, FunctionSpanData):
-        return data.name, "tool", {"tool_name": data.name}
-    if isinstance(data, HandoffSpanData):
-        return "handoff", "step", {"from_agent": data.from_agent}
-    if isinstance(data, GuardrailSpanData):
-        return f"guardrail {data.name}", "step", {"guardrail": data.name}
-    name = getattr(data, "name", None)
-    return (name if isinstance(name, str) and name else str(data.type)), "step", {}
-
-
-def _mcp(data: FunctionSpanData) -> Optional[dict[str, Any]]:
-    return {"mcp": data.mcp_data} if data.mcp_data else None
 
 
 def _record_handoff(node: _Node, data: HandoffSpanData, latency_ms: int) -> None:
@@ -451,29 +365,6 @@ def _record_handoff(node: _Node, data: HandoffSpanData, latency_ms: int) -> None
         latency_ms=latency_ms,
         extra={"handoff": {"from": data.from_agent, "to": target}},
     )
-
-
-def _end_model_call(call: LlmCall, data: Any, error: Any, raised: Optional[BaseException]) -> None:
-    """Give the model call its request and reply (or failure): its turns follow."""
-    if isinstance(data, ResponseSpanData):
-        response = data.response
-        call.kwargs = {
-            "model": getattr(response, "model", None),
-            "input": data.input if data.input is not None else [],
-            "instructions": getattr(response, "instructions", None),
-        }
-        reply: Any = (
-            functools.partial(read_response, response)
-            if response is not None
-            else _usage_reply(data.usage)
-        )
-    else:
-        call.kwargs = {"model": data.model, "messages": list(data.input or ())}
-        reply = functools.partial(_read_generation_reply, data)
-    if error is not None or raised is not None:
-        call.fail(raised if raised is not None else _Failure(error))
-    else:
-        call.succeed(reply)
 
 
 def _reset(token: Token[Any]) -> None:
