@@ -59,7 +59,7 @@ from provenant.integrations._framework import (
     recorder,
     root_frame,
 )
-from provenant.integrations._langchain_read import api_for
+from provenant.integrations._langchain_read import api_for, read_reply
 from provenant.integrations._langchain_runs import (
     RunNode,
     RunRoot,
@@ -406,8 +406,6 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
                     "stream": True,
                     "timeToFirstTokenMs": round(node.first_token_ms - node.started_ms),
                 }
-            from provenant.integrations._langchain_read import read_reply
-
             node.call.succeed(lambda: read_reply(response), stream_metadata=stream)
         except Exception as exc:
             fault("llm-end", exc)
