@@ -84,16 +84,18 @@ def _tool_call(request: RecordedRequest, question: str) -> Optional[ToolCall]:
             continue
         name, required = _tool_of(tool)
         topic = name.split("_")[-1]
-        if topic in question.lower() and required:
+        handoff = name.startswith("transfer_to_")  # an Agents SDK handoff: no arguments
+        if topic in question.lower() and (required or handoff):
             words = re.findall(r"[\w-]+", question)
-            return ToolCall(name, {required[0]: words[-1] if words else ""})
+            arguments = {required[0]: words[-1] if words else ""} if required else {}
+            return ToolCall(name, arguments)
     return None
 
 
 def examples_model(request: RecordedRequest) -> Reply:
     """Answer one request of an example, the way a cooperative model would."""
     result = _tool_result_text(request)
-    if result is not None:
+    if result is not None and not result.startswith('{"assistant"'):  # not a handoff's
         return Reply(text=f"Here is what I found: {result}")
     question = last_user_text(request)
     call = _tool_call(request, question)

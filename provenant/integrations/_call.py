@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Optional, Un
 from provenant._cost import price_reply
 from provenant._logging import log_fault
 from provenant.integrations._extract import ReplyInfo, RequestInfo
+from provenant.integrations._suppress import provider_recording_suppressed
 from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._resume import seed_resumed
 from provenant.tracing._transcript import NormalizedMessage, last_assistant_index
@@ -182,6 +183,8 @@ class LlmCall:
         Returns ``None`` when nothing is recorded (tracing disabled, session unsampled).
         Raises on a fault of ours: the caller then calls the provider untraced.
         """
+        if provider_recording_suppressed():  # recorded above this client (a framework)
+            return None
         tracer = integration.recorder()._tracer
         if not tracer.enabled:
             return None

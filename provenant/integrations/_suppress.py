@@ -9,7 +9,8 @@ Two kinds of code record an LLM call above the provider client:
   call with what the framework knows, while the provider client it calls underneath may
   be instrumented process-wide.
 
-Each wraps the call it records in :func:`suppress_provider_recording`; every provider
+Each wraps the call it records in :func:`suppress_provider_recording` (or, where the call
+starts and ends in two callbacks, :func:`suppress` and :func:`restore`); every provider
 wrapper checks :func:`provider_recording_suppressed` first and, when set, calls the
 provider untouched. The flag is a :class:`contextvars.ContextVar`, so it follows asyncio
 tasks and never leaks into a concurrent call on another thread or task.
@@ -19,9 +20,14 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import Iterator
+from typing import Iterator, Optional
 
-__all__ = ["provider_recording_suppressed", "suppress_provider_recording"]
+__all__ = [
+    "provider_recording_suppressed",
+    "restore",
+    "suppress",
+    "suppress_provider_recording",
+]
 
 _SUPPRESSED: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "provenant_provider_recording_suppressed", default=False
@@ -58,6 +64,11 @@ def suppress() -> contextvars.Token[bool]:
     return _SUPPRESSED.set(True)
 
 
-def restore(token: contextvars.Token[bool]) -> None:
-    """Undo :func:`suppress`."""
-    _SUPPRESSED.reset(token)
+def restore(token: Optional[contextvars.Token[bool]]) -> None:
+    """Undo :func:`suppress`; a token made in another context is dropped (never raises)."""
+    if token is None:
+        return
+    # A framework may end a model call in another context than the one it began it in
+    # (a LangChain stream closed elsewhere); that context holds nothing of ours to undo.
+    with contextlib.suppress(ValueError):
+        _SUPPRESSED.reset(token)

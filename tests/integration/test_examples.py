@@ -22,6 +22,10 @@ from provenant import ProvenantClient
 pytest.importorskip("anthropic")
 pytest.importorskip("openai")
 
+# The first test sets up every example's run (a process each, importing provider SDKs and
+# agent frameworks, four at a time): longer than one test on a busy 2-core machine.
+pytestmark = pytest.mark.timeout(300)
+
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLES = (
     "anthropic_quickstart",
@@ -37,7 +41,19 @@ EXAMPLES = (
     *(["litellm_quickstart"] if sys.version_info >= (3, 10) else []),
 )
 # The examples of packages the dev extra installs only on newer Pythons.
-_NEEDS_NEWER_PYTHON = {"google_genai_quickstart", "litellm_quickstart"}
+_NEEDS_NEWER_PYTHON = {
+    "google_genai_quickstart",
+    "litellm_quickstart",
+    "openai_agents_handoff",
+    "langgraph_thread",
+}
+# The agent frameworks' examples (the frameworks need Python >= 3.10).
+FRAMEWORK_EXAMPLES = ("openai_agents_handoff", "langgraph_thread")
+if sys.version_info >= (3, 10):
+    EXAMPLES += FRAMEWORK_EXAMPLES
+needs_frameworks = pytest.mark.skipif(
+    sys.version_info < (3, 10), reason="the agent frameworks need Python >= 3.10"
+)
 # LiteLLM leaves its own event loop and sockets open at exit (it does so without the
 # SDK too): the interpreter's "unclosed" ResourceWarnings about them are its, not ours.
 _LITELLM_EXIT_NOISE = ("Exception ignored in", "Traceback", "File ", "_warn(", "ResourceWarning")
@@ -325,3 +341,37 @@ def test_litellm_quickstart_records_both_calls_once(runs: dict[str, Run]) -> Non
     for reply in _assistant_turns(session):
         assert reply["metadata"]["provider"] == "openai"
         assert reply["metadata"]["gateway"] == "litellm"
+
+
+@needs_frameworks
+def test_openai_agents_example_records_the_tool_and_the_handoff(runs: dict[str, Run]) -> None:
+    """Each Agents SDK run is a session: the tool round trip, then the handoff in its span."""
+    weather, refund = runs["openai_agents_handoff"].sessions()
+    for session in (weather, refund):
+        assert session["agent"]["name"] == "Support Desk"
+        assert session["metadata"]["workflowName"] == "Agent workflow"
+        assert session["metadata"]["traceId"].startswith("trace_")
+    assert _roles(weather) == ["SYSTEM", "USER", "ASSISTANT", "TOOL", "ASSISTANT"]
+    assert weather["turns"][3]["metadata"]["span"] == ["Triage", "get_weather"]
+    assert _roles(refund) == ["SYSTEM", "USER", "ASSISTANT", "TOOL", "SYSTEM", "ASSISTANT"]
+    handoff = refund["turns"][3]
+    assert handoff["metadata"]["span"] == ["Triage", "handoff to Refunds"]
+    assert handoff["metadata"]["handoff"] == {"from": "Triage", "to": "Refunds"}
+    assert refund["turns"][5]["metadata"]["span"] == ["Refunds"]
+
+
+@needs_frameworks
+def test_langgraph_example_records_one_session_per_thread(runs: dict[str, Run]) -> None:
+    """Three messages on one thread are one session; every message, call and result once."""
+    [session] = runs["langgraph_thread"].sessions()
+    assert session["agent"]["name"] == "Weather Chat"
+    assert session["userId"] == "customer-7"
+    assert session["metadata"]["threadId"] == "chat-7"
+    assert session["status"] == "COMPLETED"
+    assert _roles(session) == ["USER", "ASSISTANT", "TOOL", "ASSISTANT"] * 2 + ["USER", "ASSISTANT"]
+    tools = [t for t in session["turns"] if t["role"] == "TOOL"]
+    assert [t["content"] for t in tools] == [
+        "Sunny and 21 degrees in Paris",
+        "Sunny and 21 degrees in Oslo",
+    ]
+    assert all(t["metadata"]["span"] == ["tools", "get_weather"] for t in tools)
