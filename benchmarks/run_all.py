@@ -22,6 +22,7 @@ _ORDER = (
     "bench_delivery.py",
     "bench_memory.py",
     "bench_otel.py",
+    "bench_cost.py",
     "server_throughput.py",
     "server_memory.py",
 )
