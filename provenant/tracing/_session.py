@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from provenant.tracing._tracer import Tracer
     from provenant.tracing._transcript import Transcript
 
-__all__ = ["Session"]
+__all__ = ["Session", "exit_status"]
 
 _ID_WAIT_S = 5.0
 _PARENT_WAIT_S = 2.0
@@ -50,12 +50,22 @@ _SPAN_STATUS = {"COMPLETED": "ok", "FAILED": "error", "CANCELLED": "cancelled"}
 _transcript_lock = threading.Lock()
 
 
-def _exit_status(exc_type: Optional[type[BaseException]]) -> Optional[str]:
-    if exc_type is None:
+def exit_status(error: Optional[BaseException]) -> Optional[str]:
+    """
+    The status a session or span ends with when ``error`` ended its block or call.
+
+    Only an :class:`Exception` is a failure. ``sys.exit(0)`` or ``sys.exit()`` is a
+    normal end (``None``: the status set before, ``COMPLETED`` by default); another exit
+    code fails; ``KeyboardInterrupt``, a cancelled task, a closed generator and any other
+    :class:`BaseException` cancel.
+    """
+    if error is None:
         return None
-    if exc_type.__name__ == "CancelledError" or issubclass(exc_type, GeneratorExit):
-        return "CANCELLED"
-    return "FAILED"
+    if isinstance(error, Exception):
+        return "FAILED"
+    if isinstance(error, SystemExit):
+        return None if error.code in (0, None) else "FAILED"
+    return "CANCELLED"
 
 
 class Session:
@@ -397,7 +407,7 @@ class Session:
         if root is not None and root._observers:
             notify_enter(root._observers, root)
 
-    def _exit(self, exc_type: Optional[type[BaseException]]) -> None:
+    def _exit(self, exc: Optional[BaseException]) -> None:
         if not self._tracer.enabled:
             return
         entered = get_current()
@@ -407,9 +417,9 @@ class Session:
         if observers and left and entered is not None and entered.kind == "session":
             notify_exit(observers, entered)
         if owner is not None:
-            failed = _exit_status(exc_type)
-            if failed is not None:
-                owner._status = failed
+            ended = exit_status(exc)
+            if ended is not None:
+                owner._status = ended
             owner.end()
 
     def _joins(self, outer: Session) -> bool:
@@ -427,7 +437,7 @@ class Session:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        self._exit(exc_type)
+        self._exit(exc)
 
     async def __aenter__(self) -> Session:
         return self._enter()
@@ -438,7 +448,7 @@ class Session:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        self._exit(exc_type)
+        self._exit(exc)
 
     # -- turns ------------------------------------------------------------------------
 
