@@ -17,7 +17,6 @@ the host application: it enqueues events for a background exporter.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import urllib.parse
@@ -40,6 +39,7 @@ from provenant.backends import Backend, open_backend
 from provenant.config import Settings, resolve_settings
 from provenant.errors import ClientClosedError, EvalTimeoutError
 from provenant.tracing._arguments import check_session_arguments
+from provenant.tracing._ids import is_uuid as is_uuid
 
 if TYPE_CHECKING:
     from provenant.evals import EvalReport, ScorersArg, Task
@@ -51,9 +51,6 @@ __all__ = ["ProvenantClient"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
 _TURN_ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
 _SESSION_END_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 _TERMINAL_RUN_STATUSES = ("COMPLETED", "FAILED")
@@ -75,11 +72,6 @@ _RESULT_KEYS = {
     "error": "error",
     "metadata": "metadata",
 }
-
-
-def is_uuid(value: str) -> bool:
-    """Tell whether ``value`` is written as a UUID (an id rather than an agent name)."""
-    return bool(_UUID_RE.match(value))
 
 
 def _listed(value: Any) -> Any:

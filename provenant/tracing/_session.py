@@ -14,6 +14,7 @@ end) and hands them to the client's exporter.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
@@ -44,10 +45,19 @@ if TYPE_CHECKING:
 __all__ = ["Session", "exit_status"]
 
 _ID_WAIT_S = 5.0
-_PARENT_WAIT_S = 2.0
 _END_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 _SPAN_STATUS = {"COMPLETED": "ok", "FAILED": "error", "CANCELLED": "cancelled"}
 _transcript_lock = threading.Lock()
+
+
+def _fresh_lock_in_child() -> None:
+    # A thread of the parent may have held the lock at the fork: the child's is new.
+    global _transcript_lock
+    _transcript_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def exit_status(error: Optional[BaseException]) -> Optional[str]:
@@ -202,18 +212,23 @@ class Session:
 
     def wait_for_id(self, timeout: float) -> Optional[str]:
         """The server's id, waiting at most ``timeout`` seconds for the background create."""
-        server_id = self._server_id
-        if server_id is not None or not self._started or not self._awaiting_create:
-            return server_id
+        created = self._creation()
+        if created is not None:
+            created.wait(timeout)
+        return self._server_id
+
+    def _creation(self) -> Optional[threading.Event]:
+        """The event set when the background create ends, or ``None`` when there is
+        nothing to wait for (the id is known, the create failed or was never sent)."""
+        if self._server_id is not None or not self._started or not self._awaiting_create:
+            return None
         # The event is made only when someone waits (most sessions never ask), and the
         # answer is checked again after publishing it: see _mark_created for the order.
         with self._lock:
             created = self._created
             if created is None:
                 created = self._created = threading.Event()
-        if self._awaiting_create:
-            created.wait(timeout)
-        return self._server_id
+        return created if self._awaiting_create else None
 
     @property
     def usage(self) -> dict[str, int]:
@@ -316,9 +331,8 @@ class Session:
         parent = self.parent
         if parent is not None:
             meta.setdefault("parentSessionExternalId", parent.external_id)
-            # Same client: the parent's create went first on this worker. Another client's
-            # parent may still be on its way: wait for it, briefly (the worker's time only).
-            parent_id = parent.wait_for_id(_PARENT_WAIT_S)
+            # The exporter waited (bounded) for the parent's create before asking.
+            parent_id = parent.server_id
             if parent_id is not None:
                 meta.setdefault("parentSessionId", parent_id)
         body["metadata"] = meta

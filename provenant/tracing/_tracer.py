@@ -60,7 +60,7 @@ class Tracer:
         if self.enabled and settings.deliver_to_provenant:
             from provenant.tracing._exporter import Exporter
 
-            self._exporter = Exporter(settings, client._agent_ids, client._agent_ids_lock)
+            self._exporter = Exporter(settings, client._agent_ids)
 
     def _add_otel_observer(self) -> None:
         try:
