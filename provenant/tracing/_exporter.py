@@ -49,6 +49,7 @@ from provenant.errors import (
     TransportError,
 )
 from provenant.tracing._ids import is_uuid, new_key
+from provenant.tracing._payload import safe_text
 
 if TYPE_CHECKING:
     from provenant.backends import Backend
@@ -541,7 +542,8 @@ class Exporter:
             if cached is not None:
                 return cached
             lookup = _Event("agent", event.session, {})
-            answer = self._send(lookup, "/api/agents/get-or-create", {"name": agent}, count=False)
+            body = {"name": safe_text(agent)}
+            answer = self._send(lookup, "/api/agents/get-or-create", body, count=False)
             agent_id = str(answer["id"])
             # A dict's get and set are atomic: the cache is shared with the client, whose
             # lock a worker never takes (a fork could leave it held in the child).

@@ -30,7 +30,7 @@ from provenant.tracing._context import (
     span_of,
 )
 from provenant.tracing._ids import new_id
-from provenant.tracing._payload import to_jsonable
+from provenant.tracing._payload import safe_text, to_jsonable
 from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
 from provenant.tracing._transcript import result_forms
 from provenant.tracing._turns import ROLES, turn_body, wire_count, wire_tool_calls
@@ -320,13 +320,17 @@ class Session:
 
     def create_body(self, metadata: Optional[dict[str, Any]]) -> dict[str, Any]:
         """The body of ``POST /api/sessions`` without ``agentId`` (built by the worker)."""
-        body: dict[str, Any] = {"externalId": self.external_id, "tags": self.tags}
+        # The caller's text, as UTF-8 can carry it (a lone surrogate is escaped).
+        body: dict[str, Any] = {
+            "externalId": safe_text(self.external_id),
+            "tags": [safe_text(tag) for tag in self.tags],
+        }
         if self.user_id is not None:
-            body["userId"] = self.user_id
+            body["userId"] = safe_text(self.user_id)
         if self.agent_version_id is not None:
-            body["agentVersionId"] = self.agent_version_id
+            body["agentVersionId"] = safe_text(self.agent_version_id)
         if self.environment_id is not None:
-            body["environmentId"] = self.environment_id
+            body["environmentId"] = safe_text(self.environment_id)
         meta = dict(metadata) if metadata else {}
         parent = self.parent
         if parent is not None:
