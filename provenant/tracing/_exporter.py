@@ -44,6 +44,7 @@ from provenant.backends.http import HttpBackend
 from provenant.errors import (
     APIError,
     AuthenticationError,
+    ConfigurationError,
     RateLimitError,
     ServerError,
     TransportError,
@@ -95,6 +96,7 @@ _DROP_REASONS = {
     "queue_full_oldest": "the queue was full (max_queue_size; on_queue_full='drop_oldest')",
     "queue_full_timeout": "the queue stayed full (on_queue_full='block', queue_block_timeout)",
     "no_worker": "no exporter thread could be started",
+    "destination_unavailable": "the destination could not be opened (the error is logged)",
     "internal_error": "a fault of the SDK",
     "record_failed": "a fault of the SDK building a call's turns",
 }
@@ -582,7 +584,11 @@ class Exporter:
         ``answer=False``: nobody reads the answer (turns, ends), so an HTTP backend does
         not decode it.
         """
-        backend = self._get_backend()
+        try:
+            backend = self._get_backend()
+        except ConfigurationError as exc:  # the embedded store cannot be opened: say why
+            log_fault("exporter-destination", str(exc), level=logging.ERROR)
+            raise _Dropped("destination_unavailable") from None
         quiet = None if answer else self._http
         # Over the network the worker lets go of its gate; the embedded store's writes are
         # short and must not be cut by a fork (SQLite holds process-wide mutexes meanwhile).
