@@ -8,6 +8,7 @@ from typing import Any
 import anthropic
 import pytest
 from provider_compat import is_provider_stream
+from provider_errors import assert_same_provider_error, record_created_errors
 
 import provenant
 from provenant._fake_provider import FakeProvider, Reply, ToolCall
@@ -333,10 +334,12 @@ def test_beta_messages_and_parse_are_recorded_once(
 
 @pytest.mark.parametrize("streamed", [False, True])
 def test_provider_error_is_reraised_unchanged_and_recorded(
-    mode, client, streamed, fake_provider, recorded, h
+    mode, client, streamed, fake_provider, recorded, h, monkeypatch
 ):
-    """A 500 raises the same exception as without instrumentation and ends the session FAILED."""
+    """A 500 raises the provider's own exception, as without instrumentation, and ends the
+    session FAILED."""
     raw_client = make_client(mode, fake_provider)
+    created = record_created_errors(monkeypatch, type(client), type(raw_client))
     fake_provider.script(
         Reply(status=500, error_message="boom"), Reply(status=500, error_message="boom")
     )
@@ -354,8 +357,9 @@ def test_provider_error_is_reraised_unchanged_and_recorded(
         return await failure(client), await failure(raw_client)
 
     ours, theirs = h.scenario(body, client, raw_client)
-    assert type(ours) is type(theirs) is anthropic.InternalServerError
-    assert str(ours) == str(theirs)
+    assert type(ours) is anthropic.InternalServerError
+    assert_same_provider_error(ours, theirs)
+    created.assert_raised_as_created(ours)
     [session] = recorded()
     assert session["status"] == "FAILED"
     reply = h.assistant_turns(session)[0]
@@ -385,8 +389,7 @@ def test_timeout_raises_what_the_provider_raises(
         return await failure(client), await failure(raw_client)
 
     ours, theirs = h.scenario(body, client, raw_client)
-    assert type(ours) is type(theirs)
-    assert str(ours) == str(theirs)
+    assert_same_provider_error(ours, theirs)
     [session] = recorded()
     assert h.assistant_turns(session)[0]["metadata"]["error"]["type"] == "APITimeoutError"
 
@@ -524,9 +527,13 @@ def test_raw_response_keeps_working_and_is_recorded(client, recorded, h):
     assert reply["content"] == message.content[0].text == "You said: raw"
 
 
-def test_error_event_mid_stream_is_reraised_and_recorded(mode, client, fake_provider, recorded, h):
-    """An error event mid-stream raises as without the SDK; the partial reply is recorded failed."""
+def test_error_event_mid_stream_is_reraised_and_recorded(
+    mode, client, fake_provider, recorded, h, monkeypatch
+):
+    """An error event mid-stream raises the provider's own exception, as without the SDK; the
+    partial reply is recorded failed."""
     raw_client = make_client(mode, fake_provider)
+    created = record_created_errors(monkeypatch, type(client), type(raw_client))
     broken = Reply(text="partial answer here", stream_error_after=4, error_message="Overloaded")
     fake_provider.script(broken, broken)
 
@@ -548,8 +555,8 @@ def test_error_event_mid_stream_is_reraised_and_recorded(mode, client, fake_prov
         return await failure(client), await failure(raw_client)
 
     (ours, ours_seen), (theirs, theirs_seen) = h.scenario(body, client, raw_client)
-    assert type(ours) is type(theirs)
-    assert str(ours) == str(theirs)
+    assert_same_provider_error(ours, theirs)
+    created.assert_raised_as_created(ours)
     assert ours_seen == theirs_seen
     [session] = recorded()
     assert session["status"] == "FAILED"

@@ -19,6 +19,7 @@ import pytest
 from fault_proxy import FaultProxy
 from provider_clients import anthropic_client, closed_after_test
 from provider_compat import is_provider_stream
+from provider_errors import assert_same_provider_error, record_created_errors
 
 import provenant
 from provenant import _logging
@@ -184,6 +185,7 @@ def test_a_fault_reading_replies_never_changes_what_the_caller_gets(
     client = provenant.instrument(
         anthropic_client(fake_provider), provenant=provenant_client, agent_id="Faulty Bot"
     )
+    created = record_created_errors(monkeypatch, anthropic.Anthropic)
     # What reads a reply's content, a stream's chunks, and a provider error.
     monkeypatch.setattr(_anthropic_extract, "_assistant", _boom)
     monkeypatch.setattr(_anthropic_extract.StreamAccumulator, "observe", _boom)
@@ -209,8 +211,8 @@ def test_a_fault_reading_replies_never_changes_what_the_caller_gets(
             fake_provider.script(Reply(status=500, error_message="provider down"))
             with pytest.raises(anthropic.InternalServerError) as error:
                 client.messages.create(model=MODEL, max_tokens=9, messages=_messages("e"))
-            assert type(error.value) is type(raw_error.value)
-            assert str(error.value) == str(raw_error.value)
+            assert_same_provider_error(error.value, raw_error.value)
+            created.assert_raised_as_created(error.value)
             assert error.value.status_code == 500
         provenant_client.flush(10)
     lines = [r.getMessage() for r in caplog.records if r.name == "provenant"]
