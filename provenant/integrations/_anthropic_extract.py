@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional
 
 from provenant.integrations._extract import (
+    MessageCopies,
     ReplyInfo,
     RequestInfo,
     copy_messages,
@@ -88,13 +89,15 @@ def _user(content: Any) -> list[NormalizedMessage]:
     return messages
 
 
-def snapshot_request(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+def snapshot_request(
+    kwargs: Mapping[str, Any], copies: Optional[MessageCopies] = None
+) -> dict[str, Any]:
     """What :func:`read_request` reads of ``messages.create(**kwargs)`` (model, system,
     messages), copied on the caller's thread: the request as it was sent."""
     return {
         "model": kwargs.get("model"),
         "system": copy_parts(kwargs.get("system")),
-        "messages": copy_messages(kwargs.get("messages")),
+        "messages": copy_messages(kwargs.get("messages"), copies=copies),
     }
 
 

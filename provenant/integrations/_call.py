@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import time
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Optional, Union
 
 from provenant._cost import price_reply
 from provenant._logging import log_fault
-from provenant.integrations._extract import ReplyInfo, RequestInfo, copy_request
+from provenant.integrations._extract import MessageCopies, ReplyInfo, RequestInfo, copy_request
 from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._resume import seed_resumed
 from provenant.tracing._session import exit_status
@@ -43,11 +44,13 @@ class ApiSpec:
         read_reply: The provider's reply object -> ``ReplyInfo``.
         make_accumulator: ``(hide_usage_chunk) ->`` a stream accumulator.
         request_id_header: The response header carrying the provider's request id.
-        snapshot_request: ``kwargs -> dict``, run on the caller's thread before the call:
-            a copy of exactly the keyword arguments ``read_request`` reads, their message
-            dicts and lists copied (``copy_tree``), so that what the caller changes after
-            the call is not what gets recorded. Name the provider's own; the default
-            copies every keyword argument so.
+        snapshot_request: ``(kwargs, copies=None) -> dict``, run on the caller's thread
+            before the call: a copy of exactly the keyword arguments ``read_request``
+            reads, their message dicts and lists copied (``copy_messages``), so that what
+            the caller changes after the call is not what gets recorded. ``copies`` (the
+            session's :class:`MessageCopies`, given when the function takes it) lets
+            messages unchanged since the session's last call keep their copies. Name the
+            provider's own; the default copies every keyword argument.
     """
 
     provider: str
@@ -56,7 +59,16 @@ class ApiSpec:
     read_reply: Callable[[Any], ReplyInfo]
     make_accumulator: Callable[[bool], Any]
     request_id_header: str
-    snapshot_request: Callable[[Mapping[str, Any]], dict[str, Any]] = copy_request
+    snapshot_request: Callable[..., dict[str, Any]] = copy_request
+    # Whether snapshot_request takes the session's message copies (decided once).
+    takes_copies: bool = dataclasses.field(init=False, default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            takes = "copies" in inspect.signature(self.snapshot_request).parameters
+        except (TypeError, ValueError):
+            takes = False
+        object.__setattr__(self, "takes_copies", takes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,7 +197,16 @@ class LlmCall:
                 if owned:
                     session.end()
                 return None
-            snapshot = api.snapshot_request(kwargs)
+            if api.takes_copies:
+                # A session's calls resend its history: unchanged messages keep their
+                # copies. Single-call sessions share their tracer's.
+                holder: Any = tracer if owned else session
+                copies = holder._message_copies
+                if copies is None:
+                    copies = holder._message_copies = MessageCopies()
+                snapshot = api.snapshot_request(kwargs, copies=copies)
+            else:
+                snapshot = api.snapshot_request(kwargs)
             # Frames are immutable tuples: the span path is read from it by the worker.
             frame = None if owned else get_frame()
             span: Optional[Span] = None

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 from provenant.tracing._transcript import NormalizedMessage
 
 __all__ = [
+    "MessageCopies",
     "ReplyInfo",
     "RequestInfo",
     "copy_messages",
@@ -122,24 +123,90 @@ def copy_parts(parts: Any) -> Any:
     return copied
 
 
-def copy_messages(messages: Any, parts_keys: tuple[str, ...] = ("content",)) -> Any:
+def _copy_message(message: dict[str, Any], parts_keys: tuple[str, ...]) -> dict[str, Any]:
+    copied = dict(message)
+    for key in parts_keys:
+        parts = copied.get(key)
+        if type(parts) is list or type(parts) is tuple:
+            copied[key] = copy_parts(parts)
+    return copied
+
+
+def _same(copy: Any, message: Any) -> bool:
+    try:
+        return bool(copy == message)
+    except Exception:  # an odd object's __eq__: copy again
+        return False
+
+
+class MessageCopies:
+    """
+    The copies one session made of its last request's messages, reused by its next
+    request for each message that is the same object and still equal to its copy.
+
+    A chat API resends the whole history on each call: comparing a message with its copy
+    (``==``, in C, sharing the text and data) costs a fraction of copying it again, so only
+    the new and the changed messages are copied. The copies are never changed, so one
+    serves every snapshot that holds it.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: dict[int, tuple[Any, tuple[str, ...], Any]] = {}
+
+    def copy(self, messages: Sequence[Any], parts_keys: tuple[str, ...]) -> list[Any]:
+        """:func:`copy_messages` of ``messages``, reusing the last call's copies."""
+        last = self._last
+        current: dict[int, tuple[Any, tuple[str, ...], Any]] = {}
+        copied = []
+        for message in messages:
+            if type(message) is not dict:
+                copied.append(message)
+                continue
+            for key in parts_keys:
+                kind = type(message.get(key))
+                if kind is list or kind is tuple:
+                    break
+            else:  # text only: a copy of the dict costs less than looking it up
+                copied.append(dict(message))
+                continue
+            ident = id(message)
+            kept = last.get(ident)
+            if (
+                kept is not None
+                and kept[0] is message
+                and kept[1] == parts_keys
+                and _same(kept[2], message)
+            ):
+                copy = kept[2]
+            else:
+                copy = _copy_message(message, parts_keys)
+            current[ident] = (message, parts_keys, copy)  # the message kept: ids unique
+            copied.append(copy)
+        self._last = current  # only this request's messages are kept
+        return copied
+
+
+def copy_messages(
+    messages: Any,
+    parts_keys: tuple[str, ...] = ("content",),
+    copies: Optional[MessageCopies] = None,
+) -> Any:
     """
     A request's messages as sent: the list and each message's dict copied, and the values
     under ``parts_keys`` (content parts, OpenAI tool calls) copied with :func:`copy_parts`.
-    Message objects that are not dicts (pydantic models) are shared.
+    Message objects that are not dicts (pydantic models) are shared. With ``copies`` (the
+    session's), a message unchanged since the session's last request keeps its copy.
     """
     if type(messages) is not list and type(messages) is not tuple:
         return messages
-    copied = []
-    for message in messages:
-        if type(message) is dict:
-            message = dict(message)
-            for key in parts_keys:
-                parts = message.get(key)
-                if type(parts) is list or type(parts) is tuple:
-                    message[key] = copy_parts(parts)
-        copied.append(message)
-    return copied
+    if copies is not None:
+        return copies.copy(messages, parts_keys)
+    return [
+        _copy_message(message, parts_keys) if type(message) is dict else message
+        for message in messages
+    ]
 
 
 def copy_request(kwargs: Mapping[str, Any]) -> dict[str, Any]:

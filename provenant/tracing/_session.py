@@ -111,6 +111,7 @@ class Session:
         "_input_tokens",
         "_latency_ms",
         "_lock",
+        "_message_copies",
         "_observers",
         "_output_tokens",
         "_server_id",
@@ -173,6 +174,8 @@ class Session:
         self._latency_ms = 0
         self._turns = 0
         self._transcript: Optional[Transcript] = None
+        # The integrations' copies of this session's last request's messages.
+        self._message_copies: Any = None
         # Deferred records enqueued (by callers) and run or dropped (by the worker), and
         # the event a reader of usage waits on meanwhile (made only when someone waits).
         self._deferred = 0

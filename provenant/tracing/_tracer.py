@@ -53,6 +53,8 @@ class Tracer:
         self.capture_content = settings.capture_content
         self._client = client
         self._observers: list[Any] = []
+        # The integrations' copies of the last single-call session's request messages.
+        self._message_copies: Any = None
         self._exporter: Optional[Exporter] = None
         if self.enabled and settings.otel:
             # First: a missing extra raises before any worker thread is started.

@@ -115,3 +115,33 @@ def test_messages_changed_after_the_call_are_recorded_as_sent(
         assert contents["SYSTEM"] == "Be brief."
     assert contents["ASSISTANT"] == "A cat."
     assert [turn["role"] for turn in stored["turns"]].count("USER") == 1
+
+
+def test_a_conversation_changed_between_and_after_calls_is_recorded_as_sent(
+    fake_provider: FakeProvider, provenant_client: ProvenantClient, recorded: Any
+) -> None:
+    """A session resending its history (its unchanged messages copied once): each call's
+    USER turns are what that call sent, whatever the app edits after it."""
+    client = _anthropic(fake_provider, provenant_client)
+    fake_provider.script(Reply(text="A cat."), Reply(text="Grey."), Reply(text="Yes."))
+    first = {"role": "user", "content": [{"type": "text", "text": "What is this?"}, dict(IMAGE)]}
+    history: list[dict[str, Any]] = [first]
+    with provenant_client.session("Bot") as session, worker_held(session):
+        client.messages.create(model="m", max_tokens=9, messages=history)
+        history.append({"role": "assistant", "content": "A cat."})
+        second = {"role": "user", "content": [{"type": "text", "text": "What colour?"}]}
+        history.append(second)
+        client.messages.create(model="m", max_tokens=9, messages=history)
+        second["content"][0]["text"] = "(edited after the second call)"
+        first["content"].pop()  # the image dropped from the history before the third call
+        history.append({"role": "assistant", "content": "Grey."})
+        history.append({"role": "user", "content": "Is it?"})
+        client.messages.create(model="m", max_tokens=9, messages=history)
+        history[-1]["content"] = "(edited after the third call)"
+    client.close()
+    [stored] = recorded()
+    users = [turn["content"] for turn in stored["turns"] if turn["role"] == "USER"]
+    assert users[0][1]["type"] == "image"  # the first call sent the image
+    assert users[1] == "What colour?"  # edited after the second call: the third sent that
+    assert users[-1] == "Is it?"
+    assert "(edited after the third call)" not in users
