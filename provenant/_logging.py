@@ -9,6 +9,7 @@ call costs one log line a minute and a counter, never a line per call.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Optional
@@ -23,12 +24,23 @@ _last_logged: dict[str, float] = {}
 _counts: dict[str, int] = {}
 
 
+def _fresh_lock_in_child() -> None:
+    # A thread of the parent may have held the lock at the fork: the child's is new.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock_in_child)
+
+
 def log_fault(
     kind: str,
     message: str,
     exc: Optional[BaseException] = None,
     *,
     level: int = logging.WARNING,
+    note_repeats: bool = True,
 ) -> None:
     """
     Count a fault and log it, at most once per ``kind`` per minute.
@@ -38,6 +50,8 @@ def log_fault(
         message: What happened, for the log line.
         exc: The exception caught, if any; its traceback is logged with the line.
         level: The logging level of the line.
+        note_repeats: Add "(seen N times)" to a line after the first; off when the
+            message counts for itself.
     """
     try:
         now = time.monotonic()
@@ -48,7 +62,7 @@ def log_fault(
                 return
             _last_logged[kind] = now
             repeats = _counts[kind]
-        suffix = f" (seen {repeats} times)" if repeats > 1 else ""
+        suffix = f" (seen {repeats} times)" if repeats > 1 and note_repeats else ""
         logger.log(level, "provenant: %s%s", message, suffix, exc_info=exc)
     except Exception:  # pragma: no cover - logging must never raise into the host
         pass

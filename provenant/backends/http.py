@@ -24,6 +24,11 @@ the backend's repr, of any log line or of any exception message.
 from __future__ import annotations
 
 import builtins
+
+# socket.getaddrinfo() and TLS encode the host name with the "idna" codec, whose first
+# use imports it: imported here, so that a background thread connecting never imports
+# (a fork during an import leaves the child's next import of that module locked).
+import encodings.idna  # noqa: F401
 import json
 import logging
 import os

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import time
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Optional, Union
 
 from provenant._cost import price_reply
 from provenant._logging import log_fault
-from provenant.integrations._extract import ReplyInfo, RequestInfo
+from provenant.integrations._extract import MessageCopies, ReplyInfo, RequestInfo, copy_request
 from provenant.integrations._suppress import provider_recording_suppressed
 from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._resume import seed_resumed
+from provenant.tracing._session import exit_status
 from provenant.tracing._transcript import NormalizedMessage, last_assistant_index
 from provenant.tracing._turns import recorded_content
 
@@ -39,12 +41,19 @@ class ApiSpec:
     Args:
         provider: ``"anthropic"`` or ``"openai"``.
         name: A short name of the API (``"messages"``, ``"chat"``, ``"responses"``).
-        read_request: ``(kwargs, stream=) -> RequestInfo``.
+        read_request: ``(snapshot, stream=) -> RequestInfo``, run on the worker.
         read_reply: The provider's reply object -> ``ReplyInfo``.
         make_accumulator: ``(hide_usage_chunk) ->`` a stream accumulator.
         request_id_header: The response header carrying the provider's request id.
         read_error: The provider's exception -> ``ReplyInfo`` (what it tells of the
             call: LiteLLM's names the provider and model); ``None``: its request id.
+        snapshot_request: ``(kwargs, copies=None) -> dict``, run on the caller's thread
+            before the call: a copy of exactly the keyword arguments ``read_request``
+            reads, their message dicts and lists copied (``copy_messages``), so that what
+            the caller changes after the call is not what gets recorded. ``copies`` (the
+            session's :class:`MessageCopies`, given when the function takes it) lets
+            messages unchanged since the session's last call keep their copies. Name the
+            provider's own; the default copies every keyword argument.
     """
 
     provider: str
@@ -54,6 +63,16 @@ class ApiSpec:
     make_accumulator: Callable[[bool], Any]
     request_id_header: str
     read_error: Optional[Callable[[BaseException], ReplyInfo]] = None
+    snapshot_request: Callable[..., dict[str, Any]] = copy_request
+    # Whether snapshot_request takes the session's message copies (decided once).
+    takes_copies: bool = dataclasses.field(init=False, default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        try:
+            takes = "copies" in inspect.signature(self.snapshot_request).parameters
+        except (TypeError, ValueError):
+            takes = False
+        object.__setattr__(self, "takes_copies", takes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,12 +120,6 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
 def _trailing(messages: list[NormalizedMessage]) -> list[NormalizedMessage]:
     """The messages after the last assistant message: one call's own new input."""
     return messages[last_assistant_index(messages) + 1 :]
-
-
-def _snapshot(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The request as sent: a copy of the kwargs and of their lists (``messages``, ``input``,
-    ``system`` blocks), so that a caller appending to its history later changes nothing."""
-    return {k: (list(v) if type(v) is list else v) for k, v in kwargs.items()}
 
 
 ReplySource = Union[ReplyInfo, Callable[[], ReplyInfo]]
@@ -194,7 +207,16 @@ class LlmCall:
                 if owned:
                     session.end()
                 return None
-            snapshot = _snapshot(kwargs)
+            if api.takes_copies:
+                # A session's calls resend its history: unchanged messages keep their
+                # copies. Single-call sessions share their tracer's.
+                holder: Any = tracer if owned else session
+                copies = holder._message_copies
+                if copies is None:
+                    copies = holder._message_copies = MessageCopies()
+                snapshot = api.snapshot_request(kwargs, copies=copies)
+            else:
+                snapshot = api.snapshot_request(kwargs)
             # Frames are immutable tuples: the span path is read from it by the worker.
             frame = None if owned else get_frame()
             span: Optional[Span] = None
@@ -270,7 +292,7 @@ class LlmCall:
             record_fault("record-reply", exc)
         finally:
             if self.owned:
-                self.session.end("FAILED" if error is not None else "COMPLETED")
+                self.session.end(exit_status(error) or "COMPLETED")
 
     def fail(self, exc: BaseException) -> None:
         """Record the provider's exception as an empty ASSISTANT turn with ``metadata.error``."""

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from provenant.tracing._transcript import NormalizedMessage
 
 __all__ = [
+    "MessageCopies",
     "ReplyInfo",
     "RequestInfo",
+    "copy_messages",
+    "copy_parts",
+    "copy_request",
+    "copy_tree",
     "field",
     "items_of",
     "normalise_parts",
@@ -73,6 +78,145 @@ class ReplyInfo:
     request_id: Optional[str] = None
     # The provider that answered, when a gateway (LiteLLM) chose it.
     provider: Optional[str] = None
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def copy_tree(value: Any, depth: int = 4) -> Any:
+    """
+    A copy of the plain dicts and lists (tuples become lists) in ``value``, ``depth``
+    levels down; text, numbers and other objects are shared, not copied.
+
+    A request is read into turns later, on the exporter's worker: its snapshot, taken on
+    the caller's thread, copies what the turns are read from, so that a message changed
+    or a part dropped after the call (a large image removed from the history) does not
+    change what is recorded as sent.
+    """
+    kind = type(value)
+    if kind is dict:
+        out = dict(value)
+        if depth > 0:
+            for key, item in value.items():
+                if type(item) in _CONTAINERS:  # a value replaced in place: the size is kept
+                    out[key] = copy_tree(item, depth - 1)
+        return out
+    if kind is list or kind is tuple:
+        if depth <= 0:
+            return list(value)
+        return [copy_tree(item, depth - 1) if type(item) in _CONTAINERS else item for item in value]
+    return value
+
+
+def copy_parts(parts: Any) -> Any:
+    """
+    A message's content as sent: its list and each part's dict copied, with the dicts and
+    lists a part holds (an image's source, a tool call's input, a tool result's parts)
+    copied one level further; text as it is (nothing to copy).
+    """
+    if type(parts) is not list and type(parts) is not tuple:
+        return parts
+    copied = []
+    for part in parts:
+        if type(part) is dict:
+            part = dict(part)
+            for key, item in part.items():
+                if type(item) in _CONTAINERS:
+                    part[key] = copy_tree(item, 1)
+        copied.append(part)
+    return copied
+
+
+def _copy_message(message: dict[str, Any], parts_keys: tuple[str, ...]) -> dict[str, Any]:
+    copied = dict(message)
+    for key in parts_keys:
+        parts = copied.get(key)
+        if type(parts) is list or type(parts) is tuple:
+            copied[key] = copy_parts(parts)
+    return copied
+
+
+def _same(copy: Any, message: Any) -> bool:
+    try:
+        return bool(copy == message)
+    except Exception:  # an odd object's __eq__: copy again
+        return False
+
+
+class MessageCopies:
+    """
+    The copies one session made of its last request's messages, reused by its next
+    request for each message that is the same object and still equal to its copy.
+
+    A chat API resends the whole history on each call: comparing a message with its copy
+    (``==``, in C, sharing the text and data) costs a fraction of copying it again, so only
+    the new and the changed messages are copied. The copies are never changed, so one
+    serves every snapshot that holds it.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: dict[int, tuple[Any, tuple[str, ...], Any]] = {}
+
+    def copy(self, messages: Sequence[Any], parts_keys: tuple[str, ...]) -> list[Any]:
+        """:func:`copy_messages` of ``messages``, reusing the last call's copies."""
+        last = self._last
+        current: dict[int, tuple[Any, tuple[str, ...], Any]] = {}
+        copied = []
+        for message in messages:
+            if type(message) is not dict:
+                copied.append(message)
+                continue
+            for key in parts_keys:
+                kind = type(message.get(key))
+                if kind is list or kind is tuple:
+                    break
+            else:  # text only: a copy of the dict costs less than looking it up
+                copied.append(dict(message))
+                continue
+            ident = id(message)
+            kept = last.get(ident)
+            if (
+                kept is not None
+                and kept[0] is message
+                and kept[1] == parts_keys
+                and _same(kept[2], message)
+            ):
+                copy = kept[2]
+            else:
+                copy = _copy_message(message, parts_keys)
+            current[ident] = (message, parts_keys, copy)  # the message kept: ids unique
+            copied.append(copy)
+        self._last = current  # only this request's messages are kept
+        return copied
+
+
+def copy_messages(
+    messages: Any,
+    parts_keys: tuple[str, ...] = ("content",),
+    copies: Optional[MessageCopies] = None,
+) -> Any:
+    """
+    A request's messages as sent: the list and each message's dict copied, and the values
+    under ``parts_keys`` (content parts, OpenAI tool calls) copied with :func:`copy_parts`.
+    Message objects that are not dicts (pydantic models) are shared. With ``copies`` (the
+    session's), a message unchanged since the session's last request keeps its copy.
+    """
+    if type(messages) is not list and type(messages) is not tuple:
+        return messages
+    if copies is not None:
+        return copies.copy(messages, parts_keys)
+    return [
+        _copy_message(message, parts_keys) if type(message) is dict else message
+        for message in messages
+    ]
+
+
+def copy_request(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Every keyword argument of a call, copied with :func:`copy_tree`: the snapshot of an
+    API that names no snapshot of its own (one that copies only what it reads is cheaper)."""
+    return {key: copy_tree(value) for key, value in kwargs.items()}
 
 
 def items_of(value: Any) -> Sequence[Any]:

@@ -39,6 +39,7 @@ CHAT = ApiSpec(
         hide_usage_chunk=hide_usage_chunk
     ),
     request_id_header="x-request-id",
+    snapshot_request=extract.snapshot_chat_request,
 )
 
 RESPONSES = ApiSpec(
@@ -48,6 +49,7 @@ RESPONSES = ApiSpec(
     read_reply=extract.read_response,
     make_accumulator=lambda hide_usage_chunk: extract.ResponsesStreamAccumulator(),
     request_id_header="x-request-id",
+    snapshot_request=extract.snapshot_responses_request,
 )
 
 PATCHES = (

@@ -15,11 +15,19 @@ it keeps up, and the others, started the first time it falls behind, share them 
 Transient failures (no connection, timeouts, 429 honouring Retry-After, 5xx) are retried
 with exponential backoff and jitter; every write carries one ``Idempotency-Key`` per
 event, reused on its retries, so an answer lost in a restart never duplicates a record.
+
+Forks: a worker never imports (everything it needs is imported before it starts), and
+holds its lane's ``gate`` while it handles an event, letting go only while it waits (the
+network, a backoff, another create). The fork hooks take every gate before the fork
+(so no worker holds a lock, a session's, a transcript's or SQLite's, mid-use), give
+them back in the parent, and give the child fresh locks, an empty queue, no connection
+and no thread.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import logging
 import os
@@ -28,21 +36,24 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 from provenant._logging import log_fault, logger
+from provenant.backends import backend_class, open_backend
+from provenant.backends.http import HttpBackend
 from provenant.errors import (
     APIError,
     AuthenticationError,
+    ConfigurationError,
     RateLimitError,
     ServerError,
     TransportError,
 )
-from provenant.tracing._ids import new_key
+from provenant.tracing._ids import is_uuid, new_key
+from provenant.tracing._payload import safe_text
 
 if TYPE_CHECKING:
     from provenant.backends import Backend
-    from provenant.backends.http import HttpBackend
     from provenant.config import Settings
     from provenant.tracing._session import Session
 
@@ -69,6 +80,26 @@ _BLOCK_POLL_S = 0.0005
 # sessions appear on the server in the order they were opened; a bound, never a deadlock,
 # paid once per stalled create (the creates behind it then pass it over).
 _CREATE_ORDER_WAIT_S = 2.0
+# How long a create waits for its parent session's create (another client's, say).
+_PARENT_WAIT_S = 2.0
+# How long a fork waits for a worker to finish handling its event (it never waits for the
+# network); past it, the fork goes on without that worker's gate rather than hang.
+_FORK_WAIT_S = 5.0
+
+# Why an event was dropped, for the log line (the reason itself is the stats() key).
+_DROP_REASONS = {
+    "retries_exhausted": "the destination could not be reached, or kept failing, "
+    "after every attempt (max_delivery_attempts)",
+    "unauthorized": "the API refused the API key",
+    "session_not_created": "its session was never created",
+    "queue_full": "the queue was full (max_queue_size; on_queue_full='drop_newest')",
+    "queue_full_oldest": "the queue was full (max_queue_size; on_queue_full='drop_oldest')",
+    "queue_full_timeout": "the queue stayed full (on_queue_full='block', queue_block_timeout)",
+    "no_worker": "no exporter thread could be started",
+    "destination_unavailable": "the destination could not be opened (the error is logged)",
+    "internal_error": "a fault of the SDK",
+    "record_failed": "a fault of the SDK building a call's turns",
+}
 
 
 class _Event:
@@ -89,11 +120,14 @@ class _Event:
 
 
 class _Lane:
-    """The queue, wake event and thread of one worker."""
+    """The queue, wake event, thread and fork gate of one worker."""
 
-    __slots__ = ("busy", "delivering_since", "queue", "sleeping", "thread", "wake")
+    __slots__ = ("busy", "delivering_since", "gate", "queue", "sleeping", "thread", "wake")
 
     def __init__(self) -> None:
+        # Held by the worker while it handles an event, released while it waits: a fork
+        # takes it, so that no worker is mid-way through anything at the fork.
+        self.gate = threading.Lock()
         self.queue: deque[_Event] = deque()
         self.wake = threading.Event()
         self.sleeping = False
@@ -112,12 +146,14 @@ class _Dropped(Exception):
 
 
 def _fork_hook(ref: weakref.WeakMethod[Callable[[], None]]) -> Callable[[], None]:
-    def after_in_child() -> None:
+    """A fork hook calling a method of an exporter, as long as the exporter lives."""
+
+    def hook() -> None:
         method = ref()
         if method is not None:
             method()
 
-    return after_in_child
+    return hook
 
 
 class Exporter:
@@ -127,28 +163,35 @@ class Exporter:
     Args:
         settings: The client's settings (queue size and policy, workers, attempts).
         agent_ids: The client's cache of agent ids by name, shared with it.
-        agent_ids_lock: The lock of that cache.
     """
 
-    def __init__(
-        self, settings: Settings, agent_ids: dict[str, str], agent_ids_lock: threading.Lock
-    ) -> None:
+    def __init__(self, settings: Settings, agent_ids: dict[str, str]) -> None:
         self._settings = settings
         self._agent_ids = agent_ids
-        self._agent_ids_lock = agent_ids_lock
         self._workers = max(1, settings.exporter_workers)
         self._max_queue = settings.max_queue_size
+        # Imported here, on the caller's thread, before any worker starts: a worker must
+        # never import (a fork while it does leaves the child's import locked forever).
+        backend_class(settings)
         self._reset_state()
-        # Where forks run this hook, a child starts afresh before its first event; only
-        # elsewhere does each event compare the process id.
+        # Where forks run these hooks, a child starts afresh before its first event; only
+        # elsewhere does each event compare the process id (os.getpid() is a system call,
+        # about 0.7 us, on every enqueue: the hooks cost nothing until a fork).
         self._watch_pid = not hasattr(os, "register_at_fork")
         if not self._watch_pid:
-            os.register_at_fork(after_in_child=_fork_hook(weakref.WeakMethod(self._reset_state)))
+            os.register_at_fork(
+                before=_fork_hook(weakref.WeakMethod(self._before_fork)),
+                after_in_parent=_fork_hook(weakref.WeakMethod(self._after_fork_in_parent)),
+                after_in_child=_fork_hook(weakref.WeakMethod(self._reset_state)),
+            )
 
     def _reset_state(self) -> None:
-        """Start from nothing: in ``__init__``, and in a forked child (no threads, no queue)."""
+        """Start from nothing: in ``__init__``, and in a forked child (no threads, no queue,
+        fresh locks, no connection)."""
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._local = threading.local()  # .lane: the lane of a worker thread
+        self._fork_gates: list[threading.Lock] = []  # held from before a fork to after it
         self._lanes = [_Lane() for _ in range(self._workers)]
         self._queues = [lane.queue for lane in self._lanes]
         self._started = False
@@ -174,6 +217,40 @@ class Exporter:
         self._creates_stalled = -1  # the oldest create, once it outlasted a wait
         self._resolving: dict[str, threading.Lock] = {}
         self._atexit: Optional[Callable[[], None]] = None
+
+    def _before_fork(self) -> None:
+        """Take every worker's gate: each finishes the event in hand, or is waiting."""
+        current = threading.current_thread()
+        gates = []
+        for lane in self._lanes:
+            if lane.thread is current:
+                continue  # a worker that forks (from a log handler, say) holds its own
+            if lane.gate.acquire(timeout=_FORK_WAIT_S):
+                gates.append(lane.gate)
+        self._fork_gates = gates
+
+    def _after_fork_in_parent(self) -> None:
+        """Give the workers their gates back."""
+        gates, self._fork_gates = self._fork_gates, []
+        for gate in gates:
+            gate.release()
+
+    @contextlib.contextmanager
+    def _waiting(self, wait: bool = True) -> Iterator[None]:
+        """
+        Let go of this worker's gate while it waits (``wait``), so that a fork never waits
+        for the network, a backoff or another create; anything taken meanwhile must be the
+        exporter's own (a child replaces it) and given back before the gate is taken again.
+        """
+        lane: Optional[_Lane] = getattr(self._local, "lane", None) if wait else None
+        if lane is None:
+            yield
+            return
+        lane.gate.release()
+        try:
+            yield
+        finally:
+            lane.gate.acquire()
 
     # -- the caller's side ----------------------------------------------------------
 
@@ -274,9 +351,11 @@ class Exporter:
         self._drop(event, "queue_full")
         return False
 
-    def _drop(self, event: _Event, reason: str) -> None:
+    def _drop(self, event: _Event, reason: str, log: bool = True) -> None:
         with self._lock:
-            self._dropped[reason] = self._dropped.get(reason, 0) + 1
+            count = self._dropped[reason] = self._dropped.get(reason, 0) + 1
+        if log:
+            self._log_drops(reason, count)
         if event.kind == "create":
             event.session._mark_created(None)
             self._finish_create(event.ticket)
@@ -329,7 +408,9 @@ class Exporter:
             return False
 
     def _run(self, lane: _Lane) -> None:
+        self._local.lane = lane
         queue = lane.queue
+        gate = lane.gate
         idle_polls = 0
         while True:
             lane.busy = True
@@ -347,7 +428,8 @@ class Exporter:
                 continue
             idle_polls = 0
             lane.delivering_since = time.monotonic()
-            self._deliver(event)
+            with gate:
+                self._deliver(event)
             lane.delivering_since = 0.0
 
     @staticmethod
@@ -411,9 +493,18 @@ class Exporter:
 
     def _deliver_create(self, event: _Event) -> None:
         session = event.session
+        parent = session.parent
+        if parent is not None:
+            # Same client: the parent's create went first on this worker. Another client's
+            # parent may still be on its way: wait for it, briefly (the worker's time only).
+            created = parent._creation()
+            if created is not None:
+                with self._waiting():
+                    created.wait(_PARENT_WAIT_S)
         body = session.create_body(event.body)
         body["agentId"] = self._agent_id(event, session.agent or "")
-        self._await_earlier_creates(event.ticket)
+        with self._waiting():
+            self._await_earlier_creates(event.ticket)
         answer = self._send(event, "/api/sessions", body)
         session._mark_created(str(answer["id"]))
         self._finish_create(event.ticket)
@@ -456,27 +547,27 @@ class Exporter:
         cached = self._agent_ids.get(agent)
         if cached is not None:
             return cached
-        from provenant.client import is_uuid
-
         if is_uuid(agent):
             return agent
-        with self._agent_ids_lock:
-            cached = self._agent_ids.get(agent)
+        with self._lock:  # the exporter's own: a forked child gets a fresh one
             resolving = self._resolving.setdefault(agent, threading.Lock())
-        if cached is not None:
-            return cached
         # One worker resolves a name while the others wait for its answer: one request,
         # and sessions of a new agent are created in about the order they were opened.
-        with resolving:
-            with self._agent_ids_lock:
-                cached = self._agent_ids.get(agent)
+        with self._waiting():
+            resolving.acquire()
+        try:
+            cached = self._agent_ids.get(agent)
             if cached is not None:
                 return cached
             lookup = _Event("agent", event.session, {})
-            answer = self._send(lookup, "/api/agents/get-or-create", {"name": agent}, count=False)
+            body = {"name": safe_text(agent)}
+            answer = self._send(lookup, "/api/agents/get-or-create", body, count=False)
             agent_id = str(answer["id"])
-            with self._agent_ids_lock:
-                self._agent_ids[agent] = agent_id
+            # A dict's get and set are atomic: the cache is shared with the client, whose
+            # lock a worker never takes (a fork could leave it held in the child).
+            self._agent_ids[agent] = agent_id
+        finally:
+            resolving.release()
         return agent_id
 
     def _send(
@@ -493,8 +584,15 @@ class Exporter:
         ``answer=False``: nobody reads the answer (turns, ends), so an HTTP backend does
         not decode it.
         """
-        backend = self._get_backend()
+        try:
+            backend = self._get_backend()
+        except ConfigurationError as exc:  # the embedded store cannot be opened: say why
+            log_fault("exporter-destination", str(exc), level=logging.ERROR)
+            raise _Dropped("destination_unavailable") from None
         quiet = None if answer else self._http
+        # Over the network the worker lets go of its gate; the embedded store's writes are
+        # short and must not be cut by a fork (SQLite holds process-wide mutexes meanwhile).
+        network = backend is self._http
         if event.key is None:
             event.key = new_key()
         attempt = 0
@@ -502,21 +600,27 @@ class Exporter:
             attempt += 1
             retry_after: Optional[float] = None
             try:
-                if quiet is not None:
-                    result = quiet.request(
-                        "POST", path, body=body, idempotency_key=event.key, retries=0, decode=False
-                    )
-                else:
-                    result = backend.request(
-                        "POST", path, body=body, idempotency_key=event.key, retries=0
-                    )
+                with self._waiting(network):
+                    if quiet is not None:
+                        result = quiet.request(
+                            "POST",
+                            path,
+                            body=body,
+                            idempotency_key=event.key,
+                            retries=0,
+                            decode=False,
+                        )
+                    else:
+                        result = backend.request(
+                            "POST", path, body=body, idempotency_key=event.key, retries=0
+                        )
             except AuthenticationError as exc:
                 self._log_auth_once(exc)
                 raise _Dropped("unauthorized") from None
             except RateLimitError as exc:
                 retry_after = exc.retry_after
-            except (ServerError, TransportError):
-                pass
+            except (ServerError, TransportError) as exc:
+                self._log_unreachable(exc)
             except APIError as exc:
                 raise _Dropped(f"rejected_{exc.status_code}") from None
             else:
@@ -528,7 +632,9 @@ class Exporter:
                 raise _Dropped("retries_exhausted")
             with self._lock:
                 self._retried += 1
-            if self._stop.wait(self._backoff(attempt, retry_after)):
+            with self._waiting():
+                stopped = self._stop.wait(self._backoff(attempt, retry_after))
+            if stopped:
                 raise _Dropped("shutdown")
 
     @staticmethod
@@ -545,14 +651,53 @@ class Exporter:
             with self._lock:
                 backend = self._backend
                 if backend is None:
-                    from provenant.backends import open_backend
-
                     backend = self._backend = open_backend(self._settings)
-                    from provenant.backends.http import HttpBackend
-
                     # Only the HTTP backend has answers to leave undecoded.
                     self._http = backend if isinstance(backend, HttpBackend) else None
         return backend
+
+    def read(self, path: str) -> Any:
+        """
+        ``GET`` a route for deferred work on a worker, without retries (a resumed
+        session's turns); the gate is let go while it waits on the network.
+        """
+        backend = self._get_backend()
+        with self._waiting(backend is self._http):
+            return backend.request("GET", path, retries=0)
+
+    @staticmethod
+    def _log_drops(reason: str, count: int) -> None:
+        """One line per reason per minute: records are lost, how many, and why."""
+        why = _DROP_REASONS.get(reason, reason.replace("_", " "))
+        log_fault(
+            f"exporter-dropped-{reason}",
+            f"dropped {count} event{'s' if count > 1 else ''} so far ({reason}: {why}); "
+            "stats() counts them",
+            level=logging.ERROR,
+            note_repeats=False,
+        )
+
+    def _log_drop_summary(self) -> None:
+        """At shutdown (and so at exit): how many events were lost in all, and why."""
+        with self._lock:
+            dropped = dict(self._dropped)
+        total = sum(dropped.values())
+        if total:
+            logger.error(
+                "provenant: %d event%s never delivered (%s); stats() counts them",
+                total,
+                "s were" if total > 1 else " was",
+                ", ".join(f"{reason}: {count}" for reason, count in sorted(dropped.items())),
+            )
+
+    def _log_unreachable(self, exc: Exception) -> None:
+        """One line per minute while the destination cannot be reached or fails."""
+        log_fault(
+            "exporter-unreachable",
+            f"cannot deliver to {self._settings.destination.describe()} ({exc}); retrying "
+            f"with backoff, and dropping an event after {self._settings.max_delivery_attempts} "
+            "attempts",
+        )
 
     def _log_auth_once(self, exc: AuthenticationError) -> None:
         with self._lock:
@@ -628,9 +773,10 @@ class Exporter:
         for lane in self._lanes:
             while lane.queue:
                 try:
-                    self._drop(lane.queue.popleft(), "shutdown")
+                    self._drop(lane.queue.popleft(), "shutdown", log=False)
                 except IndexError:
                     break
+        self._log_drop_summary()
         if self._atexit is not None:
             atexit.unregister(self._atexit)
             self._atexit = None

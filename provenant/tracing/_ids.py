@@ -9,6 +9,7 @@ ids), leaving the user's ``random`` state alone::
 
     new_id()   # "8f14e45f-ceea-4e7a-9c2b-1d3e5f7a9b0c"
     new_key()  # "8f14e45f-ceea-4e7a-9c2b-000000000001": a random prefix and a counter
+    is_uuid("Support Bot")  # False: an agent's name, not its id
 
 ``new_key()`` is for ``Idempotency-Key`` headers, one per event: it only has to be unique,
 so it costs a counter step rather than 128 random bits (the prefix is drawn again in a
@@ -20,8 +21,13 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import re
 
-__all__ = ["new_id", "new_key"]
+__all__ = ["is_uuid", "new_id", "new_key"]
+
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 
 _rng = random.Random(os.urandom(32))
 _getrandbits = _rng.getrandbits
@@ -55,3 +61,8 @@ _key_counter = itertools.count(1)
 def new_key() -> str:
     """Return a new unique key in the UUID v4 format (a per-process prefix and a counter)."""
     return f"{_key_prefix}{next(_key_counter):012x}"
+
+
+def is_uuid(value: str) -> bool:
+    """Tell whether ``value`` is written as a UUID (an id rather than an agent name)."""
+    return bool(_UUID_RE.match(value))

@@ -53,6 +53,8 @@ class Tracer:
         self.capture_content = settings.capture_content
         self._client = client
         self._observers: list[Any] = []
+        # The integrations' copies of the last single-call session's request messages.
+        self._message_copies: Any = None
         self._exporter: Optional[Exporter] = None
         if self.enabled and settings.otel:
             # First: a missing extra raises before any worker thread is started.
@@ -60,7 +62,7 @@ class Tracer:
         if self.enabled and settings.deliver_to_provenant:
             from provenant.tracing._exporter import Exporter
 
-            self._exporter = Exporter(settings, client._agent_ids, client._agent_ids_lock)
+            self._exporter = Exporter(settings, client._agent_ids)
 
     def _add_otel_observer(self) -> None:
         try:

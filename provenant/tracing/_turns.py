@@ -138,7 +138,11 @@ def turn_body(
         body["content"] = ""
         if tool_calls:
             body["toolCalls"] = [
-                {k: v for k, v in call.items() if k in _TOOL_CALL_SHAPE_KEYS} for call in tool_calls
+                to_jsonable(
+                    {k: v for k, v in call.items() if k in _TOOL_CALL_SHAPE_KEYS},
+                    settings.max_content_bytes,
+                )[0]
+                for call in tool_calls
             ]
         for key in _CONTENT_METADATA_KEYS:
             meta.pop(key, None)
