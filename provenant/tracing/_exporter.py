@@ -12,9 +12,10 @@ it keeps up, and the others, started the first time it falls behind, share them 
     exporter.flush(timeout=5)            # True when everything was delivered
     exporter.stats()                     # enqueued, delivered, retried, dropped, queue_depth
 
-Transient failures (no connection, timeouts, 429 honouring Retry-After, 5xx) are retried
-with exponential backoff and jitter; every write carries one ``Idempotency-Key`` per
-event, reused on its retries, so an answer lost in a restart never duplicates a record.
+Transient failures are retried as :data:`provenant.backends._retry.BACKGROUND_DELIVERY`
+says (no connection, timeouts, 429 honouring Retry-After, 500/502/503/504); every write
+carries one ``Idempotency-Key`` per event, reused on its retries, so an answer lost in a
+restart never duplicates a record.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import atexit
 import itertools
 import logging
 import os
-import random
 import threading
 import time
 import weakref
@@ -31,6 +31,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from provenant._logging import log_fault, logger
+from provenant.backends._retry import BACKGROUND_DELIVERY
 from provenant.errors import (
     APIError,
     AuthenticationError,
@@ -60,9 +61,6 @@ _POLLS_BEFORE_SLEEP = 200
 # until one event has held it this long (see Exporter.next_shard).
 _SPILL_DEPTH = 64
 _SPILL_STALL_S = 0.1
-_BACKOFF_BASE_S = 0.05
-_BACKOFF_CAP_S = 5.0
-_RETRY_AFTER_CAP_S = 60.0
 _FLUSH_POLL_S = 0.002
 _BLOCK_POLL_S = 0.0005
 # How long a create waits for the creates enqueued before it (on other workers), so that
@@ -515,7 +513,10 @@ class Exporter:
                 raise _Dropped("unauthorized") from None
             except RateLimitError as exc:
                 retry_after = exc.retry_after
-            except (ServerError, TransportError):
+            except ServerError as exc:
+                if not BACKGROUND_DELIVERY.retries_status(exc.status_code or 500):
+                    raise _Dropped(f"rejected_{exc.status_code}") from None
+            except TransportError:
                 pass
             except APIError as exc:
                 raise _Dropped(f"rejected_{exc.status_code}") from None
@@ -528,16 +529,9 @@ class Exporter:
                 raise _Dropped("retries_exhausted")
             with self._lock:
                 self._retried += 1
-            if self._stop.wait(self._backoff(attempt, retry_after)):
+            wait_s = BACKGROUND_DELIVERY.wait_s(attempt - 1, retry_after)
+            if self._stop.wait(wait_s or 0.0):
                 raise _Dropped("shutdown")
-
-    @staticmethod
-    def _backoff(attempt: int, retry_after: Optional[float]) -> float:
-        delay: float = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2.0 ** (attempt - 1))
-        delay *= random.uniform(0.5, 1.0)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, _RETRY_AFTER_CAP_S))
-        return delay
 
     def _get_backend(self) -> Backend:
         backend = self._backend
