@@ -17,7 +17,6 @@ the host application: it enqueues events for a background exporter.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import urllib.parse
@@ -35,8 +34,9 @@ from typing import (
     overload,
 )
 
-from provenant._wire import decode_record
+from provenant._wire import decode_record, is_uuid
 from provenant.backends import Backend, open_backend
+from provenant.backends._agents import AgentDirectory
 from provenant.config import Settings, resolve_settings
 from provenant.errors import ClientClosedError, EvalTimeoutError
 
@@ -50,9 +50,6 @@ __all__ = ["ProvenantClient"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
 _TURN_ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
 _SESSION_END_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 _TERMINAL_RUN_STATUSES = ("COMPLETED", "FAILED")
@@ -74,11 +71,6 @@ _RESULT_KEYS = {
     "error": "error",
     "metadata": "metadata",
 }
-
-
-def is_uuid(value: str) -> bool:
-    """Tell whether ``value`` is written as a UUID (an id rather than an agent name)."""
-    return bool(_UUID_RE.match(value))
 
 
 def _drop_none(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -197,8 +189,7 @@ class ProvenantClient:
         )
         self._backend_lock = threading.Lock()
         self._backend_instance: Optional[Backend] = None
-        self._agent_ids: dict[str, str] = {}
-        self._agent_ids_lock = threading.Lock()
+        self._agents = AgentDirectory()
         self._closed = False
         self._tracer_instance: Optional[Tracer] = None
         self._tracer_lock = threading.Lock()
@@ -326,10 +317,6 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        with self._agent_ids_lock:
-            cached = self._agent_ids.get(name)
-        if cached is not None:
-            return cached
         body = _drop_none(
             {
                 "name": name,
@@ -338,11 +325,12 @@ class ProvenantClient:
                 "modelFamily": model_family,
             }
         )
-        agent = self._request("POST", "/api/agents/get-or-create", body=body, write=True)
-        agent_id = str(agent["id"])
-        with self._agent_ids_lock:
-            self._agent_ids[name] = agent_id
-        return agent_id
+
+        def lookup(_: str) -> str:
+            agent = self._request("POST", "/api/agents/get-or-create", body=body, write=True)
+            return str(agent["id"])
+
+        return self._agents.resolve(name, lookup, uuid_is_id=False)
 
     def resolve_agent_id(self, agent: str) -> str:
         """

@@ -57,12 +57,13 @@ class LocalBackend:
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         retries: Optional[int] = None,
+        decode: bool = True,
     ) -> Any:
         """
         Answer one request of the REST contract from the local store.
 
-        ``timeout`` and ``retries`` are accepted for the :class:`Backend` protocol;
-        an in-process call has nothing to wait for or retry.
+        ``timeout``, ``retries`` and ``decode`` are accepted for the :class:`Backend`
+        protocol; an in-process call has nothing to wait for, retry or decode.
 
         Raises:
             provenant.errors.APIError: The store refused the request (same class and

@@ -43,6 +43,7 @@ from provenant.tracing._ids import new_key
 
 if TYPE_CHECKING:
     from provenant.backends import Backend
+    from provenant.backends._agents import AgentDirectory
     from provenant.backends.http import HttpBackend
     from provenant.config import Settings
     from provenant.tracing._session import Session
@@ -124,16 +125,12 @@ class Exporter:
 
     Args:
         settings: The client's settings (queue size and policy, workers, attempts).
-        agent_ids: The client's cache of agent ids by name, shared with it.
-        agent_ids_lock: The lock of that cache.
+        agents: The client's agent directory, shared with it.
     """
 
-    def __init__(
-        self, settings: Settings, agent_ids: dict[str, str], agent_ids_lock: threading.Lock
-    ) -> None:
+    def __init__(self, settings: Settings, agents: AgentDirectory) -> None:
         self._settings = settings
-        self._agent_ids = agent_ids
-        self._agent_ids_lock = agent_ids_lock
+        self._agents = agents
         self._workers = max(1, settings.exporter_workers)
         self._max_queue = settings.max_queue_size
         self._reset_state()
@@ -170,7 +167,6 @@ class Exporter:
         self._creates_next = 0  # the oldest create not finished yet
         self._creates_finished: set[int] = set()
         self._creates_stalled = -1  # the oldest create, once it outlasted a wait
-        self._resolving: dict[str, threading.Lock] = {}
         self._atexit: Optional[Callable[[], None]] = None
 
     # -- the caller's side ----------------------------------------------------------
@@ -450,32 +446,12 @@ class Exporter:
             self._creates_cond.notify_all()
 
     def _agent_id(self, event: _Event, agent: str) -> str:
-        # A name resolved before: one dict read, atomic without the lock (only ever set).
-        cached = self._agent_ids.get(agent)
-        if cached is not None:
-            return cached
-        from provenant.client import is_uuid
+        def lookup(name: str) -> str:
+            request = _Event("agent", event.session, {})
+            answer = self._send(request, "/api/agents/get-or-create", {"name": name}, count=False)
+            return str(answer["id"])
 
-        if is_uuid(agent):
-            return agent
-        with self._agent_ids_lock:
-            cached = self._agent_ids.get(agent)
-            resolving = self._resolving.setdefault(agent, threading.Lock())
-        if cached is not None:
-            return cached
-        # One worker resolves a name while the others wait for its answer: one request,
-        # and sessions of a new agent are created in about the order they were opened.
-        with resolving:
-            with self._agent_ids_lock:
-                cached = self._agent_ids.get(agent)
-            if cached is not None:
-                return cached
-            lookup = _Event("agent", event.session, {})
-            answer = self._send(lookup, "/api/agents/get-or-create", {"name": agent}, count=False)
-            agent_id = str(answer["id"])
-            with self._agent_ids_lock:
-                self._agent_ids[agent] = agent_id
-        return agent_id
+        return self._agents.resolve(agent, lookup)
 
     def _send(
         self,

@@ -60,7 +60,7 @@ class Tracer:
         if self.enabled and settings.deliver_to_provenant:
             from provenant.tracing._exporter import Exporter
 
-            self._exporter = Exporter(settings, client._agent_ids, client._agent_ids_lock)
+            self._exporter = Exporter(settings, client._agents)
 
     def _add_otel_observer(self) -> None:
         try:
@@ -100,8 +100,8 @@ class Tracer:
             return True
         if first is None or second is None:
             return False
-        cache = self._client._agent_ids
-        return cache.get(first, first) == cache.get(second, second)
+        agents = self._client._agents
+        return (agents.cached(first) or first) == (agents.cached(second) or second)
 
     def _sample(self) -> bool:
         rate = self.settings.sample_rate
