@@ -9,6 +9,7 @@ call costs one log line a minute and a counter, never a line per call.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Optional
@@ -21,6 +22,16 @@ _REPEAT_INTERVAL_S = 60.0
 _lock = threading.Lock()
 _last_logged: dict[str, float] = {}
 _counts: dict[str, int] = {}
+
+
+def _fresh_lock_in_child() -> None:
+    # A thread of the parent may have held the lock at the fork: the child's is new.
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock_in_child)
 
 
 def log_fault(

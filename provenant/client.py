@@ -34,11 +34,13 @@ from typing import (
     overload,
 )
 
-from provenant._wire import decode_record, is_uuid
+from provenant._wire import decode_record
+from provenant._wire import is_uuid as is_uuid
 from provenant.backends import Backend, open_backend
 from provenant.backends._agents import AgentDirectory
 from provenant.config import Settings, resolve_settings
 from provenant.errors import ClientClosedError, EvalTimeoutError
+from provenant.tracing._arguments import check_session_arguments
 
 if TYPE_CHECKING:
     from provenant.evals import EvalReport, ScorersArg, Task
@@ -71,6 +73,17 @@ _RESULT_KEYS = {
     "error": "error",
     "metadata": "metadata",
 }
+
+
+def _listed(value: Any) -> Any:
+    """A list of an iterable's items (a generator is read once, here), or ``value`` as it
+    is when it is ``None``, text or a mapping (for the argument check to refuse)."""
+    if value is None or isinstance(value, (str, bytes, Mapping)):
+        return value
+    try:
+        return list(value)
+    except TypeError:  # not iterable: the argument check names it
+        return value
 
 
 def _drop_none(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -281,12 +294,23 @@ class ProvenantClient:
         """
         from provenant.server._slug import slugify  # the one slug rule, shared with the server
 
+        tags = _listed(tags)
+        check_session_arguments(
+            "create_agent()",
+            {
+                "name": name,
+                "slug": slug,
+                "description": description,
+                "tags": tags,
+                "model_family": model_family,
+            },
+        )
         body = _drop_none(
             {
                 "name": name,
                 "slug": slug if slug is not None else slugify(name),
                 "description": description,
-                "tags": list(tags) if tags is not None else None,
+                "tags": tags,
                 "modelFamily": model_family,
             }
         )
@@ -317,11 +341,16 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
+        tags = _listed(tags)
+        check_session_arguments(
+            "get_or_create_agent()",
+            {"name": name, "description": description, "tags": tags, "model_family": model_family},
+        )
         body = _drop_none(
             {
                 "name": name,
                 "description": description,
-                "tags": list(tags) if tags is not None else None,
+                "tags": tags,
                 "modelFamily": model_family,
             }
         )
@@ -396,9 +425,24 @@ class ProvenantClient:
 
         Raises:
             NotFoundError: The agent is not in your organisation.
+            TypeError: An argument of the wrong type (named in the message), such as one
+                string given as ``tags``.
 
         .. versionadded:: 0.1
         """
+        tags = _listed(tags)
+        check_session_arguments(
+            "create_session()",
+            {
+                "agent_id": agent_id,
+                "agent_version_id": agent_version_id,
+                "environment_id": environment_id,
+                "external_id": external_id,
+                "user_id": user_id,
+                "metadata": metadata,
+                "tags": tags,
+            },
+        )
         body = _drop_none(
             {
                 "agentId": self.resolve_agent_id(agent_id),
@@ -407,7 +451,7 @@ class ProvenantClient:
                 "externalId": external_id,
                 "userId": user_id,
                 "metadata": dict(metadata) if metadata is not None else None,
-                "tags": list(tags) if tags is not None else None,
+                "tags": tags,
             }
         )
         session: dict[str, Any] = self._request("POST", "/api/sessions", body=body, write=True)
@@ -491,9 +535,21 @@ class ProvenantClient:
 
         Raises:
             ValueError: The role is not one of the four.
+            TypeError: An argument of the wrong type (named in the message), such as one
+                string given as ``tool_calls``.
 
         .. versionadded:: 0.1
         """
+        tool_calls = _listed(tool_calls)
+        check_session_arguments(
+            "add_turn()",
+            {
+                "session_id": session_id,
+                "role": role,
+                "tool_calls": tool_calls,
+                "metadata": metadata,
+            },
+        )
         wire_role = role.upper()
         if wire_role not in _TURN_ROLES:
             raise ValueError(f"role {role!r} is not one of {', '.join(_TURN_ROLES)}.")
@@ -501,7 +557,7 @@ class ProvenantClient:
             {
                 "role": wire_role,
                 "content": content,
-                "toolCalls": list(tool_calls) if tool_calls is not None else None,
+                "toolCalls": tool_calls,
                 "latencyMs": latency_ms,
                 "inputTokens": input_tokens,
                 "outputTokens": output_tokens,
@@ -535,6 +591,7 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
+        check_session_arguments("end_session()", {"session_id": session_id, "status": status})
         wire_status = status.upper()
         if wire_status not in _SESSION_END_STATUSES:
             raise ValueError(f"status {status!r} is not one of {', '.join(_SESSION_END_STATUSES)}.")
@@ -578,13 +635,11 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        body = _drop_none(
-            {
-                "name": name,
-                "description": description,
-                "tags": list(tags) if tags is not None else None,
-            }
+        tags = _listed(tags)
+        check_session_arguments(
+            "create_eval_suite()", {"name": name, "description": description, "tags": tags}
         )
+        body = _drop_none({"name": name, "description": description, "tags": tags})
         suite: dict[str, Any] = self._request("POST", "/api/evals/suites", body=body, write=True)
         return suite
 
@@ -615,6 +670,17 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
+        tags = _listed(tags)
+        check_session_arguments(
+            "add_eval_case()",
+            {
+                "suite_id": suite_id,
+                "name": name,
+                "scoring_fn": scoring_fn,
+                "description": description,
+                "tags": tags,
+            },
+        )
         body = _drop_none(
             {
                 "name": name,
@@ -623,7 +689,7 @@ class ProvenantClient:
                 "scoringFn": scoring_fn,
                 "weight": weight,
                 "description": description,
-                "tags": list(tags) if tags is not None else None,
+                "tags": tags,
             }
         )
         case: dict[str, Any] = self._request(
@@ -651,6 +717,16 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
+        check_session_arguments(
+            "create_eval_run()",
+            {
+                "suite_id": suite_id,
+                "agent_id": agent_id,
+                "agent_version_id": agent_version_id,
+                "environment_id": environment_id,
+                "metadata": metadata,
+            },
+        )
         body = _drop_none(
             {
                 "suiteId": suite_id,

@@ -10,7 +10,24 @@ from __future__ import annotations
 from provenant.backends._base import Backend
 from provenant.config import Settings
 
-__all__ = ["Backend", "open_backend"]
+__all__ = ["Backend", "backend_class", "open_backend"]
+
+
+def backend_class(settings: Settings) -> type[Backend]:
+    """
+    Import the backend class for the settings' destination (its modules are loaded once,
+    here, so that a background thread building it later never imports).
+
+    Args:
+        settings: The resolved client settings.
+    """
+    if settings.destination.kind == "http":
+        from provenant.backends.http import HttpBackend
+
+        return HttpBackend
+    from provenant.backends.local import LocalBackend
+
+    return LocalBackend
 
 
 def open_backend(settings: Settings) -> Backend:

@@ -14,10 +14,11 @@ wait for its answer, so a burst of sessions of a new agent costs one request.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
-from typing import Callable, Dict, Optional
+from typing import Callable, ContextManager, Dict, Optional
 
 from provenant._wire import is_uuid
 
@@ -50,12 +51,20 @@ class AgentDirectory:
         with self._lock:
             self._ids[name] = agent_id
 
-    def resolve(self, agent: str, lookup: Callable[[str], str], *, uuid_is_id: bool = True) -> str:
+    def resolve(
+        self,
+        agent: str,
+        lookup: Callable[[str], str],
+        *,
+        uuid_is_id: bool = True,
+        waiting: Callable[[], ContextManager[None]] = contextlib.nullcontext,
+    ) -> str:
         """
         The id of ``agent``: a UUID as it is, a name from the cache or from ``lookup``.
 
         ``uuid_is_id=False`` looks a name up even when it is written as a UUID (an
-        explicit ``get_or_create_agent(name)``).
+        explicit ``get_or_create_agent(name)``). ``waiting()`` wraps the wait for another
+        thread's lookup of the same name (a worker lets go of its fork gate there).
 
         Raises:
             Exception: Whatever ``lookup`` raises (nothing is cached then).
@@ -70,12 +79,16 @@ class AgentDirectory:
             resolving = self._resolving.setdefault(agent, threading.Lock())
         if cached is not None:
             return cached
-        with resolving:
+        with waiting():
+            resolving.acquire()
+        try:
             cached = self._ids.get(agent)
             if cached is not None:
                 return cached
             agent_id = lookup(agent)
             self.remember(agent, agent_id)
+        finally:
+            resolving.release()
         return agent_id
 
     def after_fork(self) -> None:

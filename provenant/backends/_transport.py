@@ -22,6 +22,10 @@ child never touches its parent's sockets: it opens its own.
 
 from __future__ import annotations
 
+# socket.getaddrinfo() and TLS encode the host name with the "idna" codec, whose first
+# use imports it: imported here, so that a background thread connecting never imports
+# (a fork during an import leaves the child's next import of that module locked).
+import encodings.idna  # noqa: F401
 import http.client
 import os
 import socket

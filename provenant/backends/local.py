@@ -20,6 +20,8 @@ import threading
 from typing import Any, Mapping, Optional
 
 from provenant.errors import ClientClosedError, error_from_response
+from provenant.server._router import Router
+from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store, key_prefix
 
 __all__ = ["LocalBackend"]
 
@@ -35,9 +37,6 @@ class LocalBackend:
     """
 
     def __init__(self, db_path: str) -> None:
-        from provenant.server._router import Router
-        from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store, key_prefix
-
         self.db_path = db_path
         self._store = Store(db_path)
         self._router = Router(self._store)
@@ -91,9 +90,6 @@ class LocalBackend:
     def _reopen_after_fork(self) -> None:
         # SQLite connections must not cross a fork: the child opens its own and leaves
         # the parent's untouched (closing them here could disturb the parent's locks).
-        from provenant.server._router import Router
-        from provenant.server._store import Store
-
         with self._lock:
             if self._pid == os.getpid():
                 return

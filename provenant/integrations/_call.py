@@ -18,6 +18,7 @@ from provenant._logging import log_fault
 from provenant.integrations._extract import ReplyInfo, RequestInfo
 from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._resume import seed_resumed
+from provenant.tracing._session import exit_status
 from provenant.tracing._transcript import NormalizedMessage, last_assistant_index
 from provenant.tracing._turns import recorded_content
 
@@ -259,7 +260,7 @@ class LlmCall:
             record_fault("record-reply", exc)
         finally:
             if self.owned:
-                self.session.end("FAILED" if error is not None else "COMPLETED")
+                self.session.end(exit_status(error) or "COMPLETED")
 
     def fail(self, exc: BaseException) -> None:
         """Record the provider's exception as an empty ASSISTANT turn with ``metadata.error``."""

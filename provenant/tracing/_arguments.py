@@ -4,7 +4,9 @@ Type checks of what a caller passes to open sessions, so that misuse fails at th
 A session's fields reach the platform much later, on the worker; a wrong type found
 there would cost the whole session, far from the line that caused it. These checks run
 where the fields are given (``session()``, ``start_session()``, ``instrument()``,
-``@trace``) and raise a :class:`TypeError` that names the argument::
+``@trace``, and the REST methods such as ``create_session()`` and ``add_turn()``, where a
+string given as ``tags`` would otherwise be stored as a list of its letters) and raise a
+:class:`TypeError` that names the argument::
 
     check_session_arguments("session()", {"user_id": 42})
     # TypeError: session(): user_id must be a str or None, not int
@@ -32,7 +34,9 @@ def check_session_arguments(caller: str, fields: Mapping[str, Any]) -> None:
         caller: What the caller called, for the message (``"session()"``).
         fields: Any of ``agent_id``, ``session_id``, ``user_id``, ``external_id``,
             ``agent_version_id``, ``environment_id`` (each a ``str`` or ``None``),
-            ``metadata`` (a mapping or ``None``) and ``tags`` (strings, not one string).
+            ``metadata`` (a mapping or ``None``), ``tags`` (strings, not one string) and
+            ``tool_calls`` (mappings, not one mapping or a string); any other name is
+            checked as text (a ``str`` or ``None``).
 
     Raises:
         TypeError: The first field of the wrong type, by name.
@@ -48,6 +52,8 @@ def check_session_arguments(caller: str, fields: Mapping[str, Any]) -> None:
                 )
         elif name == "tags":
             _check_tags(caller, value)
+        elif name == "tool_calls":
+            _check_tool_calls(caller, value)
         elif type(value) is not str:
             check_text(caller, name, value)
 
@@ -58,3 +64,17 @@ def _check_tags(caller: str, tags: Any) -> None:
     for tag in tags:
         if not isinstance(tag, str):
             raise TypeError(f"{caller}: every tag must be a str, not {type(tag).__name__}")
+
+
+def _check_tool_calls(caller: str, calls: Any) -> None:
+    if isinstance(calls, (str, bytes, Mapping)) or not isinstance(calls, Iterable):
+        raise TypeError(
+            f"{caller}: tool_calls must be a list of mappings (id, name, arguments) or None, "
+            f"not {type(calls).__name__}"
+        )
+    for call in calls:
+        if not isinstance(call, Mapping):
+            raise TypeError(
+                f"{caller}: every tool call must be a mapping (id, name, arguments), "
+                f"not {type(call).__name__}"
+            )

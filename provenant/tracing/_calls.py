@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 from provenant._logging import log_fault
 from provenant.errors import ConfigurationError
 from provenant.tracing._payload import prepare_content, to_jsonable
-from provenant.tracing._session import Session
+from provenant.tracing._session import Session, exit_status
 from provenant.tracing._span import Span, notify_start
 
 __all__ = ["Call", "Spec", "begin"]
@@ -109,17 +109,24 @@ class Call:
             log_fault("trace-finish", "could not finish a traced call's span", exc)
 
     def fail(self, error: BaseException) -> None:
+        """End the call ended by ``error``: failed by an :class:`Exception` or an exit
+        code, cancelled by any other :class:`BaseException`, a normal end by
+        ``sys.exit(0)`` (see :func:`~provenant.tracing._session.exit_status`)."""
         try:
             span = self.span
             if not span.session.sampled:
                 return
-            cancelled = isinstance(error, GeneratorExit) or type(error).__name__ == "CancelledError"
-            if self.spec.kind == "tool" and not cancelled:
-                self._record_tool(None, error)
-            span.end(error=None if cancelled else error, status="cancelled" if cancelled else None)
+            status = exit_status(error)
+            if status == "FAILED":
+                if self.spec.kind == "tool":
+                    self._record_tool(None, error)
+                span.end(error=error)
+            else:
+                span.end(status="cancelled" if status == "CANCELLED" else None)
             owned = self.owned
             if owned is not None:
-                owned.set_status("CANCELLED" if cancelled else "FAILED")
+                if status is not None:
+                    owned.set_status(status)
                 owned.end()
         except Exception as exc:
             log_fault("trace-finish", "could not finish a traced call's span", exc)

@@ -16,11 +16,19 @@ Transient failures are retried as :data:`provenant.backends._retry.BACKGROUND_DE
 says (no connection, timeouts, 429 honouring Retry-After, 500/502/503/504); every write
 carries one ``Idempotency-Key`` per event, reused on its retries, so an answer lost in a
 restart never duplicates a record.
+
+Forks: a worker never imports (everything it needs is imported before it starts), and
+holds its lane's ``gate`` while it handles an event, letting go only while it waits (the
+network, a backoff, another create). The fork hooks take every gate before the fork
+(so no worker holds a lock, a session's, a transcript's or SQLite's, mid-use), give
+them back in the parent, and give the child fresh locks, an empty queue, no connection
+and no thread.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import logging
 import os
@@ -28,10 +36,12 @@ import threading
 import time
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 from provenant._logging import log_fault, logger
+from provenant.backends import backend_class, open_backend
 from provenant.backends._retry import BACKGROUND_DELIVERY
+from provenant.backends.http import HttpBackend
 from provenant.errors import (
     APIError,
     AuthenticationError,
@@ -44,7 +54,6 @@ from provenant.tracing._ids import new_key
 if TYPE_CHECKING:
     from provenant.backends import Backend
     from provenant.backends._agents import AgentDirectory
-    from provenant.backends.http import HttpBackend
     from provenant.config import Settings
     from provenant.tracing._session import Session
 
@@ -68,6 +77,11 @@ _BLOCK_POLL_S = 0.0005
 # sessions appear on the server in the order they were opened; a bound, never a deadlock,
 # paid once per stalled create (the creates behind it then pass it over).
 _CREATE_ORDER_WAIT_S = 2.0
+# How long a create waits for its parent session's create (another client's, say).
+_PARENT_WAIT_S = 2.0
+# How long a fork waits for a worker to finish handling its event (it never waits for the
+# network); past it, the fork goes on without that worker's gate rather than hang.
+_FORK_WAIT_S = 5.0
 
 
 class _Event:
@@ -88,11 +102,14 @@ class _Event:
 
 
 class _Lane:
-    """The queue, wake event and thread of one worker."""
+    """The queue, wake event, thread and fork gate of one worker."""
 
-    __slots__ = ("busy", "delivering_since", "queue", "sleeping", "thread", "wake")
+    __slots__ = ("busy", "delivering_since", "gate", "queue", "sleeping", "thread", "wake")
 
     def __init__(self) -> None:
+        # Held by the worker while it handles an event, released while it waits: a fork
+        # takes it, so that no worker is mid-way through anything at the fork.
+        self.gate = threading.Lock()
         self.queue: deque[_Event] = deque()
         self.wake = threading.Event()
         self.sleeping = False
@@ -111,12 +128,14 @@ class _Dropped(Exception):
 
 
 def _fork_hook(ref: weakref.WeakMethod[Callable[[], None]]) -> Callable[[], None]:
-    def after_in_child() -> None:
+    """A fork hook calling a method of an exporter, as long as the exporter lives."""
+
+    def hook() -> None:
         method = ref()
         if method is not None:
             method()
 
-    return after_in_child
+    return hook
 
 
 class Exporter:
@@ -133,17 +152,28 @@ class Exporter:
         self._agents = agents
         self._workers = max(1, settings.exporter_workers)
         self._max_queue = settings.max_queue_size
+        # Imported here, on the caller's thread, before any worker starts: a worker must
+        # never import (a fork while it does leaves the child's import locked forever).
+        backend_class(settings)
         self._reset_state()
-        # Where forks run this hook, a child starts afresh before its first event; only
-        # elsewhere does each event compare the process id.
+        # Where forks run these hooks, a child starts afresh before its first event; only
+        # elsewhere does each event compare the process id (os.getpid() is a system call,
+        # about 0.7 us, on every enqueue: the hooks cost nothing until a fork).
         self._watch_pid = not hasattr(os, "register_at_fork")
         if not self._watch_pid:
-            os.register_at_fork(after_in_child=_fork_hook(weakref.WeakMethod(self._reset_state)))
+            os.register_at_fork(
+                before=_fork_hook(weakref.WeakMethod(self._before_fork)),
+                after_in_parent=_fork_hook(weakref.WeakMethod(self._after_fork_in_parent)),
+                after_in_child=_fork_hook(weakref.WeakMethod(self._reset_state)),
+            )
 
     def _reset_state(self) -> None:
-        """Start from nothing: in ``__init__``, and in a forked child (no threads, no queue)."""
+        """Start from nothing: in ``__init__``, and in a forked child (no threads, no queue,
+        fresh locks, no connection)."""
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._local = threading.local()  # .lane: the lane of a worker thread
+        self._fork_gates: list[threading.Lock] = []  # held from before a fork to after it
         self._lanes = [_Lane() for _ in range(self._workers)]
         self._queues = [lane.queue for lane in self._lanes]
         self._started = False
@@ -168,6 +198,40 @@ class Exporter:
         self._creates_finished: set[int] = set()
         self._creates_stalled = -1  # the oldest create, once it outlasted a wait
         self._atexit: Optional[Callable[[], None]] = None
+
+    def _before_fork(self) -> None:
+        """Take every worker's gate: each finishes the event in hand, or is waiting."""
+        current = threading.current_thread()
+        gates = []
+        for lane in self._lanes:
+            if lane.thread is current:
+                continue  # a worker that forks (from a log handler, say) holds its own
+            if lane.gate.acquire(timeout=_FORK_WAIT_S):
+                gates.append(lane.gate)
+        self._fork_gates = gates
+
+    def _after_fork_in_parent(self) -> None:
+        """Give the workers their gates back."""
+        gates, self._fork_gates = self._fork_gates, []
+        for gate in gates:
+            gate.release()
+
+    @contextlib.contextmanager
+    def _waiting(self, wait: bool = True) -> Iterator[None]:
+        """
+        Let go of this worker's gate while it waits (``wait``), so that a fork never waits
+        for the network, a backoff or another create; anything taken meanwhile must be the
+        exporter's own (a child replaces it) and given back before the gate is taken again.
+        """
+        lane: Optional[_Lane] = getattr(self._local, "lane", None) if wait else None
+        if lane is None:
+            yield
+            return
+        lane.gate.release()
+        try:
+            yield
+        finally:
+            lane.gate.acquire()
 
     # -- the caller's side ----------------------------------------------------------
 
@@ -323,7 +387,9 @@ class Exporter:
             return False
 
     def _run(self, lane: _Lane) -> None:
+        self._local.lane = lane
         queue = lane.queue
+        gate = lane.gate
         idle_polls = 0
         while True:
             lane.busy = True
@@ -341,7 +407,8 @@ class Exporter:
                 continue
             idle_polls = 0
             lane.delivering_since = time.monotonic()
-            self._deliver(event)
+            with gate:
+                self._deliver(event)
             lane.delivering_since = 0.0
 
     @staticmethod
@@ -405,9 +472,18 @@ class Exporter:
 
     def _deliver_create(self, event: _Event) -> None:
         session = event.session
+        parent = session.parent
+        if parent is not None:
+            # Same client: the parent's create went first on this worker. Another client's
+            # parent may still be on its way: wait for it, briefly (the worker's time only).
+            created = parent._creation()
+            if created is not None:
+                with self._waiting():
+                    created.wait(_PARENT_WAIT_S)
         body = session.create_body(event.body)
         body["agentId"] = self._agent_id(event, session.agent or "")
-        self._await_earlier_creates(event.ticket)
+        with self._waiting():
+            self._await_earlier_creates(event.ticket)
         answer = self._send(event, "/api/sessions", body)
         session._mark_created(str(answer["id"]))
         self._finish_create(event.ticket)
@@ -451,7 +527,10 @@ class Exporter:
             answer = self._send(request, "/api/agents/get-or-create", {"name": name}, count=False)
             return str(answer["id"])
 
-        return self._agents.resolve(agent, lookup)
+        # One worker resolves a name while the others wait for its answer (letting go of
+        # their gates): one request, and sessions of a new agent are created in about the
+        # order they were opened.
+        return self._agents.resolve(agent, lookup, waiting=self._waiting)
 
     def _send(
         self,
@@ -469,6 +548,9 @@ class Exporter:
         """
         backend = self._get_backend()
         quiet = None if answer else self._http
+        # Over the network the worker lets go of its gate; the embedded store's writes are
+        # short and must not be cut by a fork (SQLite holds process-wide mutexes meanwhile).
+        network = backend is self._http
         if event.key is None:
             event.key = new_key()
         attempt = 0
@@ -476,14 +558,20 @@ class Exporter:
             attempt += 1
             retry_after: Optional[float] = None
             try:
-                if quiet is not None:
-                    result = quiet.request(
-                        "POST", path, body=body, idempotency_key=event.key, retries=0, decode=False
-                    )
-                else:
-                    result = backend.request(
-                        "POST", path, body=body, idempotency_key=event.key, retries=0
-                    )
+                with self._waiting(network):
+                    if quiet is not None:
+                        result = quiet.request(
+                            "POST",
+                            path,
+                            body=body,
+                            idempotency_key=event.key,
+                            retries=0,
+                            decode=False,
+                        )
+                    else:
+                        result = backend.request(
+                            "POST", path, body=body, idempotency_key=event.key, retries=0
+                        )
             except AuthenticationError as exc:
                 self._log_auth_once(exc)
                 raise _Dropped("unauthorized") from None
@@ -505,8 +593,11 @@ class Exporter:
                 raise _Dropped("retries_exhausted")
             with self._lock:
                 self._retried += 1
-            wait_s = BACKGROUND_DELIVERY.wait_s(attempt - 1, retry_after)
-            if self._stop.wait(wait_s or 0.0):
+            with self._waiting():
+                stopped = self._stop.wait(
+                    BACKGROUND_DELIVERY.wait_s(attempt - 1, retry_after) or 0.0
+                )
+            if stopped:
                 raise _Dropped("shutdown")
 
     def _get_backend(self) -> Backend:
@@ -515,14 +606,19 @@ class Exporter:
             with self._lock:
                 backend = self._backend
                 if backend is None:
-                    from provenant.backends import open_backend
-
                     backend = self._backend = open_backend(self._settings)
-                    from provenant.backends.http import HttpBackend
-
                     # Only the HTTP backend has answers to leave undecoded.
                     self._http = backend if isinstance(backend, HttpBackend) else None
         return backend
+
+    def read(self, path: str) -> Any:
+        """
+        ``GET`` a route for deferred work on a worker, without retries (a resumed
+        session's turns); the gate is let go while it waits on the network.
+        """
+        backend = self._get_backend()
+        with self._waiting(backend is self._http):
+            return backend.request("GET", path, retries=0)
 
     def _log_auth_once(self, exc: AuthenticationError) -> None:
         with self._lock:

@@ -9,6 +9,7 @@ ids), leaving the user's ``random`` state alone::
 
     new_id()   # "8f14e45f-ceea-4e7a-9c2b-1d3e5f7a9b0c"
     new_key()  # "8f14e45f-ceea-4e7a-9c2b-000000000001": a random prefix and a counter
+    is_uuid("Support Bot")  # False: an agent's name, not its id
 
 ``new_key()`` is for ``Idempotency-Key`` headers, one per event: it only has to be unique,
 so it costs a counter step rather than 128 random bits (the prefix is drawn again in a
@@ -21,7 +22,10 @@ import itertools
 import os
 import random
 
-__all__ = ["new_id", "new_key"]
+from provenant._wire import is_uuid
+
+__all__ = ["is_uuid", "new_id", "new_key"]
+
 
 _rng = random.Random(os.urandom(32))
 _getrandbits = _rng.getrandbits

@@ -63,9 +63,7 @@ def seed_resumed(session: Session) -> None:
     if server_id is None:
         return
     try:
-        answer = exporter._get_backend().request(
-            "GET", f"/api/sessions/{quote(server_id, safe='')}", retries=0
-        )
+        answer = exporter.read(f"/api/sessions/{quote(server_id, safe='')}")
         decoded = decode_record(answer)
         turns = decoded.get("turns") if isinstance(decoded, dict) else None
         transcript.seed(history_of(turns))

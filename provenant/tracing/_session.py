@@ -14,6 +14,7 @@ end) and hands them to the client's exporter.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
@@ -41,21 +42,40 @@ if TYPE_CHECKING:
     from provenant.tracing._tracer import Tracer
     from provenant.tracing._transcript import Transcript
 
-__all__ = ["Session"]
+__all__ = ["Session", "exit_status"]
 
 _ID_WAIT_S = 5.0
-_PARENT_WAIT_S = 2.0
 _END_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 _SPAN_STATUS = {"COMPLETED": "ok", "FAILED": "error", "CANCELLED": "cancelled"}
 _transcript_lock = threading.Lock()
 
 
-def _exit_status(exc_type: Optional[type[BaseException]]) -> Optional[str]:
-    if exc_type is None:
+def _fresh_lock_in_child() -> None:
+    # A thread of the parent may have held the lock at the fork: the child's is new.
+    global _transcript_lock
+    _transcript_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_fresh_lock_in_child)
+
+
+def exit_status(error: Optional[BaseException]) -> Optional[str]:
+    """
+    The status a session or span ends with when ``error`` ended its block or call.
+
+    Only an :class:`Exception` is a failure. ``sys.exit(0)`` or ``sys.exit()`` is a
+    normal end (``None``: the status set before, ``COMPLETED`` by default); another exit
+    code fails; ``KeyboardInterrupt``, a cancelled task, a closed generator and any other
+    :class:`BaseException` cancel.
+    """
+    if error is None:
         return None
-    if exc_type.__name__ == "CancelledError" or issubclass(exc_type, GeneratorExit):
-        return "CANCELLED"
-    return "FAILED"
+    if isinstance(error, Exception):
+        return "FAILED"
+    if isinstance(error, SystemExit):
+        return None if error.code in (0, None) else "FAILED"
+    return "CANCELLED"
 
 
 class Session:
@@ -192,18 +212,23 @@ class Session:
 
     def wait_for_id(self, timeout: float) -> Optional[str]:
         """The server's id, waiting at most ``timeout`` seconds for the background create."""
-        server_id = self._server_id
-        if server_id is not None or not self._started or not self._awaiting_create:
-            return server_id
+        created = self._creation()
+        if created is not None:
+            created.wait(timeout)
+        return self._server_id
+
+    def _creation(self) -> Optional[threading.Event]:
+        """The event set when the background create ends, or ``None`` when there is
+        nothing to wait for (the id is known, the create failed or was never sent)."""
+        if self._server_id is not None or not self._started or not self._awaiting_create:
+            return None
         # The event is made only when someone waits (most sessions never ask), and the
         # answer is checked again after publishing it: see _mark_created for the order.
         with self._lock:
             created = self._created
             if created is None:
                 created = self._created = threading.Event()
-        if self._awaiting_create:
-            created.wait(timeout)
-        return self._server_id
+        return created if self._awaiting_create else None
 
     @property
     def usage(self) -> dict[str, int]:
@@ -306,9 +331,8 @@ class Session:
         parent = self.parent
         if parent is not None:
             meta.setdefault("parentSessionExternalId", parent.external_id)
-            # Same client: the parent's create went first on this worker. Another client's
-            # parent may still be on its way: wait for it, briefly (the worker's time only).
-            parent_id = parent.wait_for_id(_PARENT_WAIT_S)
+            # The exporter waited (bounded) for the parent's create before asking.
+            parent_id = parent.server_id
             if parent_id is not None:
                 meta.setdefault("parentSessionId", parent_id)
         body["metadata"] = meta
@@ -397,7 +421,7 @@ class Session:
         if root is not None and root._observers:
             notify_enter(root._observers, root)
 
-    def _exit(self, exc_type: Optional[type[BaseException]]) -> None:
+    def _exit(self, exc: Optional[BaseException]) -> None:
         if not self._tracer.enabled:
             return
         entered = get_current()
@@ -407,9 +431,9 @@ class Session:
         if observers and left and entered is not None and entered.kind == "session":
             notify_exit(observers, entered)
         if owner is not None:
-            failed = _exit_status(exc_type)
-            if failed is not None:
-                owner._status = failed
+            ended = exit_status(exc)
+            if ended is not None:
+                owner._status = ended
             owner.end()
 
     def _joins(self, outer: Session) -> bool:
@@ -427,7 +451,7 @@ class Session:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        self._exit(exc_type)
+        self._exit(exc)
 
     async def __aenter__(self) -> Session:
         return self._enter()
@@ -438,7 +462,7 @@ class Session:
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
     ) -> None:
-        self._exit(exc_type)
+        self._exit(exc)
 
     # -- turns ------------------------------------------------------------------------
 
