@@ -34,12 +34,13 @@ from typing import (
     overload,
 )
 
+from provenant._logging import log_fault
 from provenant._wire import decode_record
 from provenant._wire import is_uuid as is_uuid
 from provenant.backends import Backend, open_backend
 from provenant.backends._agents import AgentDirectory
 from provenant.config import Settings, resolve_settings
-from provenant.errors import ClientClosedError, EvalTimeoutError
+from provenant.errors import ClientClosedError, ConfigurationError, EvalTimeoutError
 from provenant.tracing._arguments import check_session_arguments
 
 if TYPE_CHECKING:
@@ -241,10 +242,7 @@ class ProvenantClient:
             with self._tracer_lock:
                 tracer = self._tracer_instance
                 if tracer is None:
-                    from provenant.tracing._tracer import Tracer
-
-                    tracer = Tracer(self)
-                    self._tracer_instance = tracer
+                    tracer = self._tracer_instance = _build_tracer(self._settings, self._agents)
         return tracer
 
     def _request(
@@ -1046,3 +1044,29 @@ class ProvenantClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
+
+
+def _build_tracer(settings: Settings, agents: AgentDirectory) -> Tracer:
+    """
+    Assemble a client's tracer from its parts: the OpenTelemetry observer first (a
+    missing extra raises before anything else is built), then the exporter of the
+    settings' destination; recording itself imports neither.
+    """
+    from provenant.backends import open_exporter
+    from provenant.tracing._ids import new_key
+    from provenant.tracing._tracer import Tracer
+
+    observers = []
+    if settings.enabled and settings.otel:
+        try:
+            from provenant.otel import make_observer
+
+            observers.append(make_observer(settings.otel, settings))
+        except ConfigurationError:
+            raise  # the otel extra is missing, or otel= is not understood: say so
+        except Exception as exc:
+            log_fault("otel-observer", "could not set up the OpenTelemetry export", exc)
+    exporter = None
+    if settings.enabled and settings.deliver_to_provenant:
+        exporter = open_exporter(settings, agents, new_key)
+    return Tracer(settings, agents=agents, exporter=exporter, observers=observers)

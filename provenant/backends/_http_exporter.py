@@ -80,24 +80,26 @@ class HttpExporter:
         self._new_key = new_key
         self._stop = stop if stop is not None else threading.Event()
         self._session_ids: Dict[str, str] = {}
-        self._lock = threading.Lock()
         self._auth_logged = False
-        self.retried = 0
+
+    #: Each record is a request: the processor lets go of its fork gate meanwhile.
+    network = True
 
     def export(self, records: Sequence[Record]) -> ExportResult:
         """Send ``records`` one after another; see :class:`ExportResult`."""
         outcomes: List[Optional[str]] = []
         created: Dict[str, str] = {}
+        tally = [0]  # retries of this call (several workers may export at once)
         for record in records:
             try:
-                self.send(record, created)
+                self._send(record, created, tally)
             except Dropped as dropped:
                 outcomes.append(dropped.reason)
             else:
                 outcomes.append(None)
-        return ExportResult(outcomes, created)
+        return ExportResult(outcomes, created, tally[0])
 
-    def send(self, record: Record, created: Optional[Dict[str, str]] = None) -> None:
+    def _send(self, record: Record, created: Dict[str, str], tally: List[int]) -> None:
         """
         Deliver one record (with its retries).
 
@@ -105,29 +107,37 @@ class HttpExporter:
             Dropped: It cannot be delivered.
         """
         if isinstance(record, SessionStart):
-            agent_id = self._agents.resolve(record.agent, self._get_or_create_agent)
+
+            def lookup(name: str) -> str:
+                answer = self._post("/api/agents/get-or-create", {"name": name}, tally, True)
+                return str(answer["id"])
+
+            agent_id = self._agents.resolve(record.agent, lookup)
             if record.parent_id is None and record.parent_key is not None:
                 record.parent_id = self._session_ids.get(record.parent_key)
-            answer = self._post("/api/sessions", wire_body(record, agent_id), answer=True)
+            answer = self._post("/api/sessions", wire_body(record, agent_id), tally, True)
             session_id = str(answer["id"])
             self._session_ids[record.key] = session_id
-            if created is not None:
-                created[record.key] = session_id
+            created[record.key] = session_id
             return
         session = record.session_id or self._session_ids.get(record.key)
         if session is None:
             raise Dropped("session_not_created")
         if isinstance(record, SessionEnd):
             self._session_ids.pop(record.key, None)  # nothing follows an end
-            self._post(f"/api/sessions/{session}/end", wire_body(record))
+            self._post(f"/api/sessions/{session}/end", wire_body(record), tally)
         else:
-            self._post(f"/api/sessions/{session}/turns", wire_body(record))
+            self._post(f"/api/sessions/{session}/turns", wire_body(record), tally)
 
-    def _get_or_create_agent(self, name: str) -> str:
-        answer = self._post("/api/agents/get-or-create", {"name": name}, answer=True)
-        return str(answer["id"])
+    def read(self, path: str) -> Any:
+        """``GET`` one route, once (no retries)."""
+        return self._backend.request("GET", path, retries=0)
 
-    def _post(self, path: str, body: Dict[str, Any], answer: bool = False) -> Any:
+    def interrupt(self) -> None:
+        """Stop waiting between attempts (shutdown)."""
+        self._stop.set()
+
+    def _post(self, path: str, body: Dict[str, Any], tally: List[int], answer: bool = False) -> Any:
         """POST with retries on transient failures; raise :class:`Dropped` on giving up.
 
         ``answer=False``: nobody reads the answer (turns, ends), so it is not decoded."""
@@ -154,17 +164,15 @@ class HttpExporter:
                 raise Dropped(f"rejected_{exc.status_code}") from None
             if attempt >= self._max_attempts:
                 raise Dropped("retries_exhausted")
-            with self._lock:
-                self.retried += 1
+            tally[0] += 1
             wait_s = BACKGROUND_DELIVERY.wait_s(attempt - 1, retry_after)
             if self._stop.wait(wait_s or 0.0):
                 raise Dropped("shutdown")
 
     def _log_auth_once(self, exc: AuthenticationError) -> None:
-        with self._lock:
-            if self._auth_logged:
-                return
-            self._auth_logged = True
+        if self._auth_logged:
+            return
+        self._auth_logged = True  # two workers may both log it: no lock a fork could hold
         logger.log(
             logging.ERROR,
             "provenant: the API refused the API key %s... (401); nothing will be recorded "

@@ -152,23 +152,42 @@ Record = Union[SessionStart, TurnRecord, SessionEnd]
 
 class ExportResult:
     """
-    What became of a batch: the destination's ids of the sessions started, and, for each
-    record not delivered, why (``outcomes[i]`` is ``None`` when record ``i`` was delivered,
-    ``"retry"`` when another attempt may succeed, else the reason it is dropped).
+    What became of a batch: for each record, ``None`` when it was delivered or the reason
+    it is dropped (``outcomes[i]``, a stats key); the destination's ids of the sessions
+    started, by key; and how many retries it took.
     """
 
-    __slots__ = ("outcomes", "session_ids")
+    __slots__ = ("outcomes", "retried", "session_ids")
 
-    def __init__(self, outcomes: List[Optional[str]], session_ids: Dict[str, str]) -> None:
+    def __init__(
+        self, outcomes: List[Optional[str]], session_ids: Dict[str, str], retried: int = 0
+    ) -> None:
         self.outcomes = outcomes
         self.session_ids = session_ids
+        self.retried = retried
 
 
 class Exporter(Protocol):
-    """Deliver batches of records to one destination, in the order given."""
+    """
+    Deliver batches of records to one destination, in the order given.
+
+    ``network`` tells whether :meth:`export` waits on the network (the batch processor
+    then lets go of its fork gate meanwhile). Several workers may call :meth:`export`
+    at once, each with the records of its own sessions.
+    """
+
+    network: bool
 
     def export(self, records: Sequence[Record]) -> ExportResult:
-        """Deliver ``records``; never raises (faults are outcomes)."""
+        """Deliver ``records`` (retrying transient faults); never raises."""
+        ...
+
+    def read(self, path: str) -> Any:
+        """``GET`` one route of the contract, once (a resumed session's turns)."""
+        ...
+
+    def interrupt(self) -> None:
+        """Stop waiting between attempts: what is being retried is dropped (shutdown)."""
         ...
 
     def shutdown(self) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from provenant._logging import log_fault
 from provenant.backends._agents import AgentDirectory
@@ -33,11 +33,10 @@ from provenant.backends._records import (
     TurnRecord,
     wire_body,
 )
-
-if TYPE_CHECKING:
-    from provenant.server._batch import SessionWrite
-    from provenant.server._router import Router
-    from provenant.server._store import Store
+from provenant.errors import error_from_response
+from provenant.server._batch import SessionWrite, write_batch
+from provenant.server._router import Router
+from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store, key_prefix
 
 __all__ = ["StoreExporter"]
 
@@ -65,43 +64,49 @@ class StoreExporter:
         self._router: Optional[Router] = None
         self._pid = os.getpid()
         self._session_ids: Dict[str, str] = {}
-        self.retried = 0
+        self._open_lock = threading.Lock()
+
+    #: Writes are short and local: the processor keeps its fork gate meanwhile.
+    network = False
 
     def _open(self) -> Store:
         # Opened by the first batch, in the worker (never on the caller's thread); a
         # forked child opens its own connections and leaves its parent's alone.
-        if self._store is None or self._pid != os.getpid():
-            from provenant.server._router import Router
-            from provenant.server._store import Store
-
-            self._pid = os.getpid()
-            self._store = Store(self.db_path)
-            self._router = Router(self._store)
-        return self._store
+        store = self._store
+        if store is not None and self._pid == os.getpid():
+            return store
+        if self._pid != os.getpid():
+            self._open_lock = threading.Lock()  # a worker of the parent may have held it
+        with self._open_lock:
+            if self._store is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._store = Store(self.db_path)
+                self._router = Router(self._store)
+            return self._store
 
     def export(self, records: Sequence[Record]) -> ExportResult:
         """Write ``records`` in one transaction; see :class:`ExportResult`."""
-        from provenant.server._store import LOCAL_ORG_ID
-
         outcomes: List[Optional[str]] = [None] * len(records)
+        tally = [0]
         try:
             store = self._open()
         except Exception as exc:
             log_fault("store-open", f"could not open the local store at {self.db_path}", exc)
             return ExportResult(["store_unavailable"] * len(records), {})
+        org = LOCAL_ORG_ID
         writes: List[SessionWrite] = []
         places: List[int] = []
         for index, record in enumerate(records):
             if self._parent_pending(record, records, places):
                 # The parent is created in this very batch: commit it first, so that
                 # its id is known for the child's metadata (nested sessions only).
-                self._write(store, LOCAL_ORG_ID, writes, places, outcomes)
+                self._write(store, org, writes, places, outcomes, tally)
                 writes, places = [], []
             write = self._write_of(record, outcomes, index)
             if write is not None:
                 writes.append(write)
                 places.append(index)
-        self._write(store, LOCAL_ORG_ID, writes, places, outcomes)
+        self._write(store, org, writes, places, outcomes, tally)
         created = {
             record.key: self._session_ids[record.key]
             for record, outcome in zip(records, outcomes)
@@ -110,7 +115,7 @@ class StoreExporter:
         for record in records:
             if isinstance(record, SessionEnd):
                 self._session_ids.pop(record.key, None)  # nothing follows an end
-        return ExportResult(outcomes, created)
+        return ExportResult(outcomes, created, tally[0])
 
     def _parent_pending(self, record: Record, records: Sequence[Record], places: List[int]) -> bool:
         """Whether ``record`` starts a session whose parent's create is not written yet."""
@@ -126,8 +131,6 @@ class StoreExporter:
     def _write_of(
         self, record: Record, outcomes: List[Optional[str]], index: int
     ) -> Optional[SessionWrite]:
-        from provenant.server._batch import SessionWrite
-
         if isinstance(record, TurnRecord):
             return SessionWrite("addTurn", record.key, wire_body(record), record.session_id)
         if isinstance(record, SessionEnd):
@@ -143,19 +146,33 @@ class StoreExporter:
         return SessionWrite("createSession", record.key, wire_body(record, agent_id))
 
     def _get_or_create_agent(self, name: str) -> str:
-        from provenant.errors import error_from_response
-        from provenant.server._store import LOCAL_ORG_ID
+        answer = self._call("POST", "/api/agents/get-or-create", {"name": name})
+        return str(answer["id"])
 
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        """One request of the contract through the router (as the embedded org)."""
+        self._open()
         router = self._router
         assert router is not None
-        status, answer, headers = router.call_as_org(
-            LOCAL_ORG_ID, "POST", "/api/agents/get-or-create", None, {"name": name}, None
-        )
+        status, answer, headers = router.call_as_org(LOCAL_ORG_ID, method, path, None, body, None)
         if status >= 400:
             raise error_from_response(
-                status, answer, method="POST", path="/api/agents/get-or-create", headers=headers
+                status,
+                answer,
+                method=method,
+                path=path,
+                headers=headers,
+                key_prefix=key_prefix(LOCAL_API_KEY),
             )
-        return str(answer["id"])
+        return answer
+
+    def read(self, path: str) -> Any:
+        """``GET`` one route from the store."""
+        return self._call("GET", path)
+
+    def interrupt(self) -> None:
+        """Stop waiting before another try of a failed transaction (shutdown)."""
+        self._stop.set()
 
     def _write(
         self,
@@ -164,9 +181,8 @@ class StoreExporter:
         writes: List[SessionWrite],
         places: List[int],
         outcomes: List[Optional[str]],
+        tally: List[int],
     ) -> None:
-        from provenant.server._batch import write_batch
-
         if not writes:
             return
         for attempt in range(_ATTEMPTS):
@@ -181,7 +197,7 @@ class StoreExporter:
                     for index in places:
                         outcomes[index] = "store_error"
                     return
-                self.retried += 1
+                tally[0] += 1
         for index, write, (status, _) in zip(places, writes, answers):
             if status < 300:
                 continue
