@@ -23,6 +23,10 @@ its baseline from the same run:
 - the raw call timed again in phases of its own (``raw, again``): how far two phases of
   the very same call differ, the resolution of the ratios above;
 - the SDK path alone without the provider call, and the tracing core's part of it;
+- the request snapshot alone (what the caller's thread copies of the request so that
+  messages changed after the call are recorded as sent), for a one-message request and
+  20-message histories, beside the previous snapshot (the kwargs and their top-level
+  lists only, which missed such changes) and the raw call;
 - how far delivery lags: the time the flush after a phase still takes, against the
   phase's time. On a 2-core machine the local server cannot keep pace with back-to-back
   calls to a fake provider that answers at once, so part of each phase's delivery runs in
@@ -188,6 +192,57 @@ def _integration_layer_cpu(recorder: ProvenantClient) -> tuple[float, float]:
     return figures[0], figures[1]
 
 
+def _history(exchanges: int, rich: bool) -> list[dict[str, Any]]:
+    """A chat history of ``exchanges`` question-answer pairs; ``rich``: each question with
+    an image, each answer a tool call, and its tool result, as an agent's history holds."""
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png"}}
+    messages: list[dict[str, Any]] = []
+    for n in range(exchanges):
+        if not rich:
+            messages.append({"role": "user", "content": f"question {n}"})
+            messages.append({"role": "assistant", "content": f"answer {n}"})
+            continue
+        text = {"type": "text", "text": f"question {n}"}
+        messages.append({"role": "user", "content": [text, dict(image, source={"data": "A"})]})
+        call = {"type": "tool_use", "id": f"t{n}", "name": "look", "input": {"q": n}}
+        messages.append({"role": "assistant", "content": [call]})
+        result = {"type": "tool_result", "tool_use_id": f"t{n}", "content": [text]}
+        messages.append({"role": "user", "content": [result]})
+    messages.append({"role": "user", "content": "and now?"})
+    return messages
+
+
+def _previous_snapshot(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot before #14: the kwargs and their top-level lists, nothing deeper."""
+    return {k: (list(v) if type(v) is list else v) for k, v in kwargs.items()}
+
+
+def _snapshot_cpu() -> list[tuple[str, float, float]]:
+    """Caller-thread CPU of one request snapshot, median in seconds: ``(request, now,
+    previous)`` for the bench's request and two 20-exchange histories."""
+    from provenant.integrations import anthropic as spec
+
+    requests = {
+        "1 message": _MESSAGES,
+        "20 exchanges, text": _history(20, rich=False),
+        "20 exchanges, images and tools": _history(20, rich=True),
+    }
+    figures = []
+    for name, messages in requests.items():
+        kwargs = {"model": _MODEL, "max_tokens": 64, "messages": messages}
+        medians = []
+        for snapshot in (spec.MESSAGES.snapshot_request, _previous_snapshot):
+            samples = []
+            for _ in range(21):
+                start = time.thread_time()
+                for _ in range(1000):
+                    snapshot(kwargs)
+                samples.append((time.thread_time() - start) / 1000)
+            medians.append(statistics.median(samples))
+        figures.append((name, medians[0], medians[1]))
+    return figures
+
+
 class NaiveRecorder:
     """Records like the platform's original SDK: blocking POSTs before the call returns."""
 
@@ -322,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         slow_phases.run(args.model_rounds, 20)
         delivered = recorder.stats()
         layer = _integration_layer_cpu(recorder)
+        snapshots = _snapshot_cpu()
     finally:
         recorder.shutdown(30)
         _stop_servers(children)
@@ -359,6 +415,12 @@ def main(argv: list[str] | None = None) -> int:
         f"  SDK path alone (no provider call), caller CPU: {_us(layer[0])}, of which the "
         f"tracing core (session, 2 turns, end) {_us(layer[1]).strip()}"
     )
+    for name, now, before in snapshots:
+        print(
+            f"  request snapshot, {name}: caller CPU {_us(now).strip()} (previous, top-level "
+            f"lists only: {_us(before).strip()}); the raw call: {_us(cpu['raw']).strip()} "
+            f"CPU, {_us(median['raw']).strip()} wall"
+        )
     for name in modes:
         print(
             f"  {name}: delivery still needed {statistics.median(phases.behind[name]):.0%} "

@@ -40,6 +40,7 @@ def log_fault(
     exc: Optional[BaseException] = None,
     *,
     level: int = logging.WARNING,
+    note_repeats: bool = True,
 ) -> None:
     """
     Count a fault and log it, at most once per ``kind`` per minute.
@@ -49,6 +50,8 @@ def log_fault(
         message: What happened, for the log line.
         exc: The exception caught, if any; its traceback is logged with the line.
         level: The logging level of the line.
+        note_repeats: Add "(seen N times)" to a line after the first; off when the
+            message counts for itself.
     """
     try:
         now = time.monotonic()
@@ -59,7 +62,7 @@ def log_fault(
                 return
             _last_logged[kind] = now
             repeats = _counts[kind]
-        suffix = f" (seen {repeats} times)" if repeats > 1 else ""
+        suffix = f" (seen {repeats} times)" if repeats > 1 and note_repeats else ""
         logger.log(level, "provenant: %s%s", message, suffix, exc_info=exc)
     except Exception:  # pragma: no cover - logging must never raise into the host
         pass

@@ -87,6 +87,7 @@ def open_exporter(
             max_attempts=settings.max_delivery_attempts,
             key_prefix=settings.key_prefix,
             new_key=new_key,
+            destination=dest.describe(),
         )
     from provenant.backends._store_exporter import StoreExporter
 

@@ -20,7 +20,7 @@ import logging
 import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from provenant._logging import logger
+from provenant._logging import log_fault, logger
 from provenant.backends._agents import AgentDirectory
 from provenant.backends._base import Backend
 from provenant.backends._records import (
@@ -59,6 +59,7 @@ class HttpExporter:
         agents: The agent directory shared with the client.
         max_attempts: Tries per record before it is dropped (``retries_exhausted``).
         key_prefix: The API key's prefix, for the one log line of a refused key.
+        destination: How log lines name the destination (its URL).
         stop: Set on shutdown: a wait between attempts ends, dropping (``shutdown``).
         new_key: Makes each record's ``Idempotency-Key``.
     """
@@ -71,12 +72,14 @@ class HttpExporter:
         max_attempts: int,
         key_prefix: Optional[str],
         new_key: Callable[[], str],
+        destination: str = "the API",
         stop: Optional[threading.Event] = None,
     ) -> None:
         self._backend = backend
         self._agents = agents
         self._max_attempts = max(1, max_attempts)
         self._key_prefix = key_prefix
+        self._destination = destination
         self._new_key = new_key
         self._stop = stop if stop is not None else threading.Event()
         self._session_ids: Dict[str, str] = {}
@@ -158,8 +161,9 @@ class HttpExporter:
             except ServerError as exc:
                 if not BACKGROUND_DELIVERY.retries_status(exc.status_code or 500):
                     raise Dropped(f"rejected_{exc.status_code}") from None
-            except TransportError:
-                pass
+                self._log_unreachable(exc)
+            except TransportError as exc:
+                self._log_unreachable(exc)
             except APIError as exc:
                 raise Dropped(f"rejected_{exc.status_code}") from None
             if attempt >= self._max_attempts:
@@ -168,6 +172,14 @@ class HttpExporter:
             wait_s = BACKGROUND_DELIVERY.wait_s(attempt - 1, retry_after)
             if self._stop.wait(wait_s or 0.0):
                 raise Dropped("shutdown")
+
+    def _log_unreachable(self, exc: Exception) -> None:
+        """One line per minute while the destination cannot be reached or fails."""
+        log_fault(
+            "exporter-unreachable",
+            f"cannot deliver to {self._destination} ({exc}); retrying with backoff, and "
+            f"dropping an event after {self._max_attempts} attempts",
+        )
 
     def _log_auth_once(self, exc: AuthenticationError) -> None:
         if self._auth_logged:

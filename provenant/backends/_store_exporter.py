@@ -18,6 +18,7 @@ dropped with the reason ``store_error`` (logged).
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -33,7 +34,8 @@ from provenant.backends._records import (
     TurnRecord,
     wire_body,
 )
-from provenant.errors import error_from_response
+from provenant.backends.local import open_store
+from provenant.errors import ConfigurationError, error_from_response
 from provenant.server._batch import SessionWrite, write_batch
 from provenant.server._router import Router
 from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store, key_prefix
@@ -80,7 +82,7 @@ class StoreExporter:
         with self._open_lock:
             if self._store is None or self._pid != os.getpid():
                 self._pid = os.getpid()
-                self._store = Store(self.db_path)
+                self._store = open_store(self.db_path)
                 self._router = Router(self._store)
             return self._store
 
@@ -90,9 +92,10 @@ class StoreExporter:
         tally = [0]
         try:
             store = self._open()
-        except Exception as exc:
-            log_fault("store-open", f"could not open the local store at {self.db_path}", exc)
-            return ExportResult(["store_unavailable"] * len(records), {})
+        except ConfigurationError as exc:  # the store cannot be opened: say why, and how
+            log_fault("exporter-destination", str(exc), level=logging.ERROR)
+            # A session never created drops its turns and end as the REST path would.
+            return ExportResult([_unavailable(record) for record in records], {})
         org = LOCAL_ORG_ID
         writes: List[SessionWrite] = []
         places: List[int] = []
@@ -214,3 +217,10 @@ class StoreExporter:
             router.close()
         if store is not None and self._pid == os.getpid():
             store.close()
+
+
+def _unavailable(record: Record) -> str:
+    """Why ``record`` is dropped when the store cannot be opened."""
+    if isinstance(record, SessionStart) or record.session_id is not None:
+        return "destination_unavailable"
+    return "session_not_created"

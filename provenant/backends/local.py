@@ -16,14 +16,15 @@ every answer and error has the same shape as over HTTP::
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from typing import Any, Mapping, Optional
 
-from provenant.errors import ClientClosedError, error_from_response
+from provenant.errors import ClientClosedError, ConfigurationError, error_from_response
 from provenant.server._router import Router
 from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store, key_prefix
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "open_store"]
 
 
 class LocalBackend:
@@ -33,12 +34,16 @@ class LocalBackend:
     Args:
         db_path: The database file; its directory is created when missing.
 
+    Raises:
+        provenant.errors.ConfigurationError: The file cannot be opened or created (a
+            read-only working directory, say); the message says how to record elsewhere.
+
     .. versionadded:: 0.1
     """
 
     def __init__(self, db_path: str) -> None:
         self.db_path = db_path
-        self._store = Store(db_path)
+        self._store = open_store(db_path)
         self._router = Router(self._store)
         self._pid = os.getpid()
         self._org_id = LOCAL_ORG_ID
@@ -93,7 +98,7 @@ class LocalBackend:
         with self._lock:
             if self._pid == os.getpid():
                 return
-            self._store = Store(self.db_path)
+            self._store = open_store(self.db_path)
             self._router = Router(self._store)
             self._pid = os.getpid()
 
@@ -108,3 +113,16 @@ class LocalBackend:
 
     def __repr__(self) -> str:
         return f"LocalBackend(db_path={self.db_path!r})"
+
+
+def open_store(db_path: str) -> Store:
+    """Open the store, or say in one line why not and how to record elsewhere."""
+    try:
+        return Store(db_path)
+    except (OSError, sqlite3.Error) as exc:
+        where = os.path.abspath(db_path)
+        raise ConfigurationError(
+            f"cannot open the local store at {where} ({type(exc).__name__}: {exc}); "
+            "record to a writable place with PROVENANT_BASE_URL=sqlite:///path/to/provenant.db "
+            "(or base_url=), or to an API with PROVENANT_BASE_URL and PROVENANT_API_KEY"
+        ) from exc

@@ -7,6 +7,8 @@ from typing import Any, Mapping, Optional
 from provenant.integrations._extract import (
     ReplyInfo,
     RequestInfo,
+    copy_messages,
+    copy_parts,
     field,
     items_of,
     normalise_parts,
@@ -14,7 +16,7 @@ from provenant.integrations._extract import (
 )
 from provenant.tracing._transcript import NormalizedMessage
 
-__all__ = ["StreamAccumulator", "read_reply", "read_request"]
+__all__ = ["StreamAccumulator", "read_reply", "read_request", "snapshot_request"]
 
 
 def _system_text(system: Any) -> Optional[Any]:
@@ -84,6 +86,16 @@ def _user(content: Any) -> list[NormalizedMessage]:
     if rest:
         messages.append(NormalizedMessage("USER", normalise_parts(rest)))
     return messages
+
+
+def snapshot_request(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """What :func:`read_request` reads of ``messages.create(**kwargs)`` (model, system,
+    messages), copied on the caller's thread: the request as it was sent."""
+    return {
+        "model": kwargs.get("model"),
+        "system": copy_parts(kwargs.get("system")),
+        "messages": copy_messages(kwargs.get("messages")),
+    }
 
 
 def read_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo:

@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Optional, Union
 
 from provenant._logging import log_fault
-from provenant.integrations._extract import ReplyInfo, RequestInfo
+from provenant.integrations._extract import ReplyInfo, RequestInfo, copy_request
 from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._resume import seed_resumed
 from provenant.tracing._session import exit_status
@@ -38,10 +38,15 @@ class ApiSpec:
     Args:
         provider: ``"anthropic"`` or ``"openai"``.
         name: A short name of the API (``"messages"``, ``"chat"``, ``"responses"``).
-        read_request: ``(kwargs, stream=) -> RequestInfo``.
+        read_request: ``(snapshot, stream=) -> RequestInfo``, run on the worker.
         read_reply: The provider's reply object -> ``ReplyInfo``.
         make_accumulator: ``(hide_usage_chunk) ->`` a stream accumulator.
         request_id_header: The response header carrying the provider's request id.
+        snapshot_request: ``kwargs -> dict``, run on the caller's thread before the call:
+            a copy of exactly the keyword arguments ``read_request`` reads, their message
+            dicts and lists copied (``copy_tree``), so that what the caller changes after
+            the call is not what gets recorded. Name the provider's own; the default
+            copies every keyword argument so.
     """
 
     provider: str
@@ -50,6 +55,7 @@ class ApiSpec:
     read_reply: Callable[[Any], ReplyInfo]
     make_accumulator: Callable[[bool], Any]
     request_id_header: str
+    snapshot_request: Callable[[Mapping[str, Any]], dict[str, Any]] = copy_request
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,12 +99,6 @@ def _error_info(exc: BaseException) -> dict[str, Any]:
 def _trailing(messages: list[NormalizedMessage]) -> list[NormalizedMessage]:
     """The messages after the last assistant message: one call's own new input."""
     return messages[last_assistant_index(messages) + 1 :]
-
-
-def _snapshot(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The request as sent: a copy of the kwargs and of their lists (``messages``, ``input``,
-    ``system`` blocks), so that a caller appending to its history later changes nothing."""
-    return {k: (list(v) if type(v) is list else v) for k, v in kwargs.items()}
 
 
 ReplySource = Union[ReplyInfo, Callable[[], ReplyInfo]]
@@ -184,7 +184,7 @@ class LlmCall:
                 if owned:
                     session.end()
                 return None
-            snapshot = _snapshot(kwargs)
+            snapshot = api.snapshot_request(kwargs)
             # Frames are immutable tuples: the span path is read from it by the worker.
             frame = None if owned else get_frame()
             span: Optional[Span] = None

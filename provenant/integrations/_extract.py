@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from provenant.tracing._transcript import NormalizedMessage
 
 __all__ = [
     "ReplyInfo",
     "RequestInfo",
+    "copy_messages",
+    "copy_parts",
+    "copy_request",
+    "copy_tree",
     "field",
     "items_of",
     "normalise_parts",
@@ -69,6 +73,79 @@ class ReplyInfo:
     # How many choices the reply had (OpenAI ``n``); the first is the one recorded.
     choices: int = 1
     request_id: Optional[str] = None
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def copy_tree(value: Any, depth: int = 4) -> Any:
+    """
+    A copy of the plain dicts and lists (tuples become lists) in ``value``, ``depth``
+    levels down; text, numbers and other objects are shared, not copied.
+
+    A request is read into turns later, on the exporter's worker: its snapshot, taken on
+    the caller's thread, copies what the turns are read from, so that a message changed
+    or a part dropped after the call (a large image removed from the history) does not
+    change what is recorded as sent.
+    """
+    kind = type(value)
+    if kind is dict:
+        out = dict(value)
+        if depth > 0:
+            for key, item in value.items():
+                if type(item) in _CONTAINERS:  # a value replaced in place: the size is kept
+                    out[key] = copy_tree(item, depth - 1)
+        return out
+    if kind is list or kind is tuple:
+        if depth <= 0:
+            return list(value)
+        return [copy_tree(item, depth - 1) if type(item) in _CONTAINERS else item for item in value]
+    return value
+
+
+def copy_parts(parts: Any) -> Any:
+    """
+    A message's content as sent: its list and each part's dict copied, with the dicts and
+    lists a part holds (an image's source, a tool call's input, a tool result's parts)
+    copied one level further; text as it is (nothing to copy).
+    """
+    if type(parts) is not list and type(parts) is not tuple:
+        return parts
+    copied = []
+    for part in parts:
+        if type(part) is dict:
+            part = dict(part)
+            for key, item in part.items():
+                if type(item) in _CONTAINERS:
+                    part[key] = copy_tree(item, 1)
+        copied.append(part)
+    return copied
+
+
+def copy_messages(messages: Any, parts_keys: tuple[str, ...] = ("content",)) -> Any:
+    """
+    A request's messages as sent: the list and each message's dict copied, and the values
+    under ``parts_keys`` (content parts, OpenAI tool calls) copied with :func:`copy_parts`.
+    Message objects that are not dicts (pydantic models) are shared.
+    """
+    if type(messages) is not list and type(messages) is not tuple:
+        return messages
+    copied = []
+    for message in messages:
+        if type(message) is dict:
+            message = dict(message)
+            for key in parts_keys:
+                parts = message.get(key)
+                if type(parts) is list or type(parts) is tuple:
+                    message[key] = copy_parts(parts)
+        copied.append(message)
+    return copied
+
+
+def copy_request(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Every keyword argument of a call, copied with :func:`copy_tree`: the snapshot of an
+    API that names no snapshot of its own (one that copies only what it reads is cheaper)."""
+    return {key: copy_tree(value) for key, value in kwargs.items()}
 
 
 def items_of(value: Any) -> Sequence[Any]:

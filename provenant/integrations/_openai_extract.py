@@ -7,6 +7,8 @@ from typing import Any, Mapping, Optional, Sequence
 from provenant.integrations._extract import (
     ReplyInfo,
     RequestInfo,
+    copy_messages,
+    copy_tree,
     field,
     items_of,
     normalise_parts,
@@ -21,6 +23,8 @@ __all__ = [
     "read_chat_request",
     "read_response",
     "read_responses_request",
+    "snapshot_chat_request",
+    "snapshot_responses_request",
 ]
 
 _SYSTEM_ROLES = ("system", "developer")
@@ -46,6 +50,13 @@ def _call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
 
 
 # -- Chat Completions -------------------------------------------------------------------
+
+
+def snapshot_chat_request(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """What :func:`read_chat_request` reads (model, messages), copied on the caller's
+    thread: the request as it was sent."""
+    messages = copy_messages(kwargs.get("messages"), ("content", "tool_calls"))
+    return {"model": kwargs.get("model"), "messages": messages}
 
 
 def read_chat_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo:
@@ -205,6 +216,18 @@ class ChatStreamAccumulator:
 
 
 # -- Responses --------------------------------------------------------------------------
+
+
+def snapshot_responses_request(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """What :func:`read_responses_request` reads (model, instructions, input, the
+    previous response and the conversation), copied on the caller's thread."""
+    return {
+        "model": kwargs.get("model"),
+        "instructions": kwargs.get("instructions"),
+        "input": copy_messages(kwargs.get("input"), ("content", "output", "summary")),
+        "previous_response_id": kwargs.get("previous_response_id"),
+        "conversation": copy_tree(kwargs.get("conversation")),
+    }
 
 
 def read_responses_request(kwargs: Mapping[str, Any], *, stream: bool) -> RequestInfo:

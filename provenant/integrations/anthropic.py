@@ -30,6 +30,7 @@ MESSAGES = ApiSpec(
     read_reply=extract.read_reply,
     make_accumulator=lambda hide_usage_chunk: extract.StreamAccumulator(),
     request_id_header="request-id",
+    snapshot_request=extract.snapshot_request,
 )
 
 PATCHES = tuple(

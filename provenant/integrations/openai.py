@@ -35,6 +35,7 @@ CHAT = ApiSpec(
         hide_usage_chunk=hide_usage_chunk
     ),
     request_id_header="x-request-id",
+    snapshot_request=extract.snapshot_chat_request,
 )
 
 RESPONSES = ApiSpec(
@@ -44,6 +45,7 @@ RESPONSES = ApiSpec(
     read_reply=extract.read_response,
     make_accumulator=lambda hide_usage_chunk: extract.ResponsesStreamAccumulator(),
     request_id_header="x-request-id",
+    snapshot_request=extract.snapshot_responses_request,
 )
 
 PATCHES = (

@@ -16,7 +16,6 @@ import time
 from typing import Any, Callable, Optional
 
 from provenant._logging import log_fault
-from provenant.errors import ConfigurationError
 from provenant.tracing._payload import prepare_content, to_jsonable
 from provenant.tracing._session import Session, exit_status
 from provenant.tracing._span import Span, notify_start
@@ -170,9 +169,13 @@ def _capture(
 
 def _open(
     spec: Spec, tracer: Any, parent: Optional[Span], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Call:
-    """Open the session this call runs in (a root session, or a child of another agent's)."""
-    agent = spec.agent_id if spec.agent_id is not None else tracer.default_agent()
+) -> Optional[Call]:
+    """Open the session this call runs in (a root session, or a child of another agent's);
+    ``None`` (run untraced, logged) when there is no agent to open it for."""
+    agent = spec.agent_id if spec.agent_id is not None else tracer.settings.agent_id
+    if agent is None:
+        _log_no_agent(spec)
+        return None
     session: Session = tracer.new_session(agent)
     if parent is not None:
         session.parent = parent.session
@@ -200,6 +203,18 @@ def _open(
     call = Call(spec, span, session)
     call.input_truncated = truncated
     return call
+
+
+def _log_no_agent(spec: Spec) -> None:
+    log_fault(
+        "trace-no-agent",
+        f"{spec.qualname} (@trace, kind={spec.kind!r}) ran outside any session and no agent "
+        "is known (pass agent_id= to trace() or ProvenantClient(), or set PROVENANT_AGENT); "
+        "it ran unrecorded. In a thread the caller's session is not current unless carried: "
+        "use provenant.wrap_context(fn), provenant.ThreadPoolExecutor or asyncio.to_thread, "
+        "and for loop.run_in_executor(None, ...) "
+        "loop.set_default_executor(provenant.ThreadPoolExecutor()).",
+    )
 
 
 def _join(
@@ -231,7 +246,8 @@ def _describe(spec: Spec, span: Span) -> None:
 def begin(
     spec: Spec, parent: Optional[Span], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Optional[Call]:
-    """The slow path: None means "call through untraced" (disabled, or a fault of ours)."""
+    """The slow path: None means "call through untraced" (disabled, no agent to open a
+    session for, or a fault of ours); never raises."""
     try:
         if parent is None:
             tracer = spec.get_client()._tracer
@@ -246,8 +262,6 @@ def begin(
         ):
             return _open(spec, spec.get_client()._tracer, parent, args, kwargs)
         return _join(spec, parent, session, args, kwargs)
-    except ConfigurationError:
-        raise
     except Exception as exc:
         log_fault("trace-start", f"could not trace a call of {spec.qualname}; ran it untraced", exc)
         return None

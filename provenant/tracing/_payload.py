@@ -8,8 +8,9 @@ Payload safety: turn anything a user passes into JSON the wire accepts, never ra
 
 Non-JSON objects become a readable form (dataclasses and pydantic models as dicts, dates
 ISO, sets as lists, bytes summarised, integers past 2**53 - 1 as their text, anything
-else ``repr``), cycles are cut, depth is bounded, and a value whose JSON is over
-``max_bytes`` is cut down and flagged.
+else ``repr``), text that UTF-8 cannot carry (lone surrogates, as ``os.listdir`` gives
+for a file name that is not UTF-8) has them escaped (``\udce9``), cycles are cut, depth
+is bounded, and a value whose JSON is over ``max_bytes`` is cut down and flagged.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from provenant._json import compact_json
 from provenant._logging import log_fault
 from provenant._wire import MAX_SAFE_INT
 
-__all__ = ["MASK_FAILED", "prepare_content", "safe_int", "to_jsonable"]
+__all__ = ["MASK_FAILED", "prepare_content", "safe_int", "safe_text", "to_jsonable"]
 
 _MAX_DEPTH = 32
 _MAX_REPR_CHARS = 1000
@@ -47,6 +48,21 @@ def _safe_repr(value: Any) -> str:
         text = f"<unrepresentable {type(value).__name__}>"
     if len(text) > _MAX_REPR_CHARS:
         text = text[:_MAX_REPR_CHARS] + _TRUNCATED_MARK
+    return safe_text(text)
+
+
+def safe_text(text: str) -> str:
+    """
+    ``text`` as UTF-8 can carry it: each lone surrogate (``surrogateescape`` gives them for
+    bytes that are not UTF-8) becomes its escape, ``\udce9``; any other text is returned
+    as it is (ASCII text at no cost, other text for one encoding).
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text
 
 
@@ -65,8 +81,10 @@ def safe_int(value: int) -> Union[int, str]:
 
 
 def _convert(value: Any, depth: int, seen: set[int]) -> Any:
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, str):
+        return safe_text(value)
     if isinstance(value, int):
         return safe_int(int(value))
     if isinstance(value, float):
@@ -98,7 +116,7 @@ def _convert_container(value: Any, depth: int, seen: set[int]) -> Any:
             if index >= _MAX_ITEMS:
                 out["..."] = f"<{len(value) - _MAX_ITEMS} more items>"
                 break
-            name = key if isinstance(key, str) else _safe_repr(key)
+            name = safe_text(key) if isinstance(key, str) else _safe_repr(key)
             out[name] = _convert(item, depth + 1, seen)
         return out
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -208,10 +226,12 @@ def _plain_copy(value: Any, budget: int) -> Any:
     out: dict[str, Any] = {}
     size = 2
     for key, item in value.items():
-        if type(key) is not str:
+        if type(key) is not str or not key.isascii():
             return None
         kind = type(item)
         if kind is str:
+            if not item.isascii():
+                item = safe_text(item)
             size += (len(key) + len(item)) * _MAX_JSON_BYTES_PER_CHAR + 6
         elif (
             kind is bool
@@ -223,7 +243,7 @@ def _plain_copy(value: Any, budget: int) -> Any:
         elif kind is list:
             size += len(key) * _MAX_JSON_BYTES_PER_CHAR + 5
             for part in item:
-                if type(part) is not str:
+                if type(part) is not str or not part.isascii():
                     return None
                 size += len(part) * _MAX_JSON_BYTES_PER_CHAR + 3
             item = list(item)
@@ -248,6 +268,7 @@ def to_jsonable(value: Any, max_bytes: int, *, keep_shape: bool = False) -> tupl
     """
     try:
         if isinstance(value, str):
+            value = safe_text(value)
             if len(value) * 4 <= max_bytes or len(value.encode("utf-8")) <= max_bytes:
                 return value, False
             return _truncate(value, value, max_bytes), True

@@ -33,6 +33,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import itertools
+import logging
 import os
 import threading
 import time
@@ -40,7 +41,7 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
-from provenant._logging import log_fault
+from provenant._logging import log_fault, logger
 from provenant.backends._records import ExportResult, Record, SessionStart, TurnRecord
 
 if TYPE_CHECKING:
@@ -75,6 +76,21 @@ _PARENT_WAIT_S = 2.0
 # How long a fork waits for a worker to finish handling its event (it never waits for the
 # network); past it, the fork goes on without that worker's gate rather than hang.
 _FORK_WAIT_S = 5.0
+
+# Why an event was dropped, for the log line (the reason itself is the stats() key).
+_DROP_REASONS = {
+    "retries_exhausted": "the destination could not be reached, or kept failing, "
+    "after every attempt (max_delivery_attempts)",
+    "unauthorized": "the API refused the API key",
+    "session_not_created": "its session was never created",
+    "queue_full": "the queue was full (max_queue_size; on_queue_full='drop_newest')",
+    "queue_full_oldest": "the queue was full (max_queue_size; on_queue_full='drop_oldest')",
+    "queue_full_timeout": "the queue stayed full (on_queue_full='block', queue_block_timeout)",
+    "no_worker": "no exporter thread could be started",
+    "destination_unavailable": "the destination could not be opened (the error is logged)",
+    "internal_error": "a fault of the SDK",
+    "record_failed": "a fault of the SDK building a call's turns",
+}
 
 
 class _Event:
@@ -315,9 +331,11 @@ class BatchProcessor:
         self._drop(event, "queue_full")
         return False
 
-    def _drop(self, event: _Event, reason: str) -> None:
+    def _drop(self, event: _Event, reason: str, log: bool = True) -> None:
         with self._lock:
-            self._dropped[reason] = self._dropped.get(reason, 0) + 1
+            count = self._dropped[reason] = self._dropped.get(reason, 0) + 1
+        if log:
+            self._log_drops(reason, count)
         if event.kind == "create":
             event.session._mark_created(None)
             self._finish_create(event.ticket)
@@ -540,6 +558,31 @@ class BatchProcessor:
         with self._waiting(self._network):
             return self._exporter.read(path)
 
+    @staticmethod
+    def _log_drops(reason: str, count: int) -> None:
+        """One line per reason per minute: records are lost, how many, and why."""
+        why = _DROP_REASONS.get(reason, reason.replace("_", " "))
+        log_fault(
+            f"exporter-dropped-{reason}",
+            f"dropped {count} event{'s' if count > 1 else ''} so far ({reason}: {why}); "
+            "stats() counts them",
+            level=logging.ERROR,
+            note_repeats=False,
+        )
+
+    def _log_drop_summary(self) -> None:
+        """At shutdown (and so at exit): how many events were lost in all, and why."""
+        with self._lock:
+            dropped = dict(self._dropped)
+        total = sum(dropped.values())
+        if total:
+            logger.error(
+                "provenant: %d event%s never delivered (%s); stats() counts them",
+                total,
+                "s were" if total > 1 else " was",
+                ", ".join(f"{reason}: {count}" for reason, count in sorted(dropped.items())),
+            )
+
     # -- flush, stats, shutdown -------------------------------------------------------
 
     def _idle(self) -> bool:
@@ -602,9 +645,10 @@ class BatchProcessor:
         for lane in self._lanes:
             while lane.queue:
                 try:
-                    self._drop(lane.queue.popleft(), "shutdown")
+                    self._drop(lane.queue.popleft(), "shutdown", log=False)
                 except IndexError:
                     break
+        self._log_drop_summary()
         if self._atexit is not None:
             atexit.unregister(self._atexit)
             self._atexit = None

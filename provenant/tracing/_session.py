@@ -32,7 +32,7 @@ from provenant.tracing._context import (
     span_of,
 )
 from provenant.tracing._ids import new_id
-from provenant.tracing._payload import to_jsonable
+from provenant.tracing._payload import safe_text, to_jsonable
 from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
 from provenant.tracing._transcript import result_forms
 from provenant.tracing._turns import ROLES, turn_record, wire_count, wire_tool_calls
@@ -339,15 +339,18 @@ class Session:
             parent_key = parent.key or None
             # The processor waited (bounded) for another client's parent before asking.
             parent_id = parent.server_id
+        # The caller's text, as UTF-8 can carry it (a lone surrogate is escaped).
         return SessionStart(
             self.key,
-            agent=self.agent or "",
-            external_id=self.external_id,
-            user_id=self.user_id,
-            agent_version_id=self.agent_version_id,
-            environment_id=self.environment_id,
+            agent=safe_text(self.agent or ""),
+            external_id=safe_text(self.external_id),
+            user_id=None if self.user_id is None else safe_text(self.user_id),
+            agent_version_id=(
+                None if self.agent_version_id is None else safe_text(self.agent_version_id)
+            ),
+            environment_id=None if self.environment_id is None else safe_text(self.environment_id),
             metadata=meta,
-            tags=self.tags,
+            tags=[safe_text(tag) for tag in self.tags],
             parent_key=parent_key,
             parent_id=parent_id,
         )

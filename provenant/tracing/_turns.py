@@ -144,7 +144,11 @@ def turn_record(
         recorded = ""
         if tool_calls:
             calls = [
-                {k: v for k, v in call.items() if k in _TOOL_CALL_SHAPE_KEYS} for call in tool_calls
+                to_jsonable(
+                    {k: v for k, v in call.items() if k in _TOOL_CALL_SHAPE_KEYS},
+                    settings.max_content_bytes,
+                )[0]
+                for call in tool_calls
             ]
         for name in _CONTENT_METADATA_KEYS:
             meta.pop(name, None)

@@ -6,12 +6,13 @@ import asyncio
 import gc
 import inspect
 import json
+import logging
 from typing import Any, AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
 
 import pytest
 
+from provenant import _logging
 from provenant.client import ProvenantClient
-from provenant.errors import ConfigurationError
 from provenant.tracing import Span, current_session, current_span
 from provenant.tracing._context import current_span_path
 from provenant.tracing._transcript import NormalizedMessage
@@ -408,19 +409,27 @@ def test_an_observer_that_raises_never_reaches_the_host(client: ProvenantClient)
     assert entry() == "fine"
 
 
-def test_trace_without_any_agent_raises_configuration_error(db_url: str) -> None:
-    """A traced entrypoint with no agent anywhere raises ConfigurationError on the call."""
+def test_trace_without_any_agent_runs_unrecorded_and_says_why(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A traced entrypoint with no agent anywhere returns its result unrecorded and logs
+    a warning naming it (a decorator never turns a working program into a failing one)."""
     bare = ProvenantClient(base_url=db_url)
+    _logging._reset_for_tests()
 
     @bare.trace
-    def entry() -> None:
-        pass
+    def entry() -> str:
+        return "fine"
 
     try:
-        with pytest.raises(ConfigurationError):
-            entry()
+        with caplog.at_level(logging.WARNING, logger="provenant"):
+            assert entry() == "fine"
+        assert bare.flush(10)
+        assert bare.stats()["enqueued"] == 0
     finally:
         bare.shutdown()
+        _logging._reset_for_tests()
+    assert any("entry" in r.getMessage() and "no agent" in r.getMessage() for r in caplog.records)
 
 
 def test_a_cancelled_traced_coroutine_ends_its_session_cancelled(
