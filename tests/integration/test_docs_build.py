@@ -76,8 +76,9 @@ def test_readme_first_screen_has_the_two_commands() -> None:
     """The README's first 30 lines hold the demo command and the test command, as CI runs them."""
     first_screen = "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:30])
     assert "pip install -e '.[anthropic]' && provenant demo" in first_screen
-    assert "pip install -e '.[dev]' && python -m pytest" in first_screen
-    assert "pip install -e '.[dev]' && python -m pytest" in (ROOT / ".ci" / "run").read_text()
+    test_command = "pip install -c requirements/dev.lock -e '.[dev]' && python -m pytest"
+    assert test_command in first_screen
+    assert test_command in (ROOT / ".ci" / "run").read_text()
 
 
 def test_every_command_the_docs_name_exists() -> None:
