@@ -37,7 +37,7 @@ from typing import (
 from provenant._logging import log_fault
 from provenant._wire import decode_record
 from provenant._wire import is_uuid as is_uuid
-from provenant.backends import Backend, open_backend
+from provenant.backends import Backend, agent_slug, open_backend
 from provenant.backends._agents import AgentDirectory
 from provenant.config import Settings, resolve_settings
 from provenant.errors import ClientClosedError, ConfigurationError, EvalTimeoutError
@@ -290,7 +290,6 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        from provenant.server._slug import slugify  # the one slug rule, shared with the server
 
         tags = _listed(tags)
         check_session_arguments(
@@ -306,7 +305,7 @@ class ProvenantClient:
         body = _drop_none(
             {
                 "name": name,
-                "slug": slug if slug is not None else slugify(name),
+                "slug": slug if slug is not None else agent_slug(name),
                 "description": description,
                 "tags": tags,
                 "modelFamily": model_family,

@@ -14,7 +14,7 @@ from provenant.backends._base import Backend
 from provenant.backends._records import Exporter
 from provenant.config import Settings
 
-__all__ = ["Backend", "backend_class", "open_backend", "open_exporter"]
+__all__ = ["Backend", "agent_slug", "backend_class", "open_backend", "open_exporter"]
 
 
 def backend_class(settings: Settings) -> type[Backend]:
@@ -93,3 +93,16 @@ def open_exporter(
 
     assert dest.db_path is not None
     return StoreExporter(dest.db_path, agents)
+
+
+def agent_slug(name: str) -> str:
+    """
+    The slug the server derives from an agent's name: the server's one slug rule, which
+    the client uses to create an agent by name.
+
+    Args:
+        name: The agent's display name.
+    """
+    from provenant.server._slug import slugify
+
+    return slugify(name)
