@@ -32,6 +32,7 @@ from provenant.tracing._context import (
     span_of,
 )
 from provenant.tracing._ids import new_id
+from provenant.tracing._nesting import CHILD, JOIN, nesting
 from provenant.tracing._payload import safe_text, to_jsonable
 from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
 from provenant.tracing._transcript import result_forms
@@ -420,10 +421,17 @@ class Session:
             return self
         frame = get_frame()
         outer = None if frame is None else frame[3]
-        if outer is not None and self._joins(outer):
+        how = nesting(
+            self._tracer,
+            outer,
+            self.agent,
+            identified=self._identified,
+            resumed=self._server_id is not None,
+        )
+        if how == JOIN:
             push_block(None, None)
-            return outer
-        if outer is not None and self._server_id is None:
+            return outer  # type: ignore[return-value]
+        if how == CHILD and outer is not None:
             self.parent = outer
             self.sampled = outer.sampled and self._tracer.enabled  # one decision per tree
         if self.agent is None and self._server_id is None:
@@ -455,12 +463,6 @@ class Session:
             if ended is not None:
                 owner._status = ended
             owner.end()
-
-    def _joins(self, outer: Session) -> bool:
-        # A resumed session or one given its own external id is never merged into another.
-        if self._identified:
-            return False
-        return self.agent is None or self._tracer.same_agent(self.agent, outer.agent)
 
     def __enter__(self) -> Session:
         return self._enter()

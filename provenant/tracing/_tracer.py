@@ -23,6 +23,7 @@ from provenant._logging import log_fault
 from provenant.errors import ConfigurationError
 from provenant.tracing._arguments import check_session_arguments
 from provenant.tracing._context import get_current, get_frame
+from provenant.tracing._nesting import JOIN, nesting
 from provenant.tracing._processor import BatchProcessor
 from provenant.tracing._session import Session
 from provenant.tracing._span import Span, notify_start
@@ -217,8 +218,8 @@ class Tracer:
         .. versionadded:: 0.1
         """
         frame = get_frame()
-        if frame is not None:
-            return frame[3], False
+        if frame is not None and nesting(self, frame[3], None) == JOIN:
+            return frame[3], False  # an LLM call names no agent here: it joins
         if not self.enabled:
             return Session(self, agent_id, sampled=False), False
         agent = agent_id if agent_id is not None else self.settings.agent_id
