@@ -87,6 +87,8 @@ class HttpExporter:
 
     #: Each record is a request: the processor lets go of its fork gate meanwhile.
     network = True
+    #: How often a busy worker looks at its queue: requests go one by one anyway.
+    batch_interval_s = 0.005
 
     def export(self, records: Sequence[Record]) -> ExportResult:
         """Send ``records`` one after another; see :class:`ExportResult`."""

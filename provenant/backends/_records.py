@@ -172,11 +172,13 @@ class Exporter(Protocol):
     Deliver batches of records to one destination, in the order given.
 
     ``network`` tells whether :meth:`export` waits on the network (the batch processor
-    then lets go of its fork gate meanwhile). Several workers may call :meth:`export`
-    at once, each with the records of its own sessions.
+    then lets go of its fork gate meanwhile, and spreads a backlog over its workers);
+    ``batch_interval_s`` how long a busy worker lets events gather into one batch.
+    Several workers may call :meth:`export` at once, each with its own sessions' records.
     """
 
     network: bool
+    batch_interval_s: float
 
     def export(self, records: Sequence[Record]) -> ExportResult:
         """Deliver ``records`` (retrying transient faults); never raises."""

@@ -70,6 +70,9 @@ class StoreExporter:
 
     #: Writes are short and local: the processor keeps its fork gate meanwhile.
     network = False
+    #: How long a worker lets events gather before it writes them: a transaction costs
+    #: about as much as a hundred records written in it (see bench_process_cpu.py).
+    batch_interval_s = 0.05
 
     def _open(self) -> Store:
         # Opened by the first batch, in the worker (never on the caller's thread); a

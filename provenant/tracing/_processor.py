@@ -59,8 +59,10 @@ _MAX_BATCH = 512
 # about 18 us on the benchmark's VM, more than the rest of a call's recording). Events
 # of a burst wait at most this long and go out together; after about a second without
 # any, the worker sleeps until an event wakes it.
+# An exporter may ask for a longer interval (``batch_interval_s``): the embedded store's
+# does, since each of its transactions costs more than the records it writes.
 _POLL_S = 0.005
-_POLLS_BEFORE_SLEEP = 200
+_IDLE_AFTER_S = 1.0
 # New sessions go to the first worker until it falls behind by this many events, or
 # until one event has held it this long (see Exporter.next_shard).
 _SPILL_DEPTH = 64
@@ -155,6 +157,8 @@ class BatchProcessor:
         # go; the embedded store's writes are short and must not be cut by a fork (SQLite
         # holds process-wide mutexes meanwhile).
         self._network = bool(getattr(exporter, "network", False))
+        self._poll_s = float(getattr(exporter, "batch_interval_s", _POLL_S))
+        self._polls_before_sleep = max(1, int(_IDLE_AFTER_S / self._poll_s))
         self._workers = max(1, settings.exporter_workers)
         self._max_queue = settings.max_queue_size
         self._reset_state()
@@ -244,11 +248,12 @@ class BatchProcessor:
         wakes for its own share). The others take new sessions only when the first falls
         behind: its queue holds :data:`_SPILL_DEPTH` events, or one event has held it for
         :data:`_SPILL_STALL_S` (a slow or stalled server), so a backlog still goes out in
-        parallel.
+        parallel. An exporter that does not wait on the network (the embedded store, one
+        writer of one file) keeps every session on the first worker.
         """
         lanes = self._lanes
         first = lanes[0]
-        if len(lanes) == 1:
+        if len(lanes) == 1 or not self._network:
             return 0
         if len(first.queue) < _SPILL_DEPTH:
             since = first.delivering_since
@@ -399,7 +404,7 @@ class BatchProcessor:
                 lane.busy = False
                 if self._stopping:
                     return
-                if idle_polls < _POLLS_BEFORE_SLEEP:
+                if idle_polls < self._polls_before_sleep:
                     idle_polls += 1
                     self._poll(lane)
                 else:
@@ -411,11 +416,10 @@ class BatchProcessor:
                 self._export(batch)
             lane.delivering_since = 0.0
 
-    @staticmethod
-    def _poll(lane: _Lane) -> None:
+    def _poll(self, lane: _Lane) -> None:
         """Wait a little, unasked (``lane.sleeping`` stays False, so callers do not wake
         us); ``flush()`` and ``shutdown()`` still wake us at once."""
-        lane.wake.wait(_POLL_S)
+        lane.wake.wait(self._poll_s)
         lane.wake.clear()
 
     def _sleep(self, lane: _Lane) -> None:
