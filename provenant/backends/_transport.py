@@ -31,11 +31,11 @@ import os
 import socket
 import ssl
 import threading
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from typing_extensions import Protocol
 
-__all__ = ["HttpClientTransport", "HttpRequest", "HttpResponse", "Transport"]
+__all__ = ["Headers", "HttpClientTransport", "HttpRequest", "HttpResponse", "Transport"]
 
 _DEFAULT_MAX_IDLE_CONNECTIONS = 16
 
@@ -64,12 +64,20 @@ class HttpRequest:
         self.timeout_s = timeout_s
 
 
+class Headers(Protocol):
+    """An answer's headers, looked up by name whatever its case."""
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        """The header's value, or ``default``."""
+        ...
+
+
 class HttpResponse:
-    """One answer: status, headers (lower-case names) and the whole body."""
+    """One answer: status, headers (looked up by name, any case) and the whole body."""
 
     __slots__ = ("body", "headers", "status")
 
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+    def __init__(self, status: int, headers: Headers, body: bytes) -> None:
         self.status = status
         self.headers = headers
         self.body = body
@@ -201,15 +209,12 @@ class HttpClientTransport:
         return HttpResponse(status, headers, body)
 
     @staticmethod
-    def _exchange(conn: _OneSend, request: HttpRequest) -> Tuple[int, dict[str, str], bytes, bool]:
+    def _exchange(conn: _OneSend, request: HttpRequest) -> Tuple[int, Headers, bytes, bool]:
         conn.send_request(request)
         response = conn.getresponse()  # type: ignore[attr-defined]
         body = response.read()
-        headers: dict[str, str] = {}
-        for name, value in response.getheaders():
-            key = name.lower()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        return response.status, headers, body, bool(response.will_close)
+        # The parsed headers as they are: copying each costs more than the few ever read.
+        return response.status, response.msg, body, bool(response.will_close)
 
     def close(self) -> None:
         """Close every idle connection; busy ones close when their exchange ends."""

@@ -130,12 +130,9 @@ class HttpBackend:
         self._timeout = float(timeout)
         self._policy: RetryPolicy = EXPLICIT_CALLS.with_base(backoff_s)
         self._key_prefix = key_prefix(api_key)
-        headers = [
-            ("Host", host_header),
-            ("User-Agent", USER_AGENT),
-            ("Accept", "application/json"),
-            ("Connection", "keep-alive"),
-        ]
+        # HTTP/1.1 keeps connections alive unless told otherwise; every header costs a
+        # validated putheader() in http.client, so only those the contract needs go.
+        headers = [("Host", host_header), ("User-Agent", USER_AGENT)]
         if api_key:
             if "\r" in api_key or "\n" in api_key:
                 raise ConfigurationError("the API key holds a line break; check its value.")
