@@ -2,6 +2,7 @@
 The cost of ``instrument()`` on the caller, against an uninstrumented call of the same client.
 
     python benchmarks/bench_instrument.py [--calls 50] [--rounds 40] [--model-rounds 10]
+        [--model claude-bench]
 
 One process times ``messages.create`` on one ``anthropic.Anthropic`` client, in rounds
 of short phases: plain calls (a copy made before ``instrument()``, sharing its connection
@@ -325,6 +326,7 @@ class _Phases:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global _MODEL
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=50, help="calls per round and variant")
     parser.add_argument("--rounds", type=int, default=40, help="rounds (the median is taken)")
@@ -334,7 +336,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workers", type=int, default=None, help="exporter_workers of the recording client"
     )
+    parser.add_argument(
+        "--model",
+        default=_MODEL,
+        help="the model asked for; one the price table knows (claude-sonnet-4-0) has "
+        "every call priced on the worker (with the cost extra installed)",
+    )
     args = parser.parse_args(argv)
+    _MODEL = args.model
 
     children, urls = _start_servers()
     recorder = ProvenantClient(

@@ -24,6 +24,7 @@ _ORDER = (
     "bench_memory.py",
     "bench_otel.py",
     "server_throughput.py",
+    "server_memory.py",
 )
 
 

@@ -4,7 +4,10 @@ Turns per second the local server takes over keep-alive connections.
 ``provenant serve`` runs in its own process (as it does for the exporter's
 delivery); four sender threads here each post turns to their own session over one
 persistent ``http.client`` connection with an ``Idempotency-Key`` (what the
-exporter does). Prints the rate beside a ``GET /health`` baseline from the same run.
+exporter does). Prints the rate beside a ``GET /health`` baseline from the same run,
+and again while one unauthenticated client has sent a write's headers and stalls (which
+must cost the writers nothing: it used to make every commit wait out the 50 ms
+grouping window).
 
     python benchmarks/server_throughput.py [TURNS_PER_THREAD]
 """
@@ -15,6 +18,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -101,11 +105,19 @@ def main() -> None:
             conn.close()
             baseline = _rate(port, per_thread, sessions, health=True)
             turns = _rate(port, per_thread, sessions, health=False)
+            with socket.create_connection(("127.0.0.1", port)) as staller:
+                staller.sendall(
+                    f"POST /api/sessions/{sessions[0]}/turns HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Content-Length: 1000\r\n\r\n{".encode()
+                )
+                time.sleep(0.2)
+                stalled = _rate(port, per_thread, sessions, health=False)
         finally:
             server.terminate()
             server.wait(10)
     print(f"GET /health (baseline): {baseline:8.0f} req/s   ({THREADS} keep-alive threads)")
     print(f"POST .../turns:         {turns:8.0f} turns/s ({THREADS} keep-alive threads)")
+    print(f"  ... one client stalled: {stalled:6.0f} turns/s (unauthenticated, headers sent)")
 
 
 if __name__ == "__main__":

@@ -157,6 +157,9 @@ class ProvenantClient:
         otel: ``True`` (the global ``TracerProvider``) or a ``TracerProvider``: also emit
             OpenTelemetry GenAI spans.
         destination: ``"otel-only"`` sends spans only, no Provenant records.
+        prices: Your own model prices, USD per million tokens by model name
+            (``{"my-model": {"input_mtok": 3, "output_mtok": 15}}``); they win over the
+            ``cost`` extra's table and over ``PROVENANT_PRICES_FILE``. See the Cost page.
 
     .. versionadded:: 0.1
     """
@@ -181,6 +184,7 @@ class ProvenantClient:
         mask: Optional[Callable[[Any], Any]] = None,
         otel: Any = None,
         destination: Optional[str] = None,
+        prices: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self._settings = resolve_settings(
             base_url=base_url,
@@ -200,6 +204,7 @@ class ProvenantClient:
             mask=mask,
             otel=otel,
             destination=destination,
+            prices=prices,
         )
         self._backend_lock = threading.Lock()
         self._backend_instance: Optional[Backend] = None

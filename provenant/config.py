@@ -19,6 +19,7 @@ import os
 import threading
 from typing import Any, Callable, Literal, Mapping, Optional
 
+from provenant._prices import PRICES_FILE_VARIABLE, ModelPrices, resolve_prices
 from provenant.errors import ConfigurationError
 
 __all__ = [
@@ -59,6 +60,7 @@ ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "PROVENANT_SAMPLE_RATE": "Fraction of sessions recorded, 0 to 1 (default 1).",
     "PROVENANT_CAPTURE_CONTENT": "`false` records roles, tokens and latency only.",
     "PROVENANT_OTEL": "`true` also emits OpenTelemetry GenAI spans.",
+    PRICES_FILE_VARIABLE: "A JSON file of your own model prices (see Cost); `prices=` wins.",
 }
 
 
@@ -113,6 +115,7 @@ class Settings:
     mask: Optional[Callable[[Any], Any]] = None
     otel: Any = None
     deliver_to_provenant: bool = True
+    prices: Optional[Mapping[str, ModelPrices]] = None
 
     @property
     def key_prefix(self) -> Optional[str]:
@@ -227,6 +230,7 @@ def resolve_settings(
     mask: Optional[Callable[[Any], Any]] = None,
     otel: Any = None,
     destination: Optional[str] = None,
+    prices: Optional[Mapping[str, Any]] = None,
 ) -> Settings:
     """
     Merge arguments with ``PROVENANT_*`` variables and validate the result.
@@ -293,6 +297,7 @@ def resolve_settings(
         mask=mask,
         otel=otel,
         deliver_to_provenant=destination != "otel-only",
+        prices=resolve_prices(prices, _env(PRICES_FILE_VARIABLE)),
     )
     _validate(settings, destination)
     return settings

@@ -1,22 +1,25 @@
 """
-``provenant keys create``: a new API key for a local store.
+``provenant keys create`` and ``revoke``: the API keys of a local store.
 
 ::
 
     provenant keys create --db .provenant/provenant.db              # the local org
     provenant keys create --db /tmp/p.db --org "Team A"             # the org "Team A"
+    provenant keys revoke --db /tmp/p.db pk_live_...                # refused from now on
 
-The key (``pk_live_`` + 32 hex) is printed once; the store keeps only its hash.
+The key (``pk_live_`` + 32 hex) is printed once; the store keeps only its hash. A
+running ``provenant serve`` on the same file refuses a revoked key within a second.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from provenant.config import DEFAULT_LOCAL_DB_PATH
 
-__all__ = ["add_commands", "create_key"]
+__all__ = ["add_commands", "create_key", "revoke_key"]
 
 
 def add_commands(subparsers: Any) -> None:
@@ -40,6 +43,12 @@ def add_commands(subparsers: Any) -> None:
         "whose records the embedded client writes",
     )
     create.set_defaults(handler=create_key)
+    revoke = commands.add_parser("revoke", help="revoke an API key (servers refuse it within 1 s)")
+    revoke.add_argument(
+        "--db", default=DEFAULT_LOCAL_DB_PATH, help=f"SQLite file ({DEFAULT_LOCAL_DB_PATH})"
+    )
+    revoke.add_argument("key", metavar="KEY", help="the whole key, pk_live_ + 32 hex")
+    revoke.set_defaults(handler=revoke_key)
 
 
 def create_key(args: argparse.Namespace) -> int:
@@ -55,4 +64,20 @@ def create_key(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(key, flush=True)
+    return 0
+
+
+def revoke_key(args: argparse.Namespace) -> int:
+    """Revoke a key; exit status 0, or 1 when the store has no such live key."""
+    from provenant.server import Store
+
+    store = Store(args.db)
+    try:
+        revoked = store.revoke_api_key(args.key)
+    finally:
+        store.close()
+    if not revoked:
+        print(f"provenant keys revoke: no live key like that in {args.db}", file=sys.stderr)
+        return 1
+    print("revoked", flush=True)
     return 0

@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from provenant._cli._browse import compact_json, render_table, short_time
 from provenant._cli._common import add_destination_options, client_from_args
+from provenant._cost import format_usd
 from provenant._wire import is_uuid
 from provenant.client import ProvenantClient
 from provenant.errors import NotFoundError
@@ -106,11 +107,12 @@ def list_sessions(args: argparse.Namespace) -> int:
                 session.get("userId"),
                 count,
                 session.get("totalTokens"),
+                _session_cost(session),
                 short_time(session.get("startedAt")),
                 short_time(session.get("endedAt")),
             )
         )
-    headers = ("ID", "AGENT", "STATUS", "USER", "TURNS", "TOKENS", "STARTED", "ENDED")
+    headers = ("ID", "AGENT", "STATUS", "USER", "TURNS", "TOKENS", "COST", "STARTED", "ENDED")
     print(render_table(headers, rows))
     return 0
 
@@ -153,6 +155,24 @@ def _number(value: Any) -> Optional[int]:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _session_cost(session: dict[str, Any]) -> Optional[str]:
+    """The session's ``costUsd`` (``+``: part unknown); ``None`` when no server says it."""
+    cost = session.get("costUsd")
+    known = isinstance(cost, (int, float)) and not isinstance(cost, bool)
+    partial = session.get("costPartial") is True
+    return format_usd(cost, partial) if known or partial else None
+
+
+def _turns_cost(session: dict[str, Any], turns: list[dict[str, Any]]) -> Optional[str]:
+    """What the turns say they cost (any server keeps them), else the session's answer."""
+    costs = [_mapping(t.get("metadata")).get("costUsd") for t in turns]
+    known = [c for c in costs if isinstance(c, (int, float)) and not isinstance(c, bool)]
+    partial = any(_mapping(t.get("metadata")).get("priceUnknown") is True for t in turns)
+    if not known and not partial:
+        return _session_cost(session)
+    return format_usd(sum(known) if known else None, partial)
+
+
 def _totals(session: dict[str, Any], turns: list[dict[str, Any]]) -> str:
     tokens_in = sum(_number(t.get("inputTokens")) or 0 for t in turns)
     tokens_out = sum(_number(t.get("outputTokens")) or 0 for t in turns)
@@ -162,7 +182,11 @@ def _totals(session: dict[str, Any], turns: list[dict[str, Any]]) -> str:
     latency = _number(session.get("totalLatencyMs"))
     if latency is None:
         latency = sum(_number(t.get("latencyMs")) or 0 for t in turns)
-    return f"{len(turns)} turns, {tokens} tokens ({tokens_in} in / {tokens_out} out), {latency} ms"
+    cost = _turns_cost(session, turns)
+    return (
+        f"{len(turns)} turns, {tokens} tokens ({tokens_in} in / {tokens_out} out), {latency} ms"
+        + (f", cost {cost}" if cost else "")
+    )
 
 
 def _content_lines(content: Any) -> list[str]:
@@ -218,6 +242,11 @@ def _turn_details(turn: dict[str, Any]) -> str:
     metadata = _mapping(turn.get("metadata"))
     if metadata.get("model"):
         details.append(f"model {metadata['model']}")
+    cost = metadata.get("costUsd")
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool):
+        details.append(format_usd(cost))
+    elif metadata.get("priceUnknown") is True:
+        details.append("price unknown")
     if metadata.get("stream"):
         details.append("streamed")
     if metadata.get("incomplete"):

@@ -6,6 +6,8 @@ import json
 import textwrap
 from typing import Any, Mapping, TextIO
 
+from provenant._cost import format_usd
+
 __all__ = ["render_session"]
 
 _WIDTH = 88
@@ -30,6 +32,8 @@ def _figures(turn: Mapping[str, Any]) -> str:
         )
     if metadata.get("model"):
         parts.append(str(metadata["model"]))
+    if isinstance(metadata.get("costUsd"), (int, float)):
+        parts.append(format_usd(metadata["costUsd"]))
     if metadata.get("stopReason"):
         parts.append(f"stop: {metadata['stopReason']}")
     if metadata.get("stream"):
@@ -43,9 +47,13 @@ def render_session(session: Mapping[str, Any], out: TextIO) -> None:
     turns = session.get("turns") or []
     raw = session.get("agent")
     agent: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
+    cost = session.get("costUsd")
+    priced = isinstance(cost, (int, float)) or session.get("costPartial") is True
     out.write(
         f"Session {session.get('id')}  agent: {agent.get('name', session.get('agentId'))}  "
-        f"status: {session.get('status')}  turns: {len(turns)}\n"
+        f"status: {session.get('status')}  turns: {len(turns)}"
+        + (f"  cost: {format_usd(cost, session.get('costPartial') is True)}" if priced else "")
+        + "\n"
     )
     for number, turn in enumerate(turns, start=1):
         head = f"{number:>3}  {turn.get('role', '?'):<9}  "

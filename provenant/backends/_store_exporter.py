@@ -38,7 +38,7 @@ from provenant.backends.local import open_store
 from provenant.errors import ConfigurationError, error_from_response
 from provenant.server._batch import SessionWrite, write_batch
 from provenant.server._router import Router
-from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store, key_prefix
+from provenant.server._store import LOCAL_ORG_ID, Store
 
 __all__ = ["StoreExporter"]
 
@@ -168,7 +168,6 @@ class StoreExporter:
                 method=method,
                 path=path,
                 headers=headers,
-                key_prefix=key_prefix(LOCAL_API_KEY),
             )
         return answer
 

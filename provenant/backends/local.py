@@ -3,9 +3,10 @@ The embedded local store: the REST contract answered in-process, no server neede
 
 ``ProvenantClient()`` with no API key and no base URL records here (by default into
 ``.provenant/provenant.db``); ``provenant serve`` exposes the same file over HTTP.
-Requests go through the very router the server mounts, as the organisation of a
-built-in local key, so every process that opens the file sees the same records and
-every answer and error has the same shape as over HTTP::
+Requests go through the very router the server mounts, as the store's own
+organisation (an in-process identity, not a key: HTTP never accepts it), so every
+process that opens the file sees the same records and every answer and error has the
+same shape as over HTTP::
 
     backend = LocalBackend(".provenant/provenant.db")
     agent = backend.request("POST", "/api/agents/get-or-create", body={"name": "Bot"})
@@ -22,7 +23,7 @@ from typing import Any, Mapping, Optional
 
 from provenant.errors import ClientClosedError, ConfigurationError, error_from_response
 from provenant.server._router import Router
-from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store, key_prefix
+from provenant.server._store import LOCAL_ORG_ID, Store
 
 __all__ = ["LocalBackend", "open_store"]
 
@@ -47,7 +48,6 @@ class LocalBackend:
         self._router = Router(self._store)
         self._pid = os.getpid()
         self._org_id = LOCAL_ORG_ID
-        self._key_prefix = key_prefix(LOCAL_API_KEY)
         self._closed = False
         self._lock = threading.Lock()
 
@@ -88,7 +88,6 @@ class LocalBackend:
                 method=method.upper(),
                 path=path,
                 headers=headers,
-                key_prefix=self._key_prefix,
             )
         return answer
 

@@ -16,6 +16,8 @@ import dataclasses
 import json
 from typing import Any, Optional, Sequence
 
+from provenant._cost import format_usd
+
 __all__ = ["CaseResult", "EvalReport"]
 
 _OUTPUT_COLUMN_CHARS = 32
@@ -38,6 +40,9 @@ class CaseResult:
         weight: The case's weight in the weighted score.
         latency_ms: How long the task took, in milliseconds.
         token_count: Tokens of the LLM calls recorded in the case's session.
+        cost_usd: What those calls cost in USD, the priced ones (``None`` when none was
+            priced: see the Cost page).
+        cost_partial: True when a call's model had no known price.
         error: The task's or the scorer's error, or ``None``.
         reason: The scorer's explanation, or ``None``.
         scoring_fn: The scorer(s) applied, by name.
@@ -60,6 +65,8 @@ class CaseResult:
     reason: Optional[str] = None
     scoring_fn: str = ""
     session_external_id: Optional[str] = None
+    cost_usd: Optional[float] = None
+    cost_partial: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """
@@ -82,6 +89,8 @@ class CaseResult:
             "reason": self.reason,
             "scoringFn": self.scoring_fn,
             "sessionExternalId": self.session_external_id,
+            "costUsd": self.cost_usd,
+            "costPartial": self.cost_partial,
         }
 
 
@@ -163,6 +172,17 @@ class EvalReport:
         """Tokens of all the cases' recorded LLM calls."""
         return sum(r.token_count for r in self.results)
 
+    @property
+    def total_cost_usd(self) -> Optional[float]:
+        """What the cases' priced LLM calls cost in USD (``None`` when none was priced)."""
+        costs = [r.cost_usd for r in self.results if r.cost_usd is not None]
+        return sum(costs) if costs else None
+
+    @property
+    def cost_partial(self) -> bool:
+        """True when a case's call had a model of unknown price (the total leaves it out)."""
+        return any(r.cost_partial for r in self.results)
+
     def to_dict(self) -> dict[str, Any]:
         """
         The report as a JSON-ready dict (camelCase keys, as on the wire).
@@ -183,6 +203,8 @@ class EvalReport:
             "meanScore": self.mean_score,
             "weightedScore": self.weighted_score,
             "totalTokens": self.total_tokens,
+            "totalCostUsd": self.total_cost_usd,
+            "costPartial": self.cost_partial,
             "serverPassRate": self.server_pass_rate,
             "serverScore": self.server_score,
             "durationS": self.duration_s,
@@ -196,9 +218,11 @@ class EvalReport:
         .. versionadded:: 0.1
         """
         errors = f", {self.errored} errored" if self.errored else ""
+        priced = self.total_cost_usd is not None or self.cost_partial
+        cost = f"; cost {format_usd(self.total_cost_usd, self.cost_partial)}" if priced else ""
         return (
             f"{self.passed}/{self.total} passed ({self.pass_rate:.1%}){errors}; "
-            f"weighted score {self.weighted_score:.3f}; {self.total_tokens} tokens; "
+            f"weighted score {self.weighted_score:.3f}; {self.total_tokens} tokens{cost}; "
             f"{self.duration_s:.1f} s"
         )
 
@@ -217,8 +241,14 @@ class EvalReport:
             ]
             for r in self.results
         ]
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
         right = {2, 3, 4, 5}
+        if any(r.cost_usd is not None or r.cost_partial for r in self.results):
+            # A cost column only where something was priced: no extra without it.
+            header.insert(6, "cost")
+            for row, r in zip(rows, self.results):
+                row.insert(6, format_usd(r.cost_usd, r.cost_partial))
+            right.add(6)
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
         def line(cells: Sequence[str]) -> str:
             parts = [

@@ -301,6 +301,7 @@ def _finish_case(
         weight=_weight(case),
         latency_ms=latency_ms,
         token_count=_token_count(session),
+        **_cost(session),
         error=error,
         reason=verdict.reason,
         scoring_fn=scorer_names(plan.scorers, case),
@@ -333,6 +334,14 @@ def _number(value: Any) -> Optional[float]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return None
+
+
+def _cost(session: Session) -> dict[str, Any]:
+    try:
+        cost = session.cost
+        return {"cost_usd": cost["cost_usd"], "cost_partial": bool(cost["cost_partial"])}
+    except Exception:  # as _token_count: a no-op session may know nothing
+        return {}
 
 
 def _token_count(session: Session) -> int:

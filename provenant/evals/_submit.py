@@ -65,6 +65,9 @@ def _wire_result(result: CaseResult) -> dict[str, Any]:
         metadata["reason"] = result.reason
     if result.session_external_id:
         metadata["sessionExternalId"] = result.session_external_id
+    if result.cost_usd is not None or result.cost_partial:
+        metadata["costUsd"] = result.cost_usd
+        metadata["costPartial"] = result.cost_partial
     return {
         "caseId": result.case_id,
         "actualOutput": result.output,

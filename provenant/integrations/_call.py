@@ -14,6 +14,7 @@ import functools
 import time
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Optional, Union
 
+from provenant._cost import price_reply
 from provenant._logging import log_fault
 from provenant.integrations._extract import ReplyInfo, RequestInfo, copy_request
 from provenant.tracing._context import Frame, frame_path, get_frame
@@ -337,6 +338,17 @@ class LlmCall:
             metadata["reasoningTokens"] = reply.reasoning_tokens
         if reply.choices > 1:
             metadata["choices"] = reply.choices
+        if self.session._processor is not None:  # on the worker (see add_deferred): price it
+            cost = price_reply(
+                self.session._tracer.settings.prices,
+                self.api.provider,
+                metadata["model"],
+                reply,
+                self.started,
+                request.model,
+            )
+            metadata.update(cost)
+            self.session._add_cost(cost)
         if reply.thinking:
             # Content: masked and cut as the turn's text is (left out with capture off).
             metadata["thinking"] = recorded_content(self.session._tracer.settings, reply.thinking)

@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import threading
 from types import TracebackType
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 from provenant.server._http import ProvenantHTTPServer
 from provenant.server._router import Response, Router
-from provenant.server._store import LOCAL_API_KEY, LOCAL_ORG_ID, Store
+from provenant.server._store import LOCAL_ORG_ID, Store
 
 __all__ = [
-    "LOCAL_API_KEY",
     "LOCAL_ORG_ID",
     "LocalServer",
     "Response",
@@ -72,16 +71,25 @@ class LocalServer:
     def _start(self) -> None:
         self._thread.start()
 
-    def create_api_key(self, org_name: Optional[str] = None) -> str:
+    def create_api_key(
+        self, org_name: Optional[str] = None, *, org_id: Optional[str] = None
+    ) -> str:
         """
-        Create a fresh API key of a fresh organisation (or of the org named ``org_name``).
+        Create a fresh API key of a fresh organisation, or of an existing one.
+
+        Args:
+            org_name: Put the key in the org of this name (created when missing).
+            org_id: Put the key in this org, e.g. :data:`LOCAL_ORG_ID`, the org that
+                holds what the embedded client (``ProvenantClient()`` with nothing
+                configured) recorded in this store.
 
         Returns:
             The key, ``pk_live_`` followed by 32 hex characters.
 
         .. versionadded:: 0.1
+        .. versionchanged:: 0.2 ``org_id``.
         """
-        key, _ = self.store.create_api_key(org_name)
+        key, _ = self.store.create_api_key(org_name, org_id=org_id)
         return key
 
     def wait(self, timeout: Optional[float] = None) -> bool:
@@ -131,6 +139,7 @@ def start_server(
     host: str = "127.0.0.1",
     port: int = 0,
     api_keys: Optional[Sequence[str]] = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> LocalServer:
     """
     Serve the REST contract over the store at ``db_path`` in a background thread.
@@ -141,19 +150,23 @@ def start_server(
         port: The port (``0``: an ephemeral one, read it from ``server.url``).
         api_keys: Keys to accept; each one not yet registered becomes its own org.
             ``None`` or empty: one fresh key of a fresh org is generated.
+        allowed_hosts: ``Host`` names to answer besides loopback names and the bound
+            address (``"*"``: any). Other names are refused with 400, so a web page
+            cannot reach the server through a name it controls (DNS rebinding).
 
     Returns:
         The running :class:`LocalServer`; call ``stop()`` (or use it as a context
         manager) when done.
 
     .. versionadded:: 0.1
+    .. versionchanged:: 0.2 ``allowed_hosts``.
     """
     store = Store(db_path, background_checkpoints=True)
     try:
         keys = [store.create_api_key(key=key)[0] for key in api_keys or ()]
         if not keys:
             keys.append(store.create_api_key()[0])
-        httpd = ProvenantHTTPServer((host, port), Router(store))
+        httpd = ProvenantHTTPServer((host, port), Router(store), allowed_hosts)
     except BaseException:
         store.close()
         raise

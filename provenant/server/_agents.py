@@ -12,6 +12,7 @@ from provenant.server._handling import (
     Reply,
     load_agent,
 )
+from provenant.server._lazy import PAGE_SQL, Rows, page
 from provenant.server._records import (
     AGENT_COLUMNS,
     agent_record,
@@ -21,12 +22,11 @@ from provenant.server._store import new_id, now_iso
 
 
 def list_agents(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
-    rows = conn.execute(
-        f"SELECT {AGENT_COLUMNS} FROM agents a WHERE a.org_id = ? "
-        "ORDER BY a.updated_at DESC, a.seq DESC",
-        (org,),
-    ).fetchall()
-    return 200, [agent_record(row) for row in rows]
+    sql = (
+        f"SELECT {AGENT_COLUMNS} FROM agents a WHERE a.org_id = ?"
+        f" ORDER BY a.updated_at DESC, a.seq DESC{PAGE_SQL}"
+    )
+    return 200, Rows(sql, (org, *page(q)), agent_record)
 
 
 def _agent_detail(conn: Conn, row: Any) -> dict[str, Any]:

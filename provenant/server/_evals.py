@@ -13,6 +13,7 @@ from provenant.server._handling import (
     load_agent,
     not_found,
 )
+from provenant.server._lazy import PAGE_SQL, Rows, page
 from provenant.server._records import (
     CASE_COLUMNS,
     RESULT_COLUMNS,
@@ -37,17 +38,17 @@ def _load_suite(conn: Conn, org: str, suite_id: str) -> Any:
 
 
 def list_suites(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
-    rows = conn.execute(
+    sql = (
         f"SELECT {SUITE_COLUMNS}, (SELECT COUNT(*) FROM eval_cases c WHERE c.suite_id = e.id)"
-        " FROM eval_suites e WHERE e.org_id = ? ORDER BY e.created_at DESC, e.seq DESC",
-        (org,),
-    ).fetchall()
-    out = []
-    for row in rows:
-        item = suite_record(row)
-        item["_count"] = {"cases": row[7]}
-        out.append(item)
-    return 200, out
+        f" FROM eval_suites e WHERE e.org_id = ? ORDER BY e.created_at DESC, e.seq DESC{PAGE_SQL}"
+    )
+    return 200, Rows(sql, (org, *page(q)), _suite_with_count)
+
+
+def _suite_with_count(row: Any) -> dict[str, Any]:
+    item = suite_record(row)
+    item["_count"] = {"cases": row[7]}
+    return item
 
 
 def create_suite(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
@@ -62,11 +63,9 @@ def create_suite(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: An
 
 
 def get_suite(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
-    out = suite_record(_load_suite(conn, org, p[0]))
-    rows = conn.execute(
-        f"SELECT {CASE_COLUMNS} FROM eval_cases c WHERE c.suite_id = ? ORDER BY c.seq", (p[0],)
-    ).fetchall()
-    out["cases"] = [case_record(row) for row in rows]
+    out: dict[str, Any] = suite_record(_load_suite(conn, org, p[0]))
+    sql = f"SELECT {CASE_COLUMNS} FROM eval_cases c WHERE c.suite_id = ? ORDER BY c.seq"
+    out["cases"] = Rows(sql, (p[0],), case_record)
     return 200, out
 
 
@@ -136,28 +135,27 @@ def list_runs(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) 
         if q.get(key):
             where.append(f"{column} = ?")
             args.append(q[key])
-    rows = conn.execute(
+    sql = (
         f"SELECT {RUN_COLUMNS} FROM eval_runs r WHERE {' AND '.join(where)}"
-        " ORDER BY r.created_at DESC, r.seq DESC",
-        args,
-    ).fetchall()
-    return 200, [run_record(row) for row in rows]
+        f" ORDER BY r.created_at DESC, r.seq DESC{PAGE_SQL}"
+    )
+    return 200, Rows(sql, (*args, *page(q)), run_record)
 
 
 def get_run(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
-    out = run_record(_load_run(conn, org, p[0]))
-    rows = conn.execute(
+    out: dict[str, Any] = run_record(_load_run(conn, org, p[0]))
+    sql = (
         f"SELECT {RESULT_COLUMNS}, {CASE_COLUMNS} FROM eval_results x"
-        " JOIN eval_cases c ON c.id = x.case_id WHERE x.run_id = ? ORDER BY x.seq",
-        (p[0],),
-    ).fetchall()
-    results = []
-    for row in rows:
-        item = result_record(row[:11])
-        item["case"] = case_record(row[11:])
-        results.append(item)
-    out["results"] = results
+        " JOIN eval_cases c ON c.id = x.case_id WHERE x.run_id = ? ORDER BY x.seq"
+    )
+    out["results"] = Rows(sql, (p[0],), _result_with_case)
     return 200, out
+
+
+def _result_with_case(row: Any) -> dict[str, Any]:
+    item = result_record(row[:11])
+    item["case"] = case_record(row[11:])
+    return item
 
 
 def submit_results(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any, Callable, Mapping
 
+from provenant.server._cost import add_costs
 from provenant.server._records import (
     AGENT_COLUMNS,
     SESSION_COLUMNS,
@@ -60,4 +61,5 @@ def session_with_agent(conn: Conn, org_id: str, row: Any) -> dict[str, Any]:
         f"SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = ?", (row[1],)
     ).fetchone()
     out["agent"] = agent_record(agent) if agent is not None else None
+    add_costs(conn, [out])
     return out

@@ -12,21 +12,27 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
+import logging
 import socket
 import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 from urllib.parse import parse_qsl
 
 from provenant._version import __version__
+from provenant.server._framing import METHOD, body_length, header_line_is_malformed
+from provenant.server._hosts import HostPolicy
+from provenant.server._lazy import StreamedJson
 from provenant.server._router import MAX_BODY_BYTES, Response, Router
 
 __all__ = ["ProvenantHTTPServer"]
 
+logger = logging.getLogger("provenant.server")
+
 _MAX_DRAIN_BYTES = 64 * 1024 * 1024
-_WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
+_BUFFER_BYTES = 256 * 1024
 _MAX_HEADERS = 100
 _MAX_LINE = 65536
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
@@ -60,6 +66,10 @@ class _Headers:
     def items(self) -> list[tuple[str, str]]:
         return list(self._items)
 
+    def get_all(self, name: str) -> list[str]:
+        lower = name.lower()
+        return [value for key, value in self._items if key.lower() == lower]
+
     def lower_dict(self) -> dict[str, str]:
         return self._by_lower
 
@@ -71,8 +81,11 @@ class ProvenantHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], router: Router) -> None:
+    def __init__(
+        self, address: tuple[str, int], router: Router, allowed_hosts: Iterable[str] = ()
+    ) -> None:
         self.router = router
+        self.hosts = HostPolicy(address[0], allowed_hosts)
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -125,6 +138,9 @@ class _Handler(BaseHTTPRequestHandler):
             return super().parse_request()
         self.command, self.path, self.request_version = words
         self.requestline = " ".join(words)
+        if METHOD.fullmatch(self.command) is None:
+            self.send_error(400, "Invalid method")
+            return False
         headers = _Headers()
         for _ in range(_MAX_HEADERS):
             line = self.rfile.readline(_MAX_LINE + 1)
@@ -135,8 +151,10 @@ class _Handler(BaseHTTPRequestHandler):
             if line in (b"\r\n", b"\n", b""):
                 break
             name, sep, value = line.decode("iso-8859-1").partition(":")
-            if sep:
-                headers.add(name.strip(), value.strip())
+            if not sep or header_line_is_malformed(name, line):
+                self.send_error(400, "Malformed header line")
+                return False
+            headers.add(name, value.strip())
         else:
             self.close_connection = True
             self.send_error(431, "Too many headers")
@@ -147,8 +165,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = connection == "close"
         else:
             self.close_connection = connection != "keep-alive"
-        if headers.get("Expect", "").lower() == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         return True
 
     def do_GET(self) -> None:
@@ -180,36 +196,36 @@ class _Handler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _serve(self, head: bool = False) -> None:
-        router = self.server.router
-        # Tell the store a write is coming before reading the body, so a group commit
-        # in progress waits for it (more writes per COMMIT); the router settles it.
-        announced = self.command in _WRITE_METHODS and self.path.startswith("/api/")
-        if announced:
-            router.store.announce_write()
-        pending = [announced]  # until the router takes the announcement over
-        try:
-            self._serve_announced(router, head, pending)
-        finally:
-            if pending[0]:
-                router.store.withdraw_write()
+        host = self.headers.get("Host")
+        if not (host is None and self.request_version == "HTTP/1.0") and (
+            not self.server.hosts.allows(host)
+        ):
+            self.close_connection = True
+            error = (
+                "Missing Host header"
+                if host is None
+                else f"Host {host!r} is not served here (allow it with provenant serve"
+                " --allow-host NAME)"
+            )
+            self._send(Response(400, {"error": error}), head)
+            return
+        self._serve_request(self.server.router, head)
 
-    def _serve_announced(self, router: Router, head: bool, pending: list[bool]) -> None:
+    def _serve_request(self, router: Router, head: bool) -> None:
         raw_path, _, raw_query = self.path.partition("?")
         if raw_path.startswith(("http://", "https://")):
             raw_path = "/" + raw_path.split("/", 3)[-1] if raw_path.count("/") >= 3 else "/"
         query = dict(parse_qsl(raw_query, keep_blank_values=True)) if raw_query else {}
-        if self.headers.get("Transfer-Encoding", "").lower() not in ("", "identity"):
+        framing = body_length(
+            self.headers.get_all("Content-Length") or [],
+            self.headers.get_all("Transfer-Encoding") or [],
+        )
+        if isinstance(framing, tuple):
             self.close_connection = True
-            self._send(Response(411, {"error": "Send the body with a Content-Length"}), head)
+            self._send(Response(framing[0], {"error": framing[1]}), head)
             return
-        length_header = self.headers.get("Content-Length")
-        try:
-            length = int(length_header) if length_header else 0
-            if length < 0:
-                raise ValueError(length_header)
-        except ValueError:
-            self.close_connection = True
-            self._send(Response(400, {"error": "Invalid Content-Length"}), head)
+        length = framing
+        if not self._continue(router, raw_path, length, head):
             return
         if length > MAX_BODY_BYTES:
             # Read and drop the body (so the client sees our answer instead of a reset),
@@ -225,42 +241,119 @@ class _Handler(BaseHTTPRequestHandler):
             body = b""
         else:
             body = self.rfile.read(length) if length else b""
-        headers = self.headers
-        header_map = (
-            headers.lower_dict() if isinstance(headers, _Headers) else dict(headers.items())
-        )
-        announced, pending[0] = pending[0], False
         response = router.handle(
-            self.command,
-            raw_path,
-            query,
-            header_map,
-            body,
-            body_length=length,
-            announced=announced,
+            self.command, raw_path, query, self._header_map(), body, body_length=length
         )
         if response.stream is not None and not head:
             self._send_stream(response)
         else:
             self._send(response, head)
 
+    def _continue(self, router: Router, path: str, length: int, head: bool) -> bool:
+        """Answer ``Expect``: 100 Continue only once the key and the size are accepted."""
+        expect = self.headers.get("Expect")
+        if expect is None or self.request_version != "HTTP/1.1":
+            return True
+        if expect.strip().lower() != "100-continue":
+            self.close_connection = True
+            self._send(Response(417, {"error": "Unsupported Expect header"}), head)
+            return False
+        refusal = router.refuse_early(path, self._header_map(), length)
+        if refusal is not None:
+            # The client holds the body back for our answer: never read it.
+            self.close_connection = True
+            self._send(refusal, head)
+            return False
+        self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
+
+    def _header_map(self) -> dict[str, str]:
+        headers = self.headers
+        return headers.lower_dict() if isinstance(headers, _Headers) else dict(headers.items())
+
     def _send(self, response: Response, head: bool) -> None:
         # One write per answer: status line, headers and body together (the stdlib
         # sends them piecemeal, and formats a Date header per call).
+        if isinstance(response.body, StreamedJson):
+            self._send_streamed(response, response.body, head)
+            return
         payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
+        head_bytes = self._head(response, f"Content-Length: {len(payload)}")
+        self.wfile.write(head_bytes if head else head_bytes + payload)
+
+    def _head(self, response: Response, framing: Optional[str]) -> bytes:
         reason = _REASONS.get(response.status, "Unknown")
         lines = [
             f"HTTP/1.1 {response.status} {reason}",
             f"Server: {self.server_version}",
             f"Date: {_http_date()}",
             "Content-Type: application/json; charset=utf-8",
-            f"Content-Length: {len(payload)}",
         ]
+        if framing is not None:
+            lines.append(framing)
         lines.extend(f"{name}: {value}" for name, value in response.headers.items())
         if self.close_connection:
             lines.append("Connection: close")
-        head_bytes = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
-        self.wfile.write(head_bytes if head else head_bytes + payload)
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+
+    def _send_streamed(self, response: Response, body: StreamedJson, head: bool) -> None:
+        # A small answer goes out whole with its length; past _BUFFER_BYTES the rest is
+        # sent chunked as it is read, so no answer is ever held whole in memory.
+        chunks = body.chunks()
+        try:
+            buffered: list[bytes] = []
+            size = 0
+            try:
+                for chunk in chunks:
+                    buffered.append(chunk)
+                    size += len(chunk)
+                    if size > _BUFFER_BYTES and not head:
+                        break
+                else:
+                    if head:
+                        buffered = []
+                    payload = b"".join(buffered)
+                    self.wfile.write(self._head(response, f"Content-Length: {size}") + payload)
+                    return
+            except Exception:
+                logger.exception("provenant server: cannot read the answer to %s", self.path)
+                self._send(Response(500, {"error": "Internal server error"}), head)
+                return
+            chunked = self.request_version == "HTTP/1.1"
+            if not chunked:
+                self.close_connection = True  # HTTP/1.0: the end of the body is the close
+            self.wfile.write(
+                self._head(response, "Transfer-Encoding: chunked" if chunked else None)
+            )
+            try:
+                buffered.reverse()
+                while buffered:  # let go of each piece once it is sent
+                    self._write_chunk(buffered.pop(), chunked)
+                for chunk in chunks:
+                    self._write_chunk(chunk, chunked)
+            except OSError:
+                self.close_connection = True  # the client went away
+                return
+            except Exception:
+                # Too late for an error status: cut the answer off so the client sees it
+                # incomplete rather than short.
+                logger.exception("provenant server: answer to %s cut off", self.path)
+                self.close_connection = True
+                return
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        finally:
+            chunks.close()
+
+    def _write_chunk(self, chunk: bytes, chunked: bool) -> None:
+        if not chunked:
+            self.wfile.write(chunk)
+        elif len(chunk) < _BUFFER_BYTES:
+            self.wfile.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+        else:  # a large record: not copied once more to frame it
+            self.wfile.write(b"%x\r\n" % len(chunk))
+            self.wfile.write(chunk)
+            self.wfile.write(b"\r\n")
 
     def _send_stream(self, response: Response) -> None:
         assert response.stream is not None

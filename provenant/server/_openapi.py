@@ -64,6 +64,9 @@ def _schemas() -> dict[str, Any]:
         "endedAt": _NTIME,
         "totalTokens": _NINT,
         "totalLatencyMs": _NINT,
+        # The sum of the turns' metadata.costUsd; costPartial: a turn's price is unknown.
+        "costUsd": _NNUM,
+        "costPartial": {"type": "boolean"},
         "status": {"type": "string", "enum": ["ACTIVE", "COMPLETED", "FAILED", "CANCELLED"]},
         "createdAt": _TIME,
         "updatedAt": _TIME,
@@ -219,6 +222,7 @@ def _op(
     query: tuple[str, ...] = (),
     path_id: bool = False,
     extra_ok: Optional[tuple[str, dict[str, Any]]] = None,
+    paged: bool = False,
 ) -> dict[str, Any]:
     from provenant.server._bodies import BODIES
 
@@ -227,6 +231,8 @@ def _op(
         codes |= {"400", "422"}
     if path_id:
         codes.add("404")
+    if paged:
+        codes.add("422")
     responses: dict[str, Any] = {ok[0]: _json(ok[1], "Success")}
     if extra_ok is not None:
         responses[extra_ok[0]] = _json(extra_ok[1], "Success")
@@ -252,6 +258,8 @@ def _op(
         {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
         for name in query
     )
+    if paged:
+        parameters.extend(_PAGING)
     if parameters:
         op["parameters"] = parameters
     if body is not None:
@@ -261,6 +269,24 @@ def _op(
             "content": {"application/json": {"schema": schema}},
         }
     return op
+
+
+_PAGING = (
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": "At most this many items (default: all)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+    },
+    {
+        "name": "offset",
+        "in": "query",
+        "required": False,
+        "description": "Skip this many items first (default 0)",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+)
 
 
 def _list(name: str) -> dict[str, Any]:
@@ -295,7 +321,11 @@ def build_spec() -> dict[str, Any]:
         },
         "/api/agents": {
             "get": _op(
-                "listAgents", "List agents, newest first", "agents", ("200", _list("Agent"))
+                "listAgents",
+                "List agents, newest first",
+                "agents",
+                ("200", _list("Agent")),
+                paged=True,
             ),
             "post": _op(
                 "createAgent",
@@ -353,10 +383,11 @@ def build_spec() -> dict[str, Any]:
         "/api/sessions/{id}": {
             "get": _op(
                 "getSession",
-                "A session with its turns in order",
+                "A session with its turns in order (limit and offset page the turns)",
                 "sessions",
                 ("200", _ref("SessionDetail")),
                 path_id=True,
+                paged=True,
             ),
             "patch": _op(
                 "updateSession",
@@ -406,7 +437,9 @@ def build_spec() -> dict[str, Any]:
             }
         },
         "/api/evals/suites": {
-            "get": _op("listSuites", "Eval suites", "evals", ("200", _list("SuiteListItem"))),
+            "get": _op(
+                "listSuites", "Eval suites", "evals", ("200", _list("SuiteListItem")), paged=True
+            ),
             "post": _op(
                 "createSuite",
                 "Create a suite",
@@ -441,6 +474,7 @@ def build_spec() -> dict[str, Any]:
                 "evals",
                 ("200", _list("Run")),
                 query=("agentId", "suiteId"),
+                paged=True,
             ),
             "post": _op(
                 "createRun",

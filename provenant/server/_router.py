@@ -22,7 +22,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional, Union
 from urllib.parse import unquote
 
 from provenant._json import compact_json, request_body
@@ -50,6 +50,7 @@ from provenant.server._handling import (
     Handler,
     Reply,
 )
+from provenant.server._lazy import StreamedJson, streamed
 from provenant.server._records import (
     TURN_COLUMNS,
     turn_record,
@@ -63,7 +64,7 @@ from provenant.server._sessions import (
     list_sessions,
     update_session,
 )
-from provenant.server._store import Store, now_iso
+from provenant.server._store import Store, now_iso, purge_idempotency
 
 __all__ = ["MAX_BODY_BYTES", "Response", "Router"]
 
@@ -72,6 +73,12 @@ logger = logging.getLogger("provenant.server")
 #: Request bodies above this size are refused with 413 (Express's ``5mb``).
 MAX_BODY_BYTES = 5 * 1024 * 1024
 _IDEMPOTENCY_TTL_SECONDS = 24 * 3600.0
+_PURGE_INTERVAL_SECONDS = 1.0
+_WRITE_METHODS = frozenset({"POST", "PATCH", "DELETE", "PUT"})
+# A valid key is trusted this long before the store is asked again, so a key revoked
+# or expired (by this process or another one on the same file) stops within a second.
+_KEY_CACHE_SECONDS = 1.0
+_KEY_CACHE_MAX = 10_000
 _SSE_PING_SECONDS = 15.0
 _SSE_POLL_SECONDS = 0.5
 
@@ -83,7 +90,9 @@ class Response:
 
     Attributes:
         status: The HTTP status.
-        body: A JSON value, or ``None`` for no body.
+        body: A JSON value, or ``None`` for no body. A list answer is a
+            :class:`~provenant.server._lazy.StreamedJson` instead, read from the store
+            as it is sent: write its ``chunks()``, or take its ``materialise()``.
         headers: Extra response headers.
         stream: For Server-Sent Events, the chunks to send (``body`` is then ``None``).
 
@@ -174,10 +183,11 @@ class Router:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._keys: dict[str, str] = {}
+        self._keys: dict[str, tuple[str, float]] = {}  # key -> (org id, trusted until)
         self._keys_lock = threading.Lock()
         self._stopping = threading.Event()
         self._spec: Optional[dict[str, Any]] = None
+        self._next_purge = 0.0  # time.monotonic() of the next purge of idempotency records
 
     def close(self) -> None:
         """End every open event stream (the store is closed by its owner)."""
@@ -196,7 +206,6 @@ class Router:
         body: bytes,
         *,
         body_length: Optional[int] = None,
-        announced: bool = False,
     ) -> Response:
         """
         Answer one request.
@@ -209,15 +218,13 @@ class Router:
             body: The raw request body.
             body_length: The announced length when the HTTP layer did not keep an
                 oversized body (``len(body)`` otherwise).
-            announced: The caller called ``store.announce_write()`` for this request
-                (so grouped commits wait for it); it is consumed or withdrawn here.
 
         Returns:
             The :class:`Response`; never raises.
 
         .. versionadded:: 0.1
         """
-        ticket = [announced]  # True while this request's write announcement is pending
+        ticket = [False]  # True while this request's write announcement is pending
         try:
             return self._handle(method, path, query, headers, body, body_length, ticket)
         finally:
@@ -248,19 +255,16 @@ class Router:
                 return Response(200, self.spec())
             if not path.startswith("/api/"):
                 return Response(404, {"error": "Not found"})
-            if max(len(body), body_length or 0) > MAX_BODY_BYTES:
-                return Response(413, {"error": "Request body is larger than 5 MB"})
             lower = {k.lower(): v for k, v in headers.items()}
-            org_id = self._authenticate(lower.get("authorization"))
-            if org_id is None:
-                return Response(
-                    401,
-                    {
-                        "error": "Missing or invalid Authorization header"
-                        if not _bearer(lower.get("authorization"))
-                        else "Invalid or expired API key"
-                    },
-                )
+            org_id = self._admit(lower, max(len(body), body_length or 0))
+            if isinstance(org_id, Response):
+                return org_id
+            if method in _WRITE_METHODS:
+                # Only now, with the body read and the key valid, may this request make a
+                # group commit wait for it: an unauthenticated or stalled client costs
+                # other writers nothing.
+                self.store.announce_write()
+                ticket[0] = True
             status, answer, extra, stream = self._dispatch(
                 org_id, method, path, query, body, lower.get("idempotency-key"), ticket
             )
@@ -268,6 +272,38 @@ class Router:
         except Exception:  # the last line of defence: never a traceback on the wire
             logger.exception("provenant server: unhandled error on %s %s", method, path)
             return Response(500, {"error": "Internal server error"})
+
+    def refuse_early(
+        self, path: str, headers: Mapping[str, str], body_length: int
+    ) -> Optional[Response]:
+        """
+        The answer refusing a request before its body is read (413, 401), or ``None``.
+
+        The HTTP layer asks this before it sends ``100 Continue``.
+
+        .. versionadded:: 0.2
+        """
+        if len(path) > 1 and path.endswith("/"):
+            path = path.rstrip("/") or "/"
+        if not path.startswith("/api/") or path == "/api/docs/spec":
+            return None
+        admitted = self._admit({k.lower(): v for k, v in headers.items()}, body_length)
+        return admitted if isinstance(admitted, Response) else None
+
+    def _admit(self, lower: Mapping[str, str], body_length: int) -> Union[str, Response]:
+        """The org id of an acceptable request, or the answer refusing it (413, 401)."""
+        if body_length > MAX_BODY_BYTES:
+            return Response(413, {"error": "Request body is larger than 5 MB"})
+        header = lower.get("authorization")
+        org_id = self._authenticate(header)
+        if org_id is not None:
+            return org_id
+        message = (
+            "Missing or invalid Authorization header"
+            if not _bearer(header)
+            else "Invalid or expired API key"
+        )
+        return Response(401, {"error": message})
 
     def call_as_org(
         self,
@@ -320,6 +356,8 @@ class Router:
             status, answer, headers, stream = self._dispatch(
                 org_id, method, path, query or {}, raw, idempotency_key
             )
+            if isinstance(answer, StreamedJson):
+                answer = answer.materialise()
             if stream is not None:
                 close = getattr(stream, "close", None)
                 if close is not None:
@@ -343,15 +381,18 @@ class Router:
         token = _bearer(header)
         if not token:
             return None
-        org_id = self._keys.get(token)
-        if org_id is not None:
-            return org_id
+        now = time.monotonic()
+        cached = self._keys.get(token)
+        if cached is not None and now < cached[1]:
+            return cached[0]
         org_id = self.store.org_for_key(token)
-        if org_id is not None:
-            with self._keys_lock:
-                if len(self._keys) > 10_000:
+        with self._keys_lock:
+            if org_id is None:
+                self._keys.pop(token, None)
+            else:
+                if len(self._keys) > _KEY_CACHE_MAX:
                     self._keys.clear()
-                self._keys[token] = org_id
+                self._keys[token] = (org_id, now + _KEY_CACHE_SECONDS)
         return org_id
 
     def _dispatch(
@@ -392,6 +433,8 @@ class Router:
                 if not route.write:
                     with self.store.read() as conn:
                         status, answer = route.handler(conn, org_id, params, query, body)
+                    if streamed(answer):  # lists are read as the answer is sent
+                        answer = StreamedJson(answer, self.store.read)
                     return status, answer, {}, None
                 transaction = self.store.write(announced=bool(ticket and ticket[0]))
                 if ticket:
@@ -406,7 +449,8 @@ class Router:
                     if idempotency_key and 200 <= status < 300:
                         conn.execute(
                             "INSERT OR REPLACE INTO idempotency (hash, org_id, key, method, path,"
-                            " status, body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            " status, body, created_at, object_id)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (
                                 digest,
                                 org_id,
@@ -416,8 +460,10 @@ class Router:
                                 status,
                                 compact_json(answer),
                                 time.time(),
+                                _owning_session(path, params, answer),
                             ),
                         )
+                    self._purge_expired(conn)
                 return status, answer, {}, None
             except Reply as reply:
                 return reply.status, reply.body, {}, None
@@ -430,6 +476,15 @@ class Router:
             headers = {"Allow": ", ".join(sorted(allowed))}
             return 405, {"error": "Method not allowed"}, headers, None
         return 404, {"error": "Not found"}, {}, None
+
+    def _purge_expired(self, conn: Conn) -> None:
+        # Inside a write's transaction, at most once a second: an index seek that
+        # usually finds nothing, so records leave the file once their day is over.
+        now = time.monotonic()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + _PURGE_INTERVAL_SECONDS
+        purge_idempotency(conn, older_than=time.time() - _IDEMPOTENCY_TTL_SECONDS)
 
     def _open_stream(
         self, org_id: str, session_id: str
@@ -498,6 +553,16 @@ def _parse_body(raw: bytes) -> Any:
         )
     except (ValueError, RecursionError):
         return Response(400, {"error": "Malformed JSON body"})
+
+
+def _owning_session(path: str, params: list[str], answer: Any) -> Optional[str]:
+    """The session a write belongs to (its records go when the session is deleted)."""
+    if path.startswith("/api/sessions/") and params:
+        return params[0]
+    if path == "/api/sessions" and isinstance(answer, dict):
+        created = answer.get("id")
+        return created if isinstance(created, str) else None
+    return None
 
 
 def _idempotency_hash(org_id: str, key: str, method: str, path: str) -> int:

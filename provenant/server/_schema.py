@@ -170,7 +170,11 @@ class Timestamp(Field):
                 sign = 1 if zone[0] == "+" else -1
                 offset = datetime.timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
                 moment = moment - sign * offset
-            return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            # Not strftime: it writes year 999 as "999", which is no ISO-8601 date-time.
+            return (
+                f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T{moment.hour:02d}:"
+                f"{moment.minute:02d}:{moment.second:02d}.{moment.microsecond // 1000:03d}Z"
+            )
         except (ValueError, OverflowError):
             issues.append(
                 {

@@ -8,6 +8,7 @@ from typing import Any, Mapping, Optional
 
 from provenant._json import compact_json
 from provenant._wire import clamp_int
+from provenant.server._cost import add_costs
 from provenant.server._handling import (
     Conn,
     load_agent,
@@ -15,6 +16,7 @@ from provenant.server._handling import (
     not_found,
     session_with_agent,
 )
+from provenant.server._lazy import PAGE_SQL, Rows, page
 from provenant.server._records import (
     AGENT_COLUMNS,
     SESSION_COLUMNS,
@@ -53,6 +55,7 @@ def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
     )
     out = session_record(load_session(conn, org, session_id))
     out["agent"] = agent_record(agent)
+    add_costs(conn, [out])
     return 201, out
 
 
@@ -85,15 +88,14 @@ def list_sessions(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: A
         item["agent"] = agent_record(row[15:25])
         item["_count"] = {"turns": row[25]}
         out.append(item)
+    add_costs(conn, out)
     return 200, out
 
 
 def get_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
-    out = session_with_agent(conn, org, load_session(conn, org, p[0]))
-    rows = conn.execute(
-        f"SELECT {TURN_COLUMNS} FROM turns t WHERE t.session_id = ? ORDER BY t.seq", (p[0],)
-    ).fetchall()
-    out["turns"] = [turn_record(row) for row in rows]
+    out: dict[str, Any] = session_with_agent(conn, org, load_session(conn, org, p[0]))
+    sql = f"SELECT {TURN_COLUMNS} FROM turns t WHERE t.session_id = ? ORDER BY t.seq{PAGE_SQL}"
+    out["turns"] = Rows(sql, (p[0], *page(q)), turn_record)
     return 200, out
 
 
@@ -195,4 +197,6 @@ def delete_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
     load_session(conn, org, p[0])
     conn.execute("DELETE FROM turns WHERE session_id = ?", (p[0],))
     conn.execute("DELETE FROM sessions WHERE id = ?", (p[0],))
+    # The answers remembered for its writes hold its content too.
+    conn.execute("DELETE FROM idempotency WHERE object_id = ? AND org_id = ?", (p[0], org))
     return 200, {"success": True}

@@ -30,27 +30,33 @@ import uuid
 from typing import Any, Iterator, Optional
 
 __all__ = [
-    "LOCAL_API_KEY",
     "LOCAL_ORG_ID",
     "Store",
     "hash_key",
     "key_prefix",
     "new_id",
     "now_iso",
+    "purge_idempotency",
 ]
 
-#: The organisation every embedded (no-server) client records into.
+#: The organisation every embedded (no-server) client records into. It has no built-in
+#: key: the embedded client is that org in-process, and HTTP clients need a key created
+#: for it (``Store.create_api_key(org_id=LOCAL_ORG_ID)``).
 LOCAL_ORG_ID = "00000000-0000-4000-8000-000000000001"
 _LOCAL_USER_ID = "00000000-0000-4000-8000-000000000002"
-#: The built-in key of that organisation (it never leaves the machine).
-LOCAL_API_KEY = "pk_live_" + "10ca1" + "0" * 27
+# The key every store of versions up to 0.1 registered for that org, the same string in
+# every installation: removed from any store opened now, so no server accepts it.
+_RETIRED_LOCAL_KEY = "pk_live_" + "10ca1" + "0" * 27
 
 _KEY_PREFIX = "pk_live_"
 _POOL_SIZE = 16
 _CACHE_KIB = 16 * 1024
+# Readers get a small page cache: a write by anyone empties it anyway, and each
+# concurrent reader of large records would otherwise keep 16 MB of pages.
+_READER_CACHE_KIB = 2 * 1024
 _CHECKPOINT_INTERVAL_SECONDS = 0.5
 _FALLBACK_AUTOCHECKPOINT_PAGES = 20000
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
@@ -193,6 +199,20 @@ CREATE TABLE IF NOT EXISTS idempotency (
     created_at REAL NOT NULL
 );
 """
+# Version 2: an idempotency record names the session it wrote (``object_id``), so
+# deleting the session deletes its records; records are purged after their day.
+_IDEMPOTENCY_INDEXES = """
+CREATE INDEX IF NOT EXISTS idempotency_object ON idempotency (object_id)
+    WHERE object_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_at);
+"""
+_BACKFILL_OBJECT_IDS = (
+    "UPDATE idempotency SET object_id = CASE"
+    " WHEN path LIKE '/api/sessions/%'"
+    " THEN substr(path, 15, instr(substr(path, 15) || '/', '/') - 1)"
+    " WHEN path = '/api/sessions' AND method = 'POST' THEN json_extract(body, '$.id')"
+    " END WHERE object_id IS NULL"
+)
 
 
 # (second, its formatted text), swapped as one object so threads never mix two seconds.
@@ -243,8 +263,7 @@ class Store:
         self._background_checkpoints = background_checkpoints
         self._checkpointer: Optional[threading.Thread] = None
         self._stop_checkpoints = threading.Event()
-        directory = os.path.dirname(os.path.abspath(db_path))
-        os.makedirs(directory, exist_ok=True)
+        _create_private(db_path)
         self._pool: list[sqlite3.Connection] = []
         self._all: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
@@ -258,10 +277,11 @@ class Store:
         #: Notified after every committed write (the SSE stream waits on it).
         self.changed = threading.Condition(threading.Lock())
         self.version = 0
-        conn = self._connect()
+        conn = self._connect(_CACHE_KIB)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            _migrate_idempotency(conn)
             conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except BaseException:
             self.close()
@@ -276,14 +296,14 @@ class Store:
 
     # -- connections ------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, cache_kib: int = _READER_CACHE_KIB) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.db_path, timeout=10.0, isolation_level=None, check_same_thread=False
         )
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA foreign_keys=OFF")
-        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size=-{cache_kib}")
         if self._background_checkpoints:
             # Writers checkpoint (and fsync) only as a last resort; the thread does it.
             conn.execute(f"PRAGMA wal_autocheckpoint={_FALLBACK_AUTOCHECKPOINT_PAGES}")
@@ -442,6 +462,7 @@ class Store:
 
     def _ensure_local_org(self) -> None:
         with self.write() as conn:
+            conn.execute("DELETE FROM api_keys WHERE key_hash = ?", (hash_key(_RETIRED_LOCAL_KEY),))
             if conn.execute("SELECT 1 FROM orgs WHERE id = ?", (LOCAL_ORG_ID,)).fetchone():
                 return
             now = now_iso()
@@ -453,7 +474,6 @@ class Store:
                 "INSERT INTO users (id, org_id, email, created_at) VALUES (?, ?, ?, ?)",
                 (_LOCAL_USER_ID, LOCAL_ORG_ID, "local@localhost", now),
             )
-            self._insert_key(conn, LOCAL_API_KEY, LOCAL_ORG_ID, _LOCAL_USER_ID, "local", now)
 
     @staticmethod
     def _insert_key(
@@ -527,6 +547,22 @@ class Store:
             self._insert_key(conn, key, org_id, user_id, "cli", now)
         return key, org_id
 
+    def revoke_api_key(self, key: str) -> bool:
+        """
+        Revoke a key: servers on this file refuse it within a second.
+
+        Returns:
+            ``True`` when the key was registered and not yet revoked.
+
+        .. versionadded:: 0.2
+        """
+        with self.write() as conn:
+            cursor = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE key_hash = ? AND revoked_at IS NULL",
+                (now_iso(), hash_key(key)),
+            )
+            return cursor.rowcount == 1
+
     def org_for_key(self, key: str) -> Optional[str]:
         """
         The org id of a valid (not revoked, not expired) key, or ``None``.
@@ -543,6 +579,58 @@ class Store:
         if row[1] is not None and str(row[1]) <= now_iso():
             return None
         return str(row[0])
+
+
+def _migrate_idempotency(conn: sqlite3.Connection) -> None:
+    columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(idempotency)")}
+    if "object_id" not in columns:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(idempotency)")}
+            if "object_id" not in columns:  # another process may have just done it
+                conn.execute("ALTER TABLE idempotency ADD COLUMN object_id TEXT")
+                with contextlib.suppress(sqlite3.OperationalError):  # no JSON functions
+                    conn.execute(_BACKFILL_OBJECT_IDS)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    conn.executescript(_IDEMPOTENCY_INDEXES)
+
+
+def purge_idempotency(conn: sqlite3.Connection, *, older_than: float, limit: int = 5000) -> int:
+    """
+    Delete up to ``limit`` idempotency records written before ``older_than`` (Unix time).
+
+    Bounded, so a store reopened after days pays its backlog off over several writes
+    instead of one slow transaction.
+
+    Returns:
+        How many were deleted.
+    """
+    cursor = conn.execute(
+        "DELETE FROM idempotency WHERE hash IN"
+        " (SELECT hash FROM idempotency WHERE created_at < ? LIMIT ?)",
+        (older_than, limit),
+    )
+    return cursor.rowcount
+
+
+def _create_private(db_path: str) -> None:
+    """Create a missing store readable by its user only: folders 0700, the file 0600.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the database file's permissions.
+    Existing folders and files are left as they are.
+    """
+    if db_path == ":memory:" or db_path.startswith("file:"):
+        return
+    directory = os.path.dirname(os.path.abspath(db_path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(db_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 class _Batch:

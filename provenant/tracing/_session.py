@@ -104,6 +104,7 @@ class Session:
         "__weakref__",
         "_awaiting_create",
         "_caught_up",
+        "_cost",
         "_created",
         "_deferred",
         "_deferred_done",
@@ -135,6 +136,7 @@ class Session:
         "tags",
         "user_id",
     )
+    _cost: tuple[Optional[float], bool]  # set by _add_cost only: see cost
 
     def __init__(
         self,
@@ -255,6 +257,31 @@ class Session:
                 "output_tokens": self._output_tokens,
                 "turns": self._turns,
             }
+
+    @property
+    def cost(self) -> dict[str, Any]:
+        """
+        What the LLM calls so far cost: ``cost_usd``, the sum of the priced ones (``None``
+        when none was priced), and ``cost_partial``, true when a call's model has no
+        known price. Calls are priced with the ``cost`` extra or ``prices=`` (see the
+        Cost page); like :attr:`usage`, this waits (at most 5 s) for the worker.
+
+        .. versionadded:: 0.1
+        """
+        if self._deferred_done < self._deferred:
+            self._await_deferred(_ID_WAIT_S)
+        # Never set on the caller's thread (the hot path): unset until a call is priced.
+        cost_usd, partial = getattr(self, "_cost", None) or (None, False)
+        return {"cost_usd": cost_usd, "cost_partial": partial}
+
+    def _add_cost(self, fields: Mapping[str, Any]) -> None:
+        """Count one call's ``costUsd`` / ``priceUnknown`` (by the session's one worker)."""
+        if not fields:
+            return
+        cost_usd, partial = getattr(self, "_cost", None) or (None, False)
+        if "costUsd" in fields:
+            cost_usd = (cost_usd or 0.0) + fields["costUsd"]
+        self._cost = (cost_usd, partial or bool(fields.get("priceUnknown")))
 
     @property
     def transcript(self) -> Transcript:

@@ -135,3 +135,23 @@ def test_the_printed_command_shows_the_session_again(
     assert "Support Bot (demo)" in shown.stdout
     assert "Hi! Where is my order A1234?" in shown.stdout
     assert "lookup_order" in shown.stdout
+
+
+def test_demo_prints_what_each_call_and_the_session_cost(
+    demo: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    """With the cost extra, each model call's line shows its recorded costUsd and the
+    session's header line the session's total."""
+    pytest.importorskip("genai_prices")
+    from provenant._cost import format_usd
+
+    result, directory = demo
+    session = _recorded_session(directory, result.stdout)
+    transcript = result.stdout.split("read back from it:", 1)[1]
+    replies = [t for t in session["turns"] if t["role"] == "ASSISTANT"]
+    costs = [turn["metadata"]["costUsd"] for turn in replies]
+    assert all(cost > 0 for cost in costs)
+    for turn, cost in zip(replies, costs):
+        assert f"{turn['metadata']['model']} · {format_usd(cost)} · " in transcript
+    assert session["costUsd"] == pytest.approx(sum(costs), rel=1e-12)
+    assert f"turns: 7  cost: {format_usd(session['costUsd'])}\n" in transcript

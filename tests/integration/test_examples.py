@@ -32,6 +32,7 @@ EXAMPLES = (
     "streaming",
     "evaluation_run",
     "threads",
+    "cost",
 )
 _TIMEOUT_S = 100
 _PARALLEL_RUNS = 4
@@ -259,3 +260,18 @@ def test_evaluation_task_gates_ci_with_the_documented_command(runs: dict[str, Ru
     )
     assert gate.returncode == 0, gate.stderr
     assert "PASS: pass rate 100.0% >= minimum 90.0%" in gate.stdout
+
+
+def test_cost_prices_each_call_and_totals_the_session(runs: dict[str, Run]) -> None:
+    """The call of the model given a price of its own is priced by it, the other by the
+    table, and the printed total is the session's costUsd."""
+    pytest.importorskip("genai_prices")
+    [session] = runs["cost"].sessions()
+    claude, gpt = _assistant_turns(session)
+    expected = (claude["inputTokens"] * 2.4 + claude["outputTokens"] * 12) / 1e6
+    assert claude["metadata"]["costUsd"] == pytest.approx(expected, rel=1e-12)
+    assert gpt["metadata"]["costUsd"] > 0
+    assert session["costUsd"] == pytest.approx(
+        claude["metadata"]["costUsd"] + gpt["metadata"]["costUsd"], rel=1e-12
+    )
+    assert f"The session cost ${session['costUsd']:.6f}." in runs["cost"].result.stdout

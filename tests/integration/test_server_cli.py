@@ -141,3 +141,71 @@ def test_serve_on_a_busy_port_exits_1_with_one_line(tmp_path: Path) -> None:
         assert "pick another --port" in second.stderr
     finally:
         assert _stop(process) == 0
+
+
+def _cmdline(pid: int) -> str:
+    with open(f"/proc/{pid}/cmdline", "rb") as handle:
+        return handle.read().replace(b"\0", b" ").decode()
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc")
+def test_serve_takes_keys_from_a_file_and_the_environment(tmp_path: Path) -> None:
+    """--api-key-file and PROVENANT_SERVE_API_KEYS give keys that never show in the process list."""
+    import os
+
+    from_file, from_env, other_env = ("pk_live_" + c * 32 for c in "abc")
+    key_file = tmp_path / "keys.txt"
+    key_file.write_text(f"# the team's key\n{from_file}\n\n")
+    env = dict(os.environ, PROVENANT_SERVE_API_KEYS=f"{from_env}, {other_env}")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "provenant",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "f.db"),
+            "--api-key-file",
+            str(key_file),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        match = LINE.match(process.stdout.readline().rstrip("\n"))
+        assert match, "no start line"
+        port = int(match.group(2))
+        for key in (from_file, from_env, other_env):
+            assert _get(port, "/api/agents", key)[0] == 200
+            assert key not in _cmdline(process.pid)
+        assert _get(port, "/api/agents", "pk_live_" + "d" * 32)[0] == 401
+    finally:
+        assert _stop(process) == 0
+
+
+def test_serve_with_an_unreadable_key_file_exits_1(tmp_path: Path) -> None:
+    """A missing key file is one line on stderr and exit status 1."""
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "provenant",
+            "serve",
+            "--port",
+            "0",
+            "--db",
+            str(tmp_path / "g.db"),
+            "--api-key-file",
+            str(tmp_path / "missing.txt"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert process.returncode == 1
+    assert "missing.txt" in process.stderr and "Traceback" not in process.stderr

@@ -73,3 +73,29 @@ def test_empty_report_has_zero_rates() -> None:
     report = EvalReport("r", "s", "", "a", None, ())
     assert (report.pass_rate, report.mean_score, report.weighted_score) == (0.0, 0.0, 0.0)
     assert "not waited for" in str(report)
+
+
+def test_report_shows_cost_only_where_calls_were_priced() -> None:
+    """Priced cases add a cost column, the total to the summary and to_dict; a report
+    without any priced call looks as it did."""
+    assert "cost" not in str(_report()).splitlines()[1].split()
+    report = EvalReport(
+        run_id="run-1",
+        suite_id="suite-1",
+        suite_name="Capitals",
+        agent_id="agent-1",
+        status="COMPLETED",
+        results=(
+            _result("a", True, 1.0, 1.0, cost_usd=0.0105),
+            _result("b", True, 1.0, 1.0, cost_usd=0.002, cost_partial=True),
+            _result("c", True, 1.0, 1.0),
+        ),
+    )
+    assert report.total_cost_usd == 0.0125 and report.cost_partial is True
+    lines = str(report).splitlines()
+    column = lines[1].split().index("cost")
+    assert [line.split()[column] for line in lines[3:6]] == ["$0.0105", "$0.002+", "-"]
+    assert "90 tokens; cost $0.0125+;" in lines[-1]
+    document = report.to_dict()
+    assert (document["totalCostUsd"], document["costPartial"]) == (0.0125, True)
+    assert document["results"][0]["costUsd"] == 0.0105

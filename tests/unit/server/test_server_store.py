@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from provenant.server import LOCAL_API_KEY, LOCAL_ORG_ID, Store
+from provenant.server import LOCAL_ORG_ID, Store
 from provenant.server._store import hash_key, key_prefix
 
 
@@ -31,7 +31,8 @@ def test_keys_are_stored_hashed_with_prefix(store: Store) -> None:
     assert key_prefix(key) == key[8:16]
     assert store.org_for_key(key) == org
     assert store.org_for_key("pk_live_" + "f" * 32) is None
-    assert store.org_for_key(LOCAL_API_KEY) == LOCAL_ORG_ID
+    local_key, local_org = store.create_api_key(org_id=LOCAL_ORG_ID)
+    assert local_org == LOCAL_ORG_ID and store.org_for_key(local_key) == LOCAL_ORG_ID
 
 
 def test_each_fresh_key_gets_a_fresh_org(store: Store) -> None:
@@ -120,3 +121,30 @@ def test_an_announced_writer_that_never_comes_does_not_hold_the_group(store: Sto
         assert _committed_orgs(store, "alone") == 1
     finally:
         store.withdraw_write()
+
+
+def test_an_older_store_learns_which_session_each_idempotency_record_wrote(
+    tmp_path: Path,
+) -> None:
+    """Opening a version-1 store fills in the session of its idempotency records."""
+    path = str(tmp_path / "v1.db")
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE idempotency (hash INTEGER PRIMARY KEY, org_id TEXT NOT NULL,"
+        " key TEXT NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL,"
+        " status INTEGER NOT NULL, body TEXT NOT NULL, created_at REAL NOT NULL);"
+        "INSERT INTO idempotency VALUES (1, 'o', 'k1', 'POST', '/api/sessions/s-1/turns',"
+        " 201, '{}', 0);"
+        "INSERT INTO idempotency VALUES (2, 'o', 'k2', 'POST', '/api/sessions',"
+        ' 201, \'{"id": "s-2"}\', 0);'
+        "INSERT INTO idempotency VALUES (3, 'o', 'k3', 'POST', '/api/agents', 201, '{}', 0);"
+        "PRAGMA user_version=1;"
+    )
+    conn.close()
+    store = Store(path)
+    try:
+        with store.read() as read:
+            rows = read.execute("SELECT hash, object_id FROM idempotency ORDER BY hash").fetchall()
+    finally:
+        store.close()
+    assert rows == [(1, "s-1"), (2, "s-2"), (3, None)]
