@@ -76,6 +76,7 @@ from bench_instrument import _call, _start_servers, _stop_servers, _timed
 
 import provenant
 from provenant._json import compact_json
+from provenant.backends._http_exporter import HttpExporter
 from provenant.client import ProvenantClient
 
 _REQUESTS_PER_SESSION = 4
@@ -145,6 +146,7 @@ class NothingSent:
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         retries: Optional[int] = None,
+        decode: bool = True,
     ) -> Any:
         compact_json(body).encode("utf-8")
         if path.endswith(("/api/sessions", "/get-or-create")):
@@ -502,14 +504,21 @@ def main(argv: list[str] | None = None) -> int:
     to_server = ProvenantClient(base_url=urls["server"], api_key=urls["key"])
     to_sink = ProvenantClient(base_url=sink_url, api_key="bench")
     in_process = ProvenantClient(base_url=sink_url, api_key="bench")
-    exporter = in_process._tracer._exporter
-    assert exporter is not None
+    processor = in_process._tracer._processor
+    assert processor is not None
+    exporter = processor._exporter
+    assert isinstance(exporter, HttpExporter)
     exporter._backend = NothingSent()  # used from the first event on: nothing is sent
     caller_only = ProvenantClient(base_url=sink_url, api_key="bench")
-    dropping = caller_only._tracer._exporter
+    dropping = caller_only._tracer._processor
     assert dropping is not None
+
+    def drop_all(batch: list[Any]) -> None:
+        for event in batch:
+            dropping._drop(event, "bench")
+
     # Each event is dropped (counted, its session's bookkeeping done) as a worker takes it.
-    dropping._deliver = functools.partial(dropping._drop, reason="bench")  # type: ignore[method-assign]
+    dropping._export = drop_all  # type: ignore[method-assign]
     recorders = (to_server, to_sink, in_process, caller_only)
     one_by_one = BareSender(sink_port, pipelined=False)
     pipelined = BareSender(sink_port, pipelined=True)

@@ -18,6 +18,7 @@ _HERE = pathlib.Path(__file__).resolve().parent
 _ORDER = (
     "bench_tracing.py",
     "bench_instrument.py",
+    "bench_process_cpu.py",
     "bench_floor.py",
     "bench_delivery.py",
     "bench_memory.py",

@@ -1,6 +1,6 @@
 """
-Facts of the REST contract both sides use: the integer bound of its numeric fields, and
-the decoding of the JSON-string columns it sends back.
+Facts of the REST contract both sides use: the integer bound of its numeric fields, what
+an id looks like, and the decoding of the JSON-string columns it sends back.
 
 The platform stores ``metadata``, ``tags``, ``toolCalls``, non-string turn
 ``content`` and eval payloads as JSON-encoded strings and returns them that way
@@ -12,9 +12,20 @@ place of the strings, throughout nested answers (a session's ``turns``, a run's
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-__all__ = ["JSON_STRING_FIELDS", "MAX_SAFE_INT", "clamp_int", "decode_record"]
+__all__ = ["JSON_STRING_FIELDS", "MAX_SAFE_INT", "clamp_int", "decode_record", "is_uuid"]
+
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+
+def is_uuid(value: str) -> bool:
+    """Tell whether ``value`` is written as a UUID (an id rather than an agent name)."""
+    return bool(_UUID_RE.match(value))
+
 
 #: The largest integer the contract's numeric fields take, and every JSON reader holds
 #: exactly (JavaScript's ``Number.MAX_SAFE_INTEGER``).

@@ -34,12 +34,14 @@ from typing import (
     overload,
 )
 
+from provenant._logging import log_fault
 from provenant._wire import decode_record
-from provenant.backends import Backend, open_backend
+from provenant._wire import is_uuid as is_uuid
+from provenant.backends import Backend, agent_slug, open_backend
+from provenant.backends._agents import AgentDirectory
 from provenant.config import Settings, resolve_settings
-from provenant.errors import ClientClosedError, EvalTimeoutError
+from provenant.errors import ClientClosedError, ConfigurationError, EvalTimeoutError
 from provenant.tracing._arguments import check_session_arguments
-from provenant.tracing._ids import is_uuid as is_uuid
 
 if TYPE_CHECKING:
     from provenant.evals import EvalReport, ScorersArg, Task
@@ -206,8 +208,7 @@ class ProvenantClient:
         )
         self._backend_lock = threading.Lock()
         self._backend_instance: Optional[Backend] = None
-        self._agent_ids: dict[str, str] = {}
-        self._agent_ids_lock = threading.Lock()
+        self._agents = AgentDirectory()
         self._closed = False
         self._tracer_instance: Optional[Tracer] = None
         self._tracer_lock = threading.Lock()
@@ -246,10 +247,7 @@ class ProvenantClient:
             with self._tracer_lock:
                 tracer = self._tracer_instance
                 if tracer is None:
-                    from provenant.tracing._tracer import Tracer
-
-                    tracer = Tracer(self)
-                    self._tracer_instance = tracer
+                    tracer = self._tracer_instance = _build_tracer(self._settings, self._agents)
         return tracer
 
     def _request(
@@ -297,7 +295,6 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        from provenant.server._slug import slugify  # the one slug rule, shared with the server
 
         tags = _listed(tags)
         check_session_arguments(
@@ -313,7 +310,7 @@ class ProvenantClient:
         body = _drop_none(
             {
                 "name": name,
-                "slug": slug if slug is not None else slugify(name),
+                "slug": slug if slug is not None else agent_slug(name),
                 "description": description,
                 "tags": tags,
                 "modelFamily": model_family,
@@ -351,10 +348,6 @@ class ProvenantClient:
             "get_or_create_agent()",
             {"name": name, "description": description, "tags": tags, "model_family": model_family},
         )
-        with self._agent_ids_lock:
-            cached = self._agent_ids.get(name)
-        if cached is not None:
-            return cached
         body = _drop_none(
             {
                 "name": name,
@@ -363,11 +356,12 @@ class ProvenantClient:
                 "modelFamily": model_family,
             }
         )
-        agent = self._request("POST", "/api/agents/get-or-create", body=body, write=True)
-        agent_id = str(agent["id"])
-        with self._agent_ids_lock:
-            self._agent_ids[name] = agent_id
-        return agent_id
+
+        def lookup(_: str) -> str:
+            agent = self._request("POST", "/api/agents/get-or-create", body=body, write=True)
+            return str(agent["id"])
+
+        return self._agents.resolve(name, lookup, uuid_is_id=False)
 
     def resolve_agent_id(self, agent: str) -> str:
         """
@@ -1054,3 +1048,29 @@ class ProvenantClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
+
+
+def _build_tracer(settings: Settings, agents: AgentDirectory) -> Tracer:
+    """
+    Assemble a client's tracer from its parts: the OpenTelemetry observer first (a
+    missing extra raises before anything else is built), then the exporter of the
+    settings' destination; recording itself imports neither.
+    """
+    from provenant.backends import open_exporter
+    from provenant.tracing._ids import new_key
+    from provenant.tracing._tracer import Tracer
+
+    observers = []
+    if settings.enabled and settings.otel:
+        try:
+            from provenant.otel import make_observer
+
+            observers.append(make_observer(settings.otel, settings))
+        except ConfigurationError:
+            raise  # the otel extra is missing, or otel= is not understood: say so
+        except Exception as exc:
+            log_fault("otel-observer", "could not set up the OpenTelemetry export", exc)
+    exporter = None
+    if settings.enabled and settings.deliver_to_provenant:
+        exporter = open_exporter(settings, agents, new_key)
+    return Tracer(settings, agents=agents, exporter=exporter, observers=observers)

@@ -19,7 +19,8 @@ from typing import Any, Optional
 from provenant._cli._browse import compact_json, render_table, short_time
 from provenant._cli._common import add_destination_options, client_from_args
 from provenant._cost import format_usd
-from provenant.client import ProvenantClient, is_uuid
+from provenant._wire import is_uuid
+from provenant.client import ProvenantClient
 from provenant.errors import NotFoundError
 from provenant.server._slug import slugify
 

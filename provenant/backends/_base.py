@@ -33,6 +33,7 @@ class Backend(Protocol):
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         retries: Optional[int] = None,
+        decode: bool = True,
     ) -> Any:
         """
         Send one request and return the decoded JSON body of a 2xx answer.
@@ -47,6 +48,8 @@ class Backend(Protocol):
             retries: How many times to retry a transient failure; ``None`` means the
                 backend's default for explicit calls (safe requests only), ``0`` means
                 never (the exporter retries on its own schedule).
+            decode: ``False`` when nobody reads a 2xx answer: it may be left undecoded
+                and ``None`` returned.
 
         Raises:
             provenant.errors.APIError: The server answered 4xx/5xx (subclass by status).

@@ -25,7 +25,7 @@ from provenant.errors import ClientClosedError, ConfigurationError, error_from_r
 from provenant.server._router import Router
 from provenant.server._store import LOCAL_ORG_ID, Store
 
-__all__ = ["LocalBackend"]
+__all__ = ["LocalBackend", "open_store"]
 
 
 class LocalBackend:
@@ -44,7 +44,7 @@ class LocalBackend:
 
     def __init__(self, db_path: str) -> None:
         self.db_path = db_path
-        self._store = _open_store(db_path)
+        self._store = open_store(db_path)
         self._router = Router(self._store)
         self._pid = os.getpid()
         self._org_id = LOCAL_ORG_ID
@@ -61,12 +61,13 @@ class LocalBackend:
         idempotency_key: Optional[str] = None,
         timeout: Optional[float] = None,
         retries: Optional[int] = None,
+        decode: bool = True,
     ) -> Any:
         """
         Answer one request of the REST contract from the local store.
 
-        ``timeout`` and ``retries`` are accepted for the :class:`Backend` protocol;
-        an in-process call has nothing to wait for or retry.
+        ``timeout``, ``retries`` and ``decode`` are accepted for the :class:`Backend`
+        protocol; an in-process call has nothing to wait for, retry or decode.
 
         Raises:
             provenant.errors.APIError: The store refused the request (same class and
@@ -96,7 +97,7 @@ class LocalBackend:
         with self._lock:
             if self._pid == os.getpid():
                 return
-            self._store = _open_store(self.db_path)
+            self._store = open_store(self.db_path)
             self._router = Router(self._store)
             self._pid = os.getpid()
 
@@ -113,7 +114,7 @@ class LocalBackend:
         return f"LocalBackend(db_path={self.db_path!r})"
 
 
-def _open_store(db_path: str) -> Store:
+def open_store(db_path: str) -> Store:
     """Open the store, or say in one line why not and how to record elsewhere."""
     try:
         return Store(db_path)

@@ -23,7 +23,7 @@ from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._resume import seed_resumed
 from provenant.tracing._session import exit_status
 from provenant.tracing._transcript import NormalizedMessage, last_assistant_index
-from provenant.tracing._turns import recorded_content
+from provenant.tracing._turns import Turn, recorded_content
 
 if TYPE_CHECKING:
     from provenant.client import ProvenantClient
@@ -318,7 +318,7 @@ class LlmCall:
             path = self._path = frame_path(frame) if frame and frame[3] is session else []
         return path
 
-    def _input_turns(self) -> list[dict[str, Any]]:
+    def _input_turns(self) -> list[Turn]:
         """The turns of what is new in the request (transcript de-duplication)."""
         request = self._request_info()
         session = self.session
@@ -330,7 +330,7 @@ class LlmCall:
             root = transcript.conversation_root(request.conversation)
         system_changed, new = transcript.select_new(request.system, messages, root=root)
         path = self._span_path()
-        bodies: list[Optional[dict[str, Any]]] = []
+        bodies: list[Optional[Turn]] = []
         if system_changed:
             bodies.append(session.build_turn("SYSTEM", request.system, span_path=path))
         for message in new:
@@ -348,7 +348,7 @@ class LlmCall:
         latency_ms: int,
         stream_metadata: Optional[Mapping[str, Any]],
         error: Optional[BaseException],
-    ) -> list[dict[str, Any]]:
+    ) -> list[Turn]:
         """A plain call's input turns then its reply; a stream's reply (its input went first)."""
         bodies = [] if self.stream else self._input_turns()
         reply = _read(source)
@@ -374,7 +374,7 @@ class LlmCall:
             metadata["reasoningTokens"] = reply.reasoning_tokens
         if reply.choices > 1:
             metadata["choices"] = reply.choices
-        if self.session._exporter is not None:  # on the worker (see add_deferred): price it
+        if self.session._processor is not None:  # on the worker (see add_deferred): price it
             cost = price_reply(
                 self.session._tracer.settings.prices,
                 self.api.provider,

@@ -13,7 +13,7 @@ our context variable, so these helpers take the parent as a *frame* (the plain t
     call = model_call(child, SPEC)          # ...then call.kwargs = {...}; call.succeed(reply)
     end_span(span)
 
-Turns are built on the exporter's worker (``session.add_deferred``), in the session's
+Turns are built on the batch processor's worker (``session.add_deferred``), in the session's
 event order, as for a provider call.
 """
 
@@ -26,6 +26,7 @@ from provenant.integrations._call import ApiSpec, LlmCall
 from provenant.tracing._context import Frame, frame_path, span_of
 from provenant.tracing._span import Span, notify_start
 from provenant.tracing._transcript import result_forms
+from provenant.tracing._turns import Turn
 
 if TYPE_CHECKING:
     from provenant.client import ProvenantClient
@@ -170,7 +171,7 @@ def record_tool(
     # Taken now, on the caller's thread: the framework may change the value later.
     forms = result_forms(output) if note and output is not None else frozenset()
 
-    def work() -> list[dict[str, Any]]:
+    def work() -> list[Turn]:
         if on_worker is not None:
             on_worker()
         session.transcript.note_result_forms(forms)

@@ -8,8 +8,9 @@ The tracing core: sessions, spans, the process-wide context, ``@trace`` and deli
     with client.session("Support Bot") as session:
         assert current_session() is session
 
-Recording lives here and never opens a socket; :mod:`provenant.tracing._exporter` ships
-the events in the background through a :class:`~provenant.backends.Backend`.
+Recording lives here and never opens a socket; :mod:`provenant.tracing._processor` hands
+the records in the background, in batches, to the destination's exporter
+(:mod:`provenant.backends._records`).
 
 .. versionadded:: 0.1
 """

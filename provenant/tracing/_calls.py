@@ -16,6 +16,7 @@ import time
 from typing import Any, Callable, Optional
 
 from provenant._logging import log_fault
+from provenant.tracing._nesting import CHILD, nesting
 from provenant.tracing._payload import prepare_content, to_jsonable
 from provenant.tracing._session import Session, exit_status
 from provenant.tracing._span import Span, notify_start
@@ -257,9 +258,7 @@ def begin(
         session = parent.session
         if not session.sampled:
             return None
-        if spec.agent_id is not None and not session._tracer.same_agent(
-            spec.agent_id, session.agent
-        ):
+        if nesting(session._tracer, session, spec.agent_id) == CHILD:
             return _open(spec, spec.get_client()._tracer, parent, args, kwargs)
         return _join(spec, parent, session, args, kwargs)
     except Exception as exc:

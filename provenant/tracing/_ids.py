@@ -21,13 +21,11 @@ from __future__ import annotations
 import itertools
 import os
 import random
-import re
+
+from provenant._wire import is_uuid
 
 __all__ = ["is_uuid", "new_id", "new_key"]
 
-_UUID_RE = re.compile(
-    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-)
 
 _rng = random.Random(os.urandom(32))
 _getrandbits = _rng.getrandbits
@@ -61,8 +59,3 @@ _key_counter = itertools.count(1)
 def new_key() -> str:
     """Return a new unique key in the UUID v4 format (a per-process prefix and a counter)."""
     return f"{_key_prefix}{next(_key_counter):012x}"
-
-
-def is_uuid(value: str) -> bool:
-    """Tell whether ``value`` is written as a UUID (an id rather than an agent name)."""
-    return bool(_UUID_RE.match(value))

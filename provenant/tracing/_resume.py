@@ -3,7 +3,7 @@ Seeding the transcript of a resumed session (``session_id=``) with its recorded 
 
 A resumed handle knows nothing of what earlier processes recorded, so the history a chat
 API resends on its first call would be recorded again. Before the first LLM record of
-such a handle is de-duplicated, the exporter's worker reads the session's turns once
+such a handle is de-duplicated, the processor's worker reads the session's turns once
 (``GET /api/sessions/:id``) and seeds the transcript with them::
 
     seed_resumed(session)   # on the worker, before transcript.select_new(...)
@@ -50,11 +50,11 @@ def seed_resumed(session: Session) -> None:
     """
     Seed a resumed session's transcript with its server turns, once; never raises.
 
-    Only on the exporter's worker: with no exporter, or a session not started, deferred
+    Only on the processor's worker: with no processor, or a session not started, deferred
     work runs on the caller's thread, which must never wait for the network.
     """
-    exporter = session._exporter
-    if exporter is None or not session._started:
+    processor = session._processor
+    if processor is None or not session._started:
         return
     transcript = session.transcript
     if not transcript.take_seed():
@@ -63,7 +63,7 @@ def seed_resumed(session: Session) -> None:
     if server_id is None:
         return
     try:
-        answer = exporter.read(f"/api/sessions/{quote(server_id, safe='')}")
+        answer = processor.read(f"/api/sessions/{quote(server_id, safe='')}")
         decoded = decode_record(answer)
         turns = decoded.get("turns") if isinstance(decoded, dict) else None
         transcript.seed(history_of(turns))

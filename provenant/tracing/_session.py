@@ -9,11 +9,12 @@
     session.id                                  # the server's id (a bounded wait)
 
 Recording never opens a socket here: a session builds immutable events (create, turns,
-end) and hands them to the client's exporter.
+end) and hands them to the client's batch processor.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
 from provenant._wire import clamp_int
+from provenant.backends._records import SessionEnd, SessionStart, TurnRecord
 from provenant.tracing._context import (
     frame_path,
     get_current,
@@ -30,15 +32,16 @@ from provenant.tracing._context import (
     span_of,
 )
 from provenant.tracing._ids import new_id
+from provenant.tracing._nesting import CHILD, JOIN, nesting
 from provenant.tracing._payload import safe_text, to_jsonable
 from provenant.tracing._span import Span, notify_enter, notify_exit, notify_start
 from provenant.tracing._transcript import result_forms
-from provenant.tracing._turns import ROLES, turn_body, wire_count, wire_tool_calls
+from provenant.tracing._turns import ROLES, turn_record, wire_count, wire_tool_calls
 
 if TYPE_CHECKING:
     from types import TracebackType
 
-    from provenant.tracing._exporter import Exporter
+    from provenant.tracing._processor import BatchProcessor
     from provenant.tracing._tracer import Tracer
     from provenant.tracing._transcript import Transcript
 
@@ -48,6 +51,7 @@ _ID_WAIT_S = 5.0
 _END_STATUSES = ("COMPLETED", "FAILED", "CANCELLED")
 _SPAN_STATUS = {"COMPLETED": "ok", "FAILED": "error", "CANCELLED": "cancelled"}
 _transcript_lock = threading.Lock()
+_session_keys = itertools.count(1)
 
 
 def _fresh_lock_in_child() -> None:
@@ -105,7 +109,6 @@ class Session:
         "_deferred",
         "_deferred_done",
         "_ended",
-        "_exporter",
         "_external_id",
         "_identified",
         "_input_tokens",
@@ -114,6 +117,7 @@ class Session:
         "_message_copies",
         "_observers",
         "_output_tokens",
+        "_processor",
         "_server_id",
         "_started",
         "_status",
@@ -124,6 +128,7 @@ class Session:
         "agent_version_id",
         "create_failed",
         "environment_id",
+        "key",
         "metadata",
         "parent",
         "root_span",
@@ -149,7 +154,7 @@ class Session:
         sampled: bool = True,
     ) -> None:
         self._tracer = tracer
-        self._exporter: Optional[Exporter] = tracer._exporter
+        self._processor: Optional[BatchProcessor] = tracer._processor
         self._observers = tracer._observers
         self.agent = agent
         self._external_id = external_id
@@ -183,6 +188,8 @@ class Session:
         self._caught_up: Optional[threading.Event] = None
         self.root_span: Optional[Span] = None
         self.shard = 0
+        # The handle of this session in its records (set when it starts, with a processor).
+        self.key = ""
 
     def __repr__(self) -> str:
         return f"Session(agent={self.agent!r}, external_id={self.external_id!r})"
@@ -310,7 +317,7 @@ class Session:
     def _start(self, parent_span: Optional[Span] = None) -> None:
         """Create the root span, tell the observers, then enqueue the create event.
 
-        The create's body is built by the worker (:meth:`create_body`): the caller only
+        The create's record is built by the worker (:meth:`start_record`): the caller only
         snapshots metadata that was given, so a session block stays cheap.
         """
         if self._started:
@@ -326,12 +333,15 @@ class Session:
             root.attributes["agent"] = self.agent
             root.attributes["conversation_id"] = self.external_id
             notify_start(observers, root)
-        exporter = self._exporter
-        if exporter is None or self._server_id is not None:
+        processor = self._processor
+        if processor is None:
+            return
+        self.key = str(next(_session_keys))
+        if self._server_id is not None:
             return
         self._awaiting_create = True
         parent = self.parent
-        self.shard = exporter.next_shard() if parent is None else parent.shard
+        self.shard = processor.next_shard() if parent is None else parent.shard
         metadata = self.metadata
         snapshot: Optional[dict[str, Any]] = None
         if metadata:
@@ -343,45 +353,52 @@ class Session:
             if truncated:
                 snapshot["truncated"] = True
         try:
-            exporter.emit_create(self, snapshot)
+            processor.emit_create(self, snapshot)
         except Exception as exc:  # a fault of ours never reaches the host's block
             log_fault("session-start", "could not enqueue a session's create; not recorded", exc)
             self._mark_created(None)
 
-    def create_body(self, metadata: Optional[dict[str, Any]]) -> dict[str, Any]:
-        """The body of ``POST /api/sessions`` without ``agentId`` (built by the worker)."""
-        # The caller's text, as UTF-8 can carry it (a lone surrogate is escaped).
-        body: dict[str, Any] = {
-            "externalId": safe_text(self.external_id),
-            "tags": [safe_text(tag) for tag in self.tags],
-        }
-        if self.user_id is not None:
-            body["userId"] = safe_text(self.user_id)
-        if self.agent_version_id is not None:
-            body["agentVersionId"] = safe_text(self.agent_version_id)
-        if self.environment_id is not None:
-            body["environmentId"] = safe_text(self.environment_id)
+    def start_record(self, metadata: Optional[dict[str, Any]]) -> SessionStart:
+        """The record of this session's start (built by the worker, from the metadata
+        snapshot taken when it started)."""
         meta = dict(metadata) if metadata else {}
         parent = self.parent
+        parent_key: Optional[str] = None
+        parent_id: Optional[str] = None
         if parent is not None:
             meta.setdefault("parentSessionExternalId", parent.external_id)
-            # The exporter waited (bounded) for the parent's create before asking.
+            parent_key = parent.key or None
+            # The processor waited (bounded) for another client's parent before asking.
             parent_id = parent.server_id
-            if parent_id is not None:
-                meta.setdefault("parentSessionId", parent_id)
-        body["metadata"] = meta
-        return body
+        # The caller's text, as UTF-8 can carry it (a lone surrogate is escaped).
+        return SessionStart(
+            self.key,
+            agent=safe_text(self.agent or ""),
+            external_id=safe_text(self.external_id),
+            user_id=None if self.user_id is None else safe_text(self.user_id),
+            agent_version_id=(
+                None if self.agent_version_id is None else safe_text(self.agent_version_id)
+            ),
+            environment_id=None if self.environment_id is None else safe_text(self.environment_id),
+            metadata=meta,
+            tags=[safe_text(tag) for tag in self.tags],
+            parent_key=parent_key,
+            parent_id=parent_id,
+        )
 
-    def end_body(self) -> dict[str, Any]:
-        """The body of ``POST /api/sessions/:id/end`` (built by the worker)."""
+    def end_record(self) -> SessionEnd:
+        """The record of this session's end, with its totals (built by the worker)."""
         with self._lock:
-            body: dict[str, Any] = {"status": self._status or "COMPLETED"}
+            status = self._status or "COMPLETED"
             total_tokens = self._input_tokens + self._output_tokens
-            if total_tokens:
-                body["totalTokens"] = clamp_int(total_tokens)
-            if self._latency_ms:
-                body["totalLatencyMs"] = clamp_int(self._latency_ms)
-        return body
+            latency_ms = self._latency_ms
+        return SessionEnd(
+            self.key,
+            status=status,
+            total_tokens=clamp_int(total_tokens) if total_tokens else None,
+            total_latency_ms=clamp_int(latency_ms) if latency_ms else None,
+            session_id=self._server_id,
+        )
 
     def set_status(self, status: str) -> None:
         """
@@ -416,10 +433,10 @@ class Session:
         root = self.root_span
         if root is not None:
             root.end(status=_SPAN_STATUS[final])
-        exporter = self._exporter
-        if exporter is not None and self.sampled:
+        processor = self._processor
+        if processor is not None and self.sampled:
             try:
-                exporter.emit_end(self)
+                processor.emit_end(self)
             except Exception as exc:  # a fault of ours never reaches the host's block
                 log_fault("session-end", "could not enqueue a session's end", exc)
 
@@ -434,10 +451,17 @@ class Session:
             return self
         frame = get_frame()
         outer = None if frame is None else frame[3]
-        if outer is not None and self._joins(outer):
+        how = nesting(
+            self._tracer,
+            outer,
+            self.agent,
+            identified=self._identified,
+            resumed=self._server_id is not None,
+        )
+        if how == JOIN:
             push_block(None, None)
-            return outer
-        if outer is not None and self._server_id is None:
+            return outer  # type: ignore[return-value]
+        if how == CHILD and outer is not None:
             self.parent = outer
             self.sampled = outer.sampled and self._tracer.enabled  # one decision per tree
         if self.agent is None and self._server_id is None:
@@ -469,12 +493,6 @@ class Session:
             if ended is not None:
                 owner._status = ended
             owner.end()
-
-    def _joins(self, outer: Session) -> bool:
-        # A resumed session or one given its own external id is never merged into another.
-        if self._identified:
-            return False
-        return self.agent is None or self._tracer.same_agent(self.agent, outer.agent)
 
     def __enter__(self) -> Session:
         return self._enter()
@@ -545,9 +563,9 @@ class Session:
         output_tokens: Optional[int],
         metadata: Optional[Mapping[str, Any]],
     ) -> None:
-        exporter = self._exporter
+        processor = self._processor
         path: Optional[list[str]] = None
-        if exporter is not None and self._started and (metadata is None or "span" not in metadata):
+        if processor is not None and self._started and (metadata is None or "span" not in metadata):
             frame = get_frame()
             if frame is not None and frame[3] is self:
                 path = frame_path(frame)
@@ -561,7 +579,7 @@ class Session:
             metadata=metadata,
             span_path=path,
         )
-        if body is None or exporter is None:
+        if body is None or processor is None:
             return
         if not self._started:
             log_fault("turn-unstarted", "a turn was added to a session never entered or started")
@@ -570,7 +588,7 @@ class Session:
             # Recorded all the same (the platform takes it): nothing is lost, but it is
             # most likely a handle kept past its block.
             log_fault("turn-after-end", "a turn was added to a session that had ended")
-        exporter.emit_turn(self, body)
+        processor.emit_turn(self, body)
 
     def build_turn(
         self,
@@ -583,11 +601,11 @@ class Session:
         output_tokens: Optional[int] = None,
         metadata: Optional[Mapping[str, Any]] = None,
         span_path: Optional[list[str]] = None,
-    ) -> Optional[dict[str, Any]]:
+    ) -> Optional[TurnRecord]:
         """
-        Count a turn in :attr:`usage` and return its wire body (``None``: not recorded).
+        Count a turn in :attr:`usage` and return its record (``None``: not recorded).
 
-        The body is built only when there is an exporter to deliver it. Used by
+        The record is built only when there is a processor to deliver it. Used by
         :meth:`add_turn` on the caller's thread and by deferred records on the worker.
         """
         wire_role = role.upper() if isinstance(role, str) else None
@@ -603,10 +621,11 @@ class Session:
             self._input_tokens += input_tokens or 0
             self._output_tokens += output_tokens or 0
             self._latency_ms += latency_ms or 0
-        if self._exporter is None:
+        if self._processor is None:
             return None
-        return turn_body(
+        return turn_record(
             self._tracer.settings,
+            self.key,
             wire_role,
             content,
             tool_calls=tool_calls,
@@ -628,8 +647,8 @@ class Session:
         if not self.sampled:
             return
         try:
-            exporter = self._exporter
-            if exporter is None or not self._started:
+            processor = self._processor
+            if processor is None or not self._started:
                 self._add_turn("TOOL", content, None, latency_ms, None, None, metadata)
                 if noted:
                     self.transcript.note_tool_result(result)
@@ -644,31 +663,31 @@ class Session:
             forms = result_forms(result) if noted else frozenset()
             transcript = self.transcript
 
-            def work() -> tuple[dict[str, Any], ...]:
+            def work() -> tuple[TurnRecord, ...]:
                 transcript.note_result_forms(forms)
                 return (body,)
 
             self._deferred += 1
-            exporter.emit_record(self, work)
+            processor.emit_record(self, work)
         except Exception as exc:
             log_fault("add-turn", "could not record a turn; it was dropped", exc)
 
-    def add_deferred(self, work: Callable[[], Sequence[dict[str, Any]]]) -> None:
+    def add_deferred(self, work: Callable[[], Sequence[TurnRecord]]) -> None:
         """
         Have ``work`` run in this session's event order, off the caller's thread.
 
-        ``work()`` returns the bodies of the turns to deliver (built with
-        :meth:`build_turn`); it runs on the exporter's worker when its event is dequeued,
+        ``work()`` returns the records of the turns to deliver (built with
+        :meth:`build_turn`); it runs on the processor's worker when its event is dequeued,
         after every event enqueued before it for this session and before every later one.
-        With no exporter it runs at once (its turns counted, not delivered). A fault in it
+        With no processor it runs at once (its turns counted, not delivered). A fault in it
         is logged and counted, never raised. Never blocks (unless ``on_queue_full="block"``).
         """
         if not self.sampled:
             return
-        exporter = self._exporter
-        if exporter is not None and self._started:
+        processor = self._processor
+        if processor is not None and self._started:
             self._deferred += 1
-            exporter.emit_record(self, work)
+            processor.emit_record(self, work)
             return
         try:
             work()
@@ -688,7 +707,7 @@ class Session:
             if self._deferred_done < target:
                 caught_up.wait(min(remaining, 0.05))
 
-    # -- used by the exporter ---------------------------------------------------------
+    # -- used by the processor --------------------------------------------------------
 
     def _deferred_finished(self) -> None:
         """A deferred record was run or dropped (on the worker): wake a reader of usage."""

@@ -1,9 +1,10 @@
 """
-:class:`Tracer`: one per client; builds sessions and spans, holds observers and the exporter.
+:class:`Tracer`: one per client; builds sessions and spans, holds observers and the processor.
 
 ::
 
-    tracer = client._tracer
+    tracer = Tracer(settings, agents=AgentDirectory(), exporter=exporter, observers=[])
+    tracer = client._tracer                # the client builds its own from these parts
     session, owned = tracer.session_for_call(agent_id="Support Bot")
     span = tracer.start_span("chat claude", kind="llm", session=session)
     ...
@@ -22,21 +23,30 @@ from provenant._logging import log_fault
 from provenant.errors import ConfigurationError
 from provenant.tracing._arguments import check_session_arguments
 from provenant.tracing._context import get_current, get_frame
+from provenant.tracing._nesting import JOIN, nesting
+from provenant.tracing._processor import BatchProcessor
 from provenant.tracing._session import Session
 from provenant.tracing._span import Span, notify_start
 from provenant.tracing._turns import recorded_content
 
 if TYPE_CHECKING:
-    from provenant.client import ProvenantClient
+    from provenant.backends._agents import AgentDirectory
+    from provenant.backends._records import Exporter
     from provenant.config import Settings
-    from provenant.tracing._exporter import Exporter
 
 __all__ = ["Tracer"]
 
 
 class Tracer:
     """
-    The tracing side of one :class:`~provenant.ProvenantClient`.
+    The tracing side of one :class:`~provenant.ProvenantClient`, built from its parts.
+
+    Args:
+        settings: The client's settings.
+        agents: The agent directory (shared with the client's explicit calls).
+        exporter: Where recorded sessions go (``None``: nowhere, observers only); the
+            tracer's batch processor hands it batches, when tracing is enabled.
+        observers: Observers of spans (the OpenTelemetry export), in order.
 
     Attributes:
         settings: The client's settings.
@@ -46,33 +56,24 @@ class Tracer:
     .. versionadded:: 0.1
     """
 
-    def __init__(self, client: ProvenantClient) -> None:
-        settings = client.settings
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        agents: AgentDirectory,
+        exporter: Optional[Exporter] = None,
+        observers: Sequence[Any] = (),
+    ) -> None:
         self.settings: Settings = settings
         self.enabled = settings.enabled
         self.capture_content = settings.capture_content
-        self._client = client
-        self._observers: list[Any] = []
+        self._agents = agents
+        self._observers: list[Any] = list(observers) if self.enabled else []
         # The integrations' copies of the last single-call session's request messages.
         self._message_copies: Any = None
-        self._exporter: Optional[Exporter] = None
-        if self.enabled and settings.otel:
-            # First: a missing extra raises before any worker thread is started.
-            self._add_otel_observer()
-        if self.enabled and settings.deliver_to_provenant:
-            from provenant.tracing._exporter import Exporter
-
-            self._exporter = Exporter(settings, client._agent_ids)
-
-    def _add_otel_observer(self) -> None:
-        try:
-            from provenant.otel import make_observer
-
-            self.add_observer(make_observer(self.settings.otel, self.settings))
-        except ConfigurationError:
-            raise  # the otel extra is missing, or otel= is not understood: say so
-        except Exception as exc:
-            log_fault("otel-observer", "could not set up the OpenTelemetry export", exc)
+        self._processor: Optional[BatchProcessor] = None
+        if self.enabled and exporter is not None:
+            self._processor = BatchProcessor(settings, exporter)
 
     # -- observers --------------------------------------------------------------------
 
@@ -102,8 +103,8 @@ class Tracer:
             return True
         if first is None or second is None:
             return False
-        cache = self._client._agent_ids
-        return cache.get(first, first) == cache.get(second, second)
+        agents = self._agents
+        return (agents.cached(first) or first) == (agents.cached(second) or second)
 
     def _sample(self) -> bool:
         rate = self.settings.sample_rate
@@ -140,7 +141,7 @@ class Tracer:
             tags=tags,
             sampled=self.enabled and self._sample(),
         )
-        if session_id is not None and session.sampled and self._exporter is not None:
+        if session_id is not None and session.sampled and self._processor is not None:
             session.transcript.expect_seed(functools.partial(recorded_content, self.settings))
         return session
 
@@ -219,8 +220,8 @@ class Tracer:
         .. versionadded:: 0.1
         """
         frame = get_frame()
-        if frame is not None:
-            return frame[3], False
+        if frame is not None and nesting(self, frame[3], None) == JOIN:
+            return frame[3], False  # an LLM call names no agent here: it joins
         if not self.enabled:
             return Session(self, agent_id, sampled=False), False
         agent = agent_id if agent_id is not None else self.settings.agent_id
@@ -285,17 +286,17 @@ class Tracer:
 
     def flush(self, timeout: Optional[float] = None) -> bool:
         """Wait until every recorded event is delivered; True when all were."""
-        exporter = self._exporter
-        return True if exporter is None else exporter.flush(timeout)
+        processor = self._processor
+        return True if processor is None else processor.flush(timeout)
 
     def stats(self) -> dict[str, Any]:
         """Delivery counters (zeros when nothing is delivered to Provenant)."""
-        exporter = self._exporter
-        if exporter is None:
+        processor = self._processor
+        if processor is None:
             return {"enqueued": 0, "delivered": 0, "retried": 0, "dropped": {}, "queue_depth": 0}
-        return exporter.stats()
+        return processor.stats()
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:
-        """Flush (bounded) and stop the exporter."""
-        exporter = self._exporter
-        return True if exporter is None else exporter.shutdown(timeout)
+        """Flush (bounded) and stop the processor (and its exporter)."""
+        processor = self._processor
+        return True if processor is None else processor.shutdown(timeout)

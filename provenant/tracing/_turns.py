@@ -1,10 +1,10 @@
 """
-The wire body of one turn: content made safe and masked, or left out, and its metadata.
+The record of one turn: content made safe and masked, or left out, and its metadata.
 
 ::
 
-    body = turn_body(settings, "USER", "hello", span_path=["plan"])
-    # {"role": "USER", "content": "hello", "metadata": {"span": ["plan"]}}
+    record = turn_record(settings, session.key, "USER", "hello", span_path=["plan"])
+    # TurnRecord(role="USER", content="hello", metadata={"span": ["plan"]})
 
 Runs on the caller's thread (the event must not change when the caller's objects do),
 so it snapshots everything it keeps.
@@ -18,12 +18,16 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
 from provenant._wire import MAX_SAFE_INT
+from provenant.backends._records import TurnRecord
 from provenant.tracing._payload import prepare_content, to_jsonable
 
 if TYPE_CHECKING:
     from provenant.config import Settings
 
-__all__ = ["ROLES", "recorded_content", "turn_body", "wire_count", "wire_tool_calls"]
+__all__ = ["ROLES", "Turn", "recorded_content", "turn_record", "wire_count", "wire_tool_calls"]
+
+#: What ``Session.build_turn`` returns and deferred work hands back: one turn's record.
+Turn = TurnRecord
 
 ROLES = ("USER", "ASSISTANT", "SYSTEM", "TOOL")
 # Metadata keys that carry content, left out when capture_content is off.
@@ -81,7 +85,7 @@ def _recorded(settings: Settings, content: Any) -> tuple[Any, bool]:
 
 def recorded_content(settings: Settings, content: Any) -> Any:
     """The content a turn records for ``content``: masked, made safe and cut as
-    :func:`turn_body` does, or ``""`` with ``capture_content`` off."""
+    :func:`turn_record` does, or ``""`` with ``capture_content`` off."""
     return _recorded(settings, content)[0] if settings.capture_content else ""
 
 
@@ -93,8 +97,9 @@ def _safe_tool_call(settings: Settings, call: Mapping[str, Any]) -> Any:
     return to_jsonable(out, settings.max_content_bytes)[0]
 
 
-def turn_body(
+def turn_record(
     settings: Settings,
+    key: str,
     role: str,
     content: Any,
     *,
@@ -104,12 +109,13 @@ def turn_body(
     output_tokens: Optional[int] = None,
     metadata: Optional[Mapping[str, Any]] = None,
     span_path: Optional[list[str]] = None,
-) -> dict[str, Any]:
+) -> TurnRecord:
     """
-    Build the body of ``POST /api/sessions/:id/turns``.
+    Build the record of one turn.
 
     Args:
         settings: The client's settings (``capture_content``, ``mask``, ``max_content_bytes``).
+        key: The session's key.
         role: The wire role (already upper-case and valid).
         content: Anything; masked, made JSON-safe and truncated (``metadata.truncated``).
         tool_calls: An assistant turn's tool calls (their ``input``/``arguments`` masked;
@@ -121,42 +127,45 @@ def turn_body(
         span_path: Added as ``metadata.span`` when non-empty.
 
     Returns:
-        The JSON body; with ``capture_content`` off it keeps roles, tokens, latency, the
+        The record; with ``capture_content`` off it keeps roles, tokens, latency, the
         shape of tool calls (id, name) and non-content metadata only.
     """
     meta: dict[str, Any] = dict(metadata) if metadata else {}
     if span_path:
         meta["span"] = span_path
-    body: dict[str, Any] = {"role": role}
+    calls: Optional[list[Any]] = None
     if settings.capture_content:
-        body["content"], truncated = _recorded(settings, content)
+        recorded, truncated = _recorded(settings, content)
         if tool_calls:
-            body["toolCalls"] = [_safe_tool_call(settings, call) for call in tool_calls]
+            calls = [_safe_tool_call(settings, call) for call in tool_calls]
         if truncated:
             meta["truncated"] = True
     else:
-        body["content"] = ""
+        recorded = ""
         if tool_calls:
-            body["toolCalls"] = [
+            calls = [
                 to_jsonable(
                     {k: v for k, v in call.items() if k in _TOOL_CALL_SHAPE_KEYS},
                     settings.max_content_bytes,
                 )[0]
                 for call in tool_calls
             ]
-        for key in _CONTENT_METADATA_KEYS:
-            meta.pop(key, None)
-    if latency_ms is not None:
-        body["latencyMs"] = latency_ms
-    if input_tokens is not None:
-        body["inputTokens"] = input_tokens
-    if output_tokens is not None:
-        body["outputTokens"] = output_tokens
+        for name in _CONTENT_METADATA_KEYS:
+            meta.pop(name, None)
+    safe_meta: Optional[dict[str, Any]] = None
     if meta:
         # Cut inside (a too-big tool input), so that the metadata stays an object.
         safe, cut = to_jsonable(meta, settings.max_content_bytes, keep_shape=True)
-        safe_meta: dict[str, Any] = safe if isinstance(safe, dict) else {}
+        safe_meta = safe if isinstance(safe, dict) else {}
         if cut:
             safe_meta["truncated"] = True
-        body["metadata"] = safe_meta
-    return body
+    return TurnRecord(
+        key,
+        role=role,
+        content=recorded,
+        tool_calls=calls,
+        latency_ms=latency_ms,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        metadata=safe_meta,
+    )

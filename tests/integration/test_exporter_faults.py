@@ -16,7 +16,7 @@ from fault_proxy import FaultProxy
 
 from provenant.client import ProvenantClient
 from provenant.server import LocalServer
-from provenant.tracing._exporter import _CREATE_ORDER_WAIT_S, _SPILL_DEPTH, _SPILL_STALL_S
+from provenant.tracing._processor import _CREATE_ORDER_WAIT_S, _SPILL_DEPTH, _SPILL_STALL_S
 
 
 @pytest.fixture
@@ -194,7 +194,7 @@ def test_a_backlog_on_the_first_worker_spills_to_the_others(
         # Some sessions went out on the free worker; those behind the held create did not.
         assert 0 < len(delivered) < sessions
         # The second worker was started for them (the first time one spilled).
-        exporter = client._tracer._exporter
+        exporter = client._tracer._processor
         assert exporter is not None and exporter._lanes[1].thread is not None
     finally:
         proxy.release.set()

@@ -294,7 +294,7 @@ def test_exporter_threads_are_named_and_stop_on_shutdown(
     client.shutdown(timeout=10)
     assert started == {"provenant-exporter-0"}
     time.sleep(0.05)
-    exporter = client._tracer._exporter
+    exporter = client._tracer._processor
     assert exporter is not None
     assert all(lane.thread is None or not lane.thread.is_alive() for lane in exporter._lanes)
 

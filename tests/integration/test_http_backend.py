@@ -545,7 +545,7 @@ def test_backoff_grows_between_attempts(
             return
         waits.append(seconds)
 
-    monkeypatch.setattr("provenant.backends.http.random.uniform", uniform)
+    monkeypatch.setattr("provenant.backends._retry.random.uniform", uniform)
     monkeypatch.setattr("provenant.backends.http.time.sleep", sleep)
     with pytest.raises(ServerError):
         backend.request("GET", "/api/agents", retries=len(ceilings))

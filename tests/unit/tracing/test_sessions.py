@@ -186,7 +186,7 @@ def test_agent_names_resolve_once_and_are_cached(
     client.shutdown()
     sessions = recorded()
     assert len({s["agentId"] for s in sessions}) == 1
-    assert client._agent_ids["Cached Bot"] == sessions[0]["agentId"]
+    assert client._agents.cached("Cached Bot") == sessions[0]["agentId"]
 
 
 def test_current_session_answers_whichever_client_opened_it(

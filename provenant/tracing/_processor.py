@@ -1,5 +1,5 @@
 """
-:class:`Exporter`: the one object that ships recorded events, on background threads.
+:class:`BatchProcessor`: the queue, the workers, ``flush``, ``shutdown``, fork and exit.
 
 The caller's thread only appends an immutable event to a bounded in-memory queue (a
 ``deque``, no lock) and wakes a worker only when it sleeps deeply: a worker that
@@ -8,20 +8,24 @@ Each session is pinned to one of ``exporter_workers`` threads (``provenant-expor
 so its create, turns and end go out in order; the first thread takes new sessions while
 it keeps up, and the others, started the first time it falls behind, share them then::
 
-    exporter.emit_turn(session, body)    # never blocks (unless on_queue_full="block")
-    exporter.flush(timeout=5)            # True when everything was delivered
-    exporter.stats()                     # enqueued, delivered, retried, dropped, queue_depth
+    processor = BatchProcessor(settings, exporter)   # a StoreExporter or HttpExporter
+    processor.emit_turn(session, record)  # never blocks (unless on_queue_full="block")
+    processor.flush(timeout=5)            # True when everything was delivered
+    processor.stats()                     # enqueued, delivered, retried, dropped, queue_depth
 
-Transient failures (no connection, timeouts, 429 honouring Retry-After, 5xx) are retried
-with exponential backoff and jitter; every write carries one ``Idempotency-Key`` per
-event, reused on its retries, so an answer lost in a restart never duplicates a record.
+A worker takes everything waiting in its queue (up to :data:`_MAX_BATCH` events), turns
+it into plain records (running deferred work, in each session's order) and hands them
+to the exporter in one ``export(records)`` call: the embedded store writes them in one
+transaction, the REST exporter sends them in order. The exporter retries on its own
+(:mod:`provenant.backends._retry`); what it could not deliver comes back as a counted
+drop with its reason.
 
 Forks: a worker never imports (everything it needs is imported before it starts), and
-holds its lane's ``gate`` while it handles an event, letting go only while it waits (the
-network, a backoff, another create). The fork hooks take every gate before the fork
-(so no worker holds a lock, a session's, a transcript's or SQLite's, mid-use), give
-them back in the parent, and give the child fresh locks, an empty queue, no connection
-and no thread.
+holds its lane's ``gate`` while it handles a batch, letting go only while it waits (the
+network, another create). The fork hooks take every gate before the fork (so no worker
+holds a lock, a session's, a transcript's or SQLite's, mid-use), give them back in the
+parent, and give the child fresh locks, an empty queue and no thread; the exporters
+open their own connections in the child.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ import contextlib
 import itertools
 import logging
 import os
-import random
 import threading
 import time
 import weakref
@@ -39,41 +42,31 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 from provenant._logging import log_fault, logger
-from provenant.backends import backend_class, open_backend
-from provenant.backends.http import HttpBackend
-from provenant.errors import (
-    APIError,
-    AuthenticationError,
-    ConfigurationError,
-    RateLimitError,
-    ServerError,
-    TransportError,
-)
-from provenant.tracing._ids import is_uuid, new_key
-from provenant.tracing._payload import safe_text
+from provenant.backends._records import ExportResult, Record, SessionStart, TurnRecord
 
 if TYPE_CHECKING:
-    from provenant.backends import Backend
+    from provenant.backends._records import Exporter
     from provenant.config import Settings
     from provenant.tracing._session import Session
 
-__all__ = ["Exporter"]
+__all__ = ["BatchProcessor"]
 
 _IDLE_WAIT_S = 1.0
+# The most events a worker takes into one batch (one transaction of the embedded store).
+_MAX_BATCH = 512
 # A worker that delivered lately looks at its queue this often without being woken, so
 # that callers enqueue without a system call (waking a sleeping thread costs the caller
 # about 18 us on the benchmark's VM, more than the rest of a call's recording). Events
 # of a burst wait at most this long and go out together; after about a second without
 # any, the worker sleeps until an event wakes it.
+# An exporter may ask for a longer interval (``batch_interval_s``): the embedded store's
+# does, since each of its transactions costs more than the records it writes.
 _POLL_S = 0.005
-_POLLS_BEFORE_SLEEP = 200
+_IDLE_AFTER_S = 1.0
 # New sessions go to the first worker until it falls behind by this many events, or
 # until one event has held it this long (see Exporter.next_shard).
 _SPILL_DEPTH = 64
 _SPILL_STALL_S = 0.1
-_BACKOFF_BASE_S = 0.05
-_BACKOFF_CAP_S = 5.0
-_RETRY_AFTER_CAP_S = 60.0
 _FLUSH_POLL_S = 0.002
 _BLOCK_POLL_S = 0.0005
 # How long a create waits for the creates enqueued before it (on other workers), so that
@@ -108,15 +101,14 @@ class _Event:
     deferred record (``kind == "record"``) whose ``work`` builds turns when dequeued.
     """
 
-    __slots__ = ("body", "key", "kind", "session", "ticket", "work")
+    __slots__ = ("body", "kind", "session", "ticket", "work")
 
-    def __init__(self, kind: str, session: Session, body: Optional[dict[str, Any]]) -> None:
+    def __init__(self, kind: str, session: Session, body: Any) -> None:
         self.kind = kind
         self.session = session
         self.body = body
-        self.key: Optional[str] = None  # the Idempotency-Key, chosen on the first attempt
         self.ticket = -1  # a create's place in the order of creates
-        self.work: Optional[Callable[[], Sequence[dict[str, Any]]]] = None
+        self.work: Optional[Callable[[], Sequence[TurnRecord]]] = None
 
 
 class _Lane:
@@ -137,16 +129,8 @@ class _Lane:
         self.thread: Optional[threading.Thread] = None
 
 
-class _Dropped(Exception):
-    """An event cannot be delivered; ``reason`` names why (a stats key)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
 def _fork_hook(ref: weakref.WeakMethod[Callable[[], None]]) -> Callable[[], None]:
-    """A fork hook calling a method of an exporter, as long as the exporter lives."""
+    """A fork hook calling a method of a processor, as long as the processor lives."""
 
     def hook() -> None:
         method = ref()
@@ -156,23 +140,27 @@ def _fork_hook(ref: weakref.WeakMethod[Callable[[], None]]) -> Callable[[], None
     return hook
 
 
-class Exporter:
+class BatchProcessor:
     """
-    Delivers the events of one client's sessions in the background.
+    Delivers the events of one client's sessions in the background, in batches.
 
     Args:
-        settings: The client's settings (queue size and policy, workers, attempts).
-        agent_ids: The client's cache of agent ids by name, shared with it.
+        settings: The client's settings (queue size and policy, workers, flush timeout).
+        exporter: Where batches of records go; built (its modules imported) on the
+            caller's thread, so that a worker never imports.
     """
 
-    def __init__(self, settings: Settings, agent_ids: dict[str, str]) -> None:
+    def __init__(self, settings: Settings, exporter: Exporter) -> None:
         self._settings = settings
-        self._agent_ids = agent_ids
+        self._exporter = exporter
+        # An exporter that waits on the network is called with the worker's fork gate let
+        # go; the embedded store's writes are short and must not be cut by a fork (SQLite
+        # holds process-wide mutexes meanwhile).
+        self._network = bool(getattr(exporter, "network", False))
+        self._poll_s = float(getattr(exporter, "batch_interval_s", _POLL_S))
+        self._polls_before_sleep = max(1, int(_IDLE_AFTER_S / self._poll_s))
         self._workers = max(1, settings.exporter_workers)
         self._max_queue = settings.max_queue_size
-        # Imported here, on the caller's thread, before any worker starts: a worker must
-        # never import (a fork while it does leaves the child's import locked forever).
-        backend_class(settings)
         self._reset_state()
         # Where forks run these hooks, a child starts afresh before its first event; only
         # elsewhere does each event compare the process id (os.getpid() is a system call,
@@ -198,8 +186,6 @@ class Exporter:
         self._stopping = False
         self._closed = False
         self._stop = threading.Event()
-        self._backend: Optional[Backend] = None
-        self._http: Optional[HttpBackend] = None
         # Counted without a lock on the callers' threads: next() of a count is atomic (a
         # ``+=`` is not); stats() reads it by taking one number, remembered in _reads.
         self._enqueued = itertools.count()
@@ -209,13 +195,11 @@ class Exporter:
         self._delivered = 0
         self._retried = 0
         self._dropped: dict[str, int] = {}
-        self._auth_logged = False
         self._tickets = itertools.count()
         self._creates_cond = threading.Condition(threading.Lock())
         self._creates_next = 0  # the oldest create not finished yet
         self._creates_finished: set[int] = set()
         self._creates_stalled = -1  # the oldest create, once it outlasted a wait
-        self._resolving: dict[str, threading.Lock] = {}
         self._atexit: Optional[Callable[[], None]] = None
 
     def _before_fork(self) -> None:
@@ -264,11 +248,12 @@ class Exporter:
         wakes for its own share). The others take new sessions only when the first falls
         behind: its queue holds :data:`_SPILL_DEPTH` events, or one event has held it for
         :data:`_SPILL_STALL_S` (a slow or stalled server), so a backlog still goes out in
-        parallel.
+        parallel. An exporter that does not wait on the network (the embedded store, one
+        writer of one file) keeps every session on the first worker.
         """
         lanes = self._lanes
         first = lanes[0]
-        if len(lanes) == 1:
+        if len(lanes) == 1 or not self._network:
             return 0
         if len(first.queue) < _SPILL_DEPTH:
             since = first.delivering_since
@@ -283,19 +268,19 @@ class Exporter:
         event.ticket = next(self._tickets)
         self._emit(event)
 
-    def emit_turn(self, session: Session, body: dict[str, Any]) -> None:
+    def emit_turn(self, session: Session, record: TurnRecord) -> None:
         """Enqueue one turn of a session."""
-        self._emit(_Event("turn", session, body))
+        self._emit(_Event("turn", session, record))
 
-    def emit_record(self, session: Session, work: Callable[[], Sequence[dict[str, Any]]]) -> None:
+    def emit_record(self, session: Session, work: Callable[[], Sequence[TurnRecord]]) -> None:
         """Enqueue deferred work of a session: the worker runs it in the session's order
-        and delivers the turn bodies it returns (counted as enqueued then)."""
+        and delivers the turn records it returns (counted as enqueued then)."""
         event = _Event("record", session, None)
         event.work = work
         self._emit(event, 0)
 
     def emit_end(self, session: Session) -> None:
-        """Enqueue a session's end (its body is built by the worker)."""
+        """Enqueue a session's end (its record is built by the worker)."""
         self._emit(_Event("end", session, None))
 
     def _emit(self, event: _Event, count: int = 1) -> None:
@@ -414,13 +399,12 @@ class Exporter:
         idle_polls = 0
         while True:
             lane.busy = True
-            try:
-                event = queue.popleft()
-            except IndexError:
+            batch = _take(queue)
+            if not batch:
                 lane.busy = False
                 if self._stopping:
                     return
-                if idle_polls < _POLLS_BEFORE_SLEEP:
+                if idle_polls < self._polls_before_sleep:
                     idle_polls += 1
                     self._poll(lane)
                 else:
@@ -429,14 +413,13 @@ class Exporter:
             idle_polls = 0
             lane.delivering_since = time.monotonic()
             with gate:
-                self._deliver(event)
+                self._export(batch)
             lane.delivering_since = 0.0
 
-    @staticmethod
-    def _poll(lane: _Lane) -> None:
+    def _poll(self, lane: _Lane) -> None:
         """Wait a little, unasked (``lane.sleeping`` stays False, so callers do not wake
         us); ``flush()`` and ``shutdown()`` still wake us at once."""
-        lane.wake.wait(_POLL_S)
+        lane.wake.wait(self._poll_s)
         lane.wake.clear()
 
     def _sleep(self, lane: _Lane) -> None:
@@ -448,66 +431,95 @@ class Exporter:
 
     # -- delivery ---------------------------------------------------------------------
 
-    def _deliver(self, event: _Event) -> None:
-        if event.kind == "record":
-            self._deliver_record(event)
+    def _export(self, batch: list[_Event]) -> None:
+        """Turn a batch of events into records, export them, and settle each event."""
+        records: list[Record] = []
+        owners: list[_Event] = []
+        first_create = -1
+        for event in batch:
+            try:
+                kind = event.kind
+                if kind == "record":
+                    for turn in self._run_deferred(event):
+                        records.append(self._with_id(event.session, turn))
+                        owners.append(_Event("turn", event.session, None))
+                    continue
+                if kind == "create":
+                    record: Record = self._start_record(event)
+                    if first_create < 0:
+                        first_create = event.ticket
+                elif kind == "turn":
+                    record = self._with_id(event.session, event.body)
+                else:
+                    record = event.session.end_record()
+            except Exception as exc:  # a bug of ours: never kill the worker
+                log_fault("exporter", "could not build a record of an event; dropped it", exc)
+                self._drop(event, "internal_error")
+                continue
+            records.append(record)
+            owners.append(event)
+        if not records:
             return
+        if first_create >= 0:
+            with self._waiting():
+                self._await_earlier_creates(first_create)
         try:
-            if event.kind == "create":
-                self._deliver_create(event)
-                return
-            session = event.session
-            server_id = session.server_id
-            if server_id is None:
-                raise _Dropped("session_not_created")
-            if event.kind == "turn":
-                assert event.body is not None
-                self._send(event, f"/api/sessions/{server_id}/turns", event.body, answer=False)
+            with self._waiting(self._network):
+                result = self._exporter.export(records)
+        except Exception as exc:  # the exporters never raise: a bug of ours
+            log_fault("exporter", "the exporter failed on a batch; dropped it", exc)
+            result = ExportResult(["internal_error"] * len(records), {})
+        self._settle(records, owners, result)
+
+    def _settle(self, records: list[Record], owners: list[_Event], result: ExportResult) -> None:
+        """Count what was delivered and dropped; tell sessions their ids."""
+        delivered = 0
+        for record, event, outcome in zip(records, owners, result.outcomes):
+            if outcome is None:
+                delivered += 1
+                if event.kind == "create":
+                    event.session._mark_created(result.session_ids.get(record.key))
+                    self._finish_create(event.ticket)
             else:
-                path = f"/api/sessions/{server_id}/end"
-                self._send(event, path, session.end_body(), answer=False)
-        except _Dropped as dropped:
-            self._drop(event, dropped.reason)
-        except Exception as exc:  # a bug of ours: never kill the worker
-            log_fault("exporter", "the exporter failed to deliver an event; dropped it", exc)
-            self._drop(event, "internal_error")
+                self._drop(event, outcome)
+        with self._lock:
+            self._delivered += delivered
+            self._retried += result.retried
 
-    def _deliver_record(self, event: _Event) -> None:
-        """Run a deferred record's work here, in its session's order, and send its turns."""
-        work = event.work
-        event.work = None
-        try:
-            bodies = work() if work is not None else ()
-        except Exception as exc:  # a fault of ours in deferred work never reaches the host
-            log_fault("deferred-record", "could not record a call's turns; they were dropped", exc)
-            self._drop(event, "record_failed")
-            return
-        event.session._deferred_finished()
-        if not bodies:
-            return
-        with self._lock:  # the callers' counter is not locked: the workers keep their own
-            self._expanded += len(bodies)
-        session = event.session
-        for body in bodies:
-            self._deliver(_Event("turn", session, body))
+    @staticmethod
+    def _with_id(session: Session, record: TurnRecord) -> TurnRecord:
+        """A turn names its session's id when known (a resumed session's, say)."""
+        if record.session_id is None:
+            record.session_id = session.server_id
+        return record
 
-    def _deliver_create(self, event: _Event) -> None:
+    def _start_record(self, event: _Event) -> SessionStart:
         session = event.session
         parent = session.parent
-        if parent is not None:
-            # Same client: the parent's create went first on this worker. Another client's
-            # parent may still be on its way: wait for it, briefly (the worker's time only).
+        if parent is not None and parent._processor is not self:
+            # Another client's parent may still be on its way: wait for it, briefly (the
+            # worker's time only). This client's parent went first on this worker.
             created = parent._creation()
             if created is not None:
                 with self._waiting():
                     created.wait(_PARENT_WAIT_S)
-        body = session.create_body(event.body)
-        body["agentId"] = self._agent_id(event, session.agent or "")
-        with self._waiting():
-            self._await_earlier_creates(event.ticket)
-        answer = self._send(event, "/api/sessions", body)
-        session._mark_created(str(answer["id"]))
-        self._finish_create(event.ticket)
+        return session.start_record(event.body)
+
+    def _run_deferred(self, event: _Event) -> Sequence[TurnRecord]:
+        """Run a deferred record's work here, in its session's order: its turns."""
+        work = event.work
+        event.work = None
+        try:
+            turns = work() if work is not None else ()
+        except Exception as exc:  # a fault of ours in deferred work never reaches the host
+            log_fault("deferred-record", "could not record a call's turns; they were dropped", exc)
+            self._drop(event, "record_failed")
+            return ()
+        event.session._deferred_finished()
+        if turns:
+            with self._lock:  # the callers' counter is not locked: the workers keep their own
+                self._expanded += len(turns)
+        return turns
 
     def _await_earlier_creates(self, ticket: int) -> None:
         """
@@ -542,128 +554,13 @@ class Exporter:
                 self._creates_next += 1
             self._creates_cond.notify_all()
 
-    def _agent_id(self, event: _Event, agent: str) -> str:
-        # A name resolved before: one dict read, atomic without the lock (only ever set).
-        cached = self._agent_ids.get(agent)
-        if cached is not None:
-            return cached
-        if is_uuid(agent):
-            return agent
-        with self._lock:  # the exporter's own: a forked child gets a fresh one
-            resolving = self._resolving.setdefault(agent, threading.Lock())
-        # One worker resolves a name while the others wait for its answer: one request,
-        # and sessions of a new agent are created in about the order they were opened.
-        with self._waiting():
-            resolving.acquire()
-        try:
-            cached = self._agent_ids.get(agent)
-            if cached is not None:
-                return cached
-            lookup = _Event("agent", event.session, {})
-            body = {"name": safe_text(agent)}
-            answer = self._send(lookup, "/api/agents/get-or-create", body, count=False)
-            agent_id = str(answer["id"])
-            # A dict's get and set are atomic: the cache is shared with the client, whose
-            # lock a worker never takes (a fork could leave it held in the child).
-            self._agent_ids[agent] = agent_id
-        finally:
-            resolving.release()
-        return agent_id
-
-    def _send(
-        self,
-        event: _Event,
-        path: str,
-        body: dict[str, Any],
-        count: bool = True,
-        answer: bool = True,
-    ) -> Any:
-        """
-        POST with retries on transient failures; raise :class:`_Dropped` when giving up.
-
-        ``answer=False``: nobody reads the answer (turns, ends), so an HTTP backend does
-        not decode it.
-        """
-        try:
-            backend = self._get_backend()
-        except ConfigurationError as exc:  # the embedded store cannot be opened: say why
-            log_fault("exporter-destination", str(exc), level=logging.ERROR)
-            raise _Dropped("destination_unavailable") from None
-        quiet = None if answer else self._http
-        # Over the network the worker lets go of its gate; the embedded store's writes are
-        # short and must not be cut by a fork (SQLite holds process-wide mutexes meanwhile).
-        network = backend is self._http
-        if event.key is None:
-            event.key = new_key()
-        attempt = 0
-        while True:
-            attempt += 1
-            retry_after: Optional[float] = None
-            try:
-                with self._waiting(network):
-                    if quiet is not None:
-                        result = quiet.request(
-                            "POST",
-                            path,
-                            body=body,
-                            idempotency_key=event.key,
-                            retries=0,
-                            decode=False,
-                        )
-                    else:
-                        result = backend.request(
-                            "POST", path, body=body, idempotency_key=event.key, retries=0
-                        )
-            except AuthenticationError as exc:
-                self._log_auth_once(exc)
-                raise _Dropped("unauthorized") from None
-            except RateLimitError as exc:
-                retry_after = exc.retry_after
-            except (ServerError, TransportError) as exc:
-                self._log_unreachable(exc)
-            except APIError as exc:
-                raise _Dropped(f"rejected_{exc.status_code}") from None
-            else:
-                if count:
-                    with self._lock:
-                        self._delivered += 1
-                return result
-            if attempt >= self._settings.max_delivery_attempts:
-                raise _Dropped("retries_exhausted")
-            with self._lock:
-                self._retried += 1
-            with self._waiting():
-                stopped = self._stop.wait(self._backoff(attempt, retry_after))
-            if stopped:
-                raise _Dropped("shutdown")
-
-    @staticmethod
-    def _backoff(attempt: int, retry_after: Optional[float]) -> float:
-        delay: float = min(_BACKOFF_CAP_S, _BACKOFF_BASE_S * 2.0 ** (attempt - 1))
-        delay *= random.uniform(0.5, 1.0)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, _RETRY_AFTER_CAP_S))
-        return delay
-
-    def _get_backend(self) -> Backend:
-        backend = self._backend
-        if backend is None:
-            with self._lock:
-                backend = self._backend
-                if backend is None:
-                    backend = self._backend = open_backend(self._settings)
-                    # Only the HTTP backend has answers to leave undecoded.
-                    self._http = backend if isinstance(backend, HttpBackend) else None
-        return backend
-
     def read(self, path: str) -> Any:
         """
         ``GET`` a route for deferred work on a worker, without retries (a resumed
         session's turns); the gate is let go while it waits on the network.
         """
-        backend = self._get_backend()
-        with self._waiting(backend is self._http):
-            return backend.request("GET", path, retries=0)
+        with self._waiting(self._network):
+            return self._exporter.read(path)
 
     @staticmethod
     def _log_drops(reason: str, count: int) -> None:
@@ -689,28 +586,6 @@ class Exporter:
                 "s were" if total > 1 else " was",
                 ", ".join(f"{reason}: {count}" for reason, count in sorted(dropped.items())),
             )
-
-    def _log_unreachable(self, exc: Exception) -> None:
-        """One line per minute while the destination cannot be reached or fails."""
-        log_fault(
-            "exporter-unreachable",
-            f"cannot deliver to {self._settings.destination.describe()} ({exc}); retrying "
-            f"with backoff, and dropping an event after {self._settings.max_delivery_attempts} "
-            "attempts",
-        )
-
-    def _log_auth_once(self, exc: AuthenticationError) -> None:
-        with self._lock:
-            if self._auth_logged:
-                return
-            self._auth_logged = True
-        logger.log(
-            logging.ERROR,
-            "provenant: the API refused the API key %s... (401); nothing will be recorded "
-            "until it is fixed. Check PROVENANT_API_KEY. (%s)",
-            self._settings.key_prefix or "(none)",
-            exc,
-        )
 
     # -- flush, stats, shutdown -------------------------------------------------------
 
@@ -761,6 +636,7 @@ class Exporter:
             self._closed = True
             self._stopping = True
         self._stop.set()
+        self._exporter.interrupt()
         with self._creates_cond:
             self._creates_cond.notify_all()
         deadline = time.monotonic() + 1.0
@@ -780,10 +656,20 @@ class Exporter:
         if self._atexit is not None:
             atexit.unregister(self._atexit)
             self._atexit = None
-        backend, self._backend = self._backend, None
-        if backend is not None:
-            try:
-                backend.close()
-            except Exception as exc:
-                log_fault("exporter-close", "closing the exporter's backend failed", exc)
+        try:
+            self._exporter.shutdown()
+        except Exception as exc:
+            log_fault("exporter-close", "closing the exporter failed", exc)
         return delivered
+
+
+def _take(queue: deque[_Event]) -> list[_Event]:
+    """Everything waiting in ``queue``, oldest first, up to :data:`_MAX_BATCH` events."""
+    batch: list[_Event] = []
+    popleft = queue.popleft
+    try:
+        while len(batch) < _MAX_BATCH:
+            batch.append(popleft())
+    except IndexError:
+        pass
+    return batch

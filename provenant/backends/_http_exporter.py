@@ -1,0 +1,200 @@
+"""
+The REST API's exporter: the contract's requests, in the batch's order.
+
+::
+
+    exporter = HttpExporter(backend, AgentDirectory(), max_attempts=8, key_prefix="0123abcd")
+    result = exporter.export(records)   # POST /api/sessions, .../turns, .../end in order
+
+The contract has no batch route, so each record is one request, sent after the one
+before it answered: a session's create, turns and end arrive in the order recorded.
+Each record carries one ``Idempotency-Key``, reused on its retries, so an answer lost in
+a restart never duplicates a row. Failures are retried as
+:data:`provenant.backends._retry.BACKGROUND_DELIVERY` says, up to ``max_attempts``
+tries; a refused API key is logged once and drops what follows (``unauthorized``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from provenant._logging import log_fault, logger
+from provenant.backends._agents import AgentDirectory
+from provenant.backends._base import Backend
+from provenant.backends._records import (
+    ExportResult,
+    Record,
+    SessionEnd,
+    SessionStart,
+    wire_body,
+)
+from provenant.backends._retry import BACKGROUND_DELIVERY
+from provenant.errors import (
+    APIError,
+    AuthenticationError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+)
+
+__all__ = ["Dropped", "HttpExporter"]
+
+
+class Dropped(Exception):
+    """A record cannot be delivered; ``reason`` names why (a stats key)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class HttpExporter:
+    """
+    :class:`~provenant.backends._records.Exporter` to a Provenant REST API.
+
+    Args:
+        backend: Sends each request (``retries=0``: this exporter retries itself).
+        agents: The agent directory shared with the client.
+        max_attempts: Tries per record before it is dropped (``retries_exhausted``).
+        key_prefix: The API key's prefix, for the one log line of a refused key.
+        destination: How log lines name the destination (its URL).
+        stop: Set on shutdown: a wait between attempts ends, dropping (``shutdown``).
+        new_key: Makes each record's ``Idempotency-Key``.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        agents: AgentDirectory,
+        *,
+        max_attempts: int,
+        key_prefix: Optional[str],
+        new_key: Callable[[], str],
+        destination: str = "the API",
+        stop: Optional[threading.Event] = None,
+    ) -> None:
+        self._backend = backend
+        self._agents = agents
+        self._max_attempts = max(1, max_attempts)
+        self._key_prefix = key_prefix
+        self._destination = destination
+        self._new_key = new_key
+        self._stop = stop if stop is not None else threading.Event()
+        self._session_ids: Dict[str, str] = {}
+        self._auth_logged = False
+
+    #: Each record is a request: the processor lets go of its fork gate meanwhile.
+    network = True
+    #: How often a busy worker looks at its queue: requests go one by one anyway.
+    batch_interval_s = 0.005
+
+    def export(self, records: Sequence[Record]) -> ExportResult:
+        """Send ``records`` one after another; see :class:`ExportResult`."""
+        outcomes: List[Optional[str]] = []
+        created: Dict[str, str] = {}
+        tally = [0]  # retries of this call (several workers may export at once)
+        for record in records:
+            try:
+                self._send(record, created, tally)
+            except Dropped as dropped:
+                outcomes.append(dropped.reason)
+            else:
+                outcomes.append(None)
+        return ExportResult(outcomes, created, tally[0])
+
+    def _send(self, record: Record, created: Dict[str, str], tally: List[int]) -> None:
+        """
+        Deliver one record (with its retries).
+
+        Raises:
+            Dropped: It cannot be delivered.
+        """
+        if isinstance(record, SessionStart):
+
+            def lookup(name: str) -> str:
+                answer = self._post("/api/agents/get-or-create", {"name": name}, tally, True)
+                return str(answer["id"])
+
+            agent_id = self._agents.resolve(record.agent, lookup)
+            if record.parent_id is None and record.parent_key is not None:
+                record.parent_id = self._session_ids.get(record.parent_key)
+            answer = self._post("/api/sessions", wire_body(record, agent_id), tally, True)
+            session_id = str(answer["id"])
+            self._session_ids[record.key] = session_id
+            created[record.key] = session_id
+            return
+        session = record.session_id or self._session_ids.get(record.key)
+        if session is None:
+            raise Dropped("session_not_created")
+        if isinstance(record, SessionEnd):
+            self._session_ids.pop(record.key, None)  # nothing follows an end
+            self._post(f"/api/sessions/{session}/end", wire_body(record), tally)
+        else:
+            self._post(f"/api/sessions/{session}/turns", wire_body(record), tally)
+
+    def read(self, path: str) -> Any:
+        """``GET`` one route, once (no retries)."""
+        return self._backend.request("GET", path, retries=0)
+
+    def interrupt(self) -> None:
+        """Stop waiting between attempts (shutdown)."""
+        self._stop.set()
+
+    def _post(self, path: str, body: Dict[str, Any], tally: List[int], answer: bool = False) -> Any:
+        """POST with retries on transient failures; raise :class:`Dropped` on giving up.
+
+        ``answer=False``: nobody reads the answer (turns, ends), so it is not decoded."""
+        key = self._new_key()
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: Optional[float] = None
+            try:
+                return self._backend.request(
+                    "POST", path, body=body, idempotency_key=key, retries=0, decode=answer
+                )
+            except AuthenticationError as exc:
+                self._log_auth_once(exc)
+                raise Dropped("unauthorized") from None
+            except RateLimitError as exc:
+                retry_after = exc.retry_after
+            except ServerError as exc:
+                if not BACKGROUND_DELIVERY.retries_status(exc.status_code or 500):
+                    raise Dropped(f"rejected_{exc.status_code}") from None
+                self._log_unreachable(exc)
+            except TransportError as exc:
+                self._log_unreachable(exc)
+            except APIError as exc:
+                raise Dropped(f"rejected_{exc.status_code}") from None
+            if attempt >= self._max_attempts:
+                raise Dropped("retries_exhausted")
+            tally[0] += 1
+            wait_s = BACKGROUND_DELIVERY.wait_s(attempt - 1, retry_after)
+            if self._stop.wait(wait_s or 0.0):
+                raise Dropped("shutdown")
+
+    def _log_unreachable(self, exc: Exception) -> None:
+        """One line per minute while the destination cannot be reached or fails."""
+        log_fault(
+            "exporter-unreachable",
+            f"cannot deliver to {self._destination} ({exc}); retrying with backoff, and "
+            f"dropping an event after {self._max_attempts} attempts",
+        )
+
+    def _log_auth_once(self, exc: AuthenticationError) -> None:
+        if self._auth_logged:
+            return
+        self._auth_logged = True  # two workers may both log it: no lock a fork could hold
+        logger.log(
+            logging.ERROR,
+            "provenant: the API refused the API key %s... (401); nothing will be recorded "
+            "until it is fixed. Check PROVENANT_API_KEY. (%s)",
+            self._key_prefix or "(none)",
+            exc,
+        )
+
+    def shutdown(self) -> None:
+        """Close the backend's connections. Idempotent."""
+        self._backend.close()

@@ -1,0 +1,245 @@
+"""
+Many session writes in one transaction: how the embedded exporter writes a batch.
+
+::
+
+    ids: dict[str, str] = {}                       # the caller's session keys -> ids
+    outcomes = write_batch(store, org_id, [
+        SessionWrite("createSession", "k1", {"agentId": agent_id, "externalId": "x"}),
+        SessionWrite("addTurn", "k1", {"role": "USER", "content": "hi"}),
+        SessionWrite("endSession", "k1", {"status": "COMPLETED"}),
+    ], ids)
+    outcomes  # [(201, "<session id>"), (201, None), (200, None)]
+
+Each write is checked against the same body schema as ``POST /api/sessions``,
+``/turns`` and ``/end`` (a quick check of the fields, the full validator when it fails,
+so a refusal carries the same issues) and writes the same rows as those routes'
+handlers in :mod:`provenant.server._sessions`, without a JSON round trip and without
+reading back the answer nobody reads: one statement per write, all of them in one
+``BEGIN IMMEDIATE`` ... ``COMMIT``, one timestamp per batch. A refused write (422, 404)
+leaves no row and does not stop the others; a database error rolls the whole batch back
+and is raised, so the caller may write it again as a whole. The idempotency table is
+not written: a batch is applied once or not at all, never half, so it has no lost answer
+to replay. ``tests/unit/backends/test_store_exporter.py`` holds the rows written here to
+those the REST routes write.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from provenant._json import compact_json
+from provenant._wire import MAX_SAFE_INT
+from provenant.server._bodies import BODIES
+from provenant.server._handling import Conn, Reply, load_agent, not_found
+from provenant.server._store import Store, new_id, now_iso
+
+__all__ = ["SessionWrite", "write_batch"]
+
+_ROUTES = ("createSession", "addTurn", "endSession")
+_ROLES = frozenset({"USER", "ASSISTANT", "SYSTEM", "TOOL"})
+_END_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+_TURN_COUNTS = ("latencyMs", "inputTokens", "outputTokens")
+_END_COUNTS = ("totalTokens", "totalLatencyMs")
+_TURN_KEYS = frozenset({"role", "content", "toolCalls", "metadata", *_TURN_COUNTS})
+_END_KEYS = frozenset({"status", *_END_COUNTS})
+# The end route's totals when none is given: the session's, else the sum of its turns
+# (TOTAL() is a float sum that cannot overflow; clamped as clamp_int() clamps).
+_SUM = "CAST(max(-{m}, min({m}, (SELECT TOTAL({col}) FROM turns WHERE session_id = ?))) AS INTEGER)"
+_END_SQL = (
+    "UPDATE sessions SET status = ?, ended_at = COALESCE(ended_at, ?),"
+    " total_tokens = COALESCE(?, total_tokens, "
+    + _SUM.format(m=MAX_SAFE_INT, col="COALESCE(input_tokens, 0) + COALESCE(output_tokens, 0)")
+    + "), total_latency_ms = COALESCE(?, total_latency_ms, "
+    + _SUM.format(m=MAX_SAFE_INT, col="latency_ms")
+    + "), updated_at = ? WHERE id = ? AND org_id = ?"
+)
+_TURN_COLUMNS = (
+    "INSERT INTO turns (id, session_id, role, content, tool_calls, latency_ms, input_tokens,"
+    " output_tokens, metadata, created_at)"
+)
+
+
+class SessionWrite:
+    """
+    One write of a session: ``route`` is ``"createSession"``, ``"addTurn"`` or
+    ``"endSession"``; ``key`` names the session in the caller's terms (a create maps it
+    to the new id); ``body`` is the route's request body; ``session_id``, when given,
+    names the session of a turn or end directly.
+    """
+
+    __slots__ = ("body", "key", "route", "session_id")
+
+    def __init__(
+        self, route: str, key: str, body: Dict[str, Any], session_id: Optional[str] = None
+    ) -> None:
+        if route not in _ROUTES:
+            raise ValueError(f"{route!r} is not a session write")
+        self.route = route
+        self.key = key
+        self.body = body
+        self.session_id = session_id
+
+
+Outcome = Tuple[int, Any]
+
+
+def write_batch(
+    store: Store, org_id: str, writes: Sequence[SessionWrite], session_ids: Dict[str, str]
+) -> List[Outcome]:
+    """
+    Apply ``writes`` in order in one transaction; ``(status, detail)`` for each.
+
+    ``detail`` is the new session's id for a create, ``None`` for other successes, and
+    the error answer (``{"error": ...}``) for a refusal. A turn or end whose session key
+    is unknown (its create was refused or never written) answers 404. ``session_ids``
+    gains the keys of the sessions created, once the transaction is committed.
+
+    Raises:
+        sqlite3.Error: The transaction failed; nothing of the batch was written.
+    """
+    outcomes: List[Outcome] = []
+    created: Dict[str, str] = {}
+    agents: set[str] = set()  # agents found in this org during this batch
+    now = now_iso()
+    with store.write() as conn:
+        for write in writes:
+            route = write.route
+            body = write.body
+            if not _quick_check(route, body):
+                issues: List[Dict[str, Any]] = []
+                body = BODIES[route].check(body, [], issues)
+                if issues:
+                    outcomes.append((422, {"error": "Validation error", "issues": issues}))
+                    continue
+            try:
+                if route == "createSession":
+                    session_id = _create(conn, org_id, body, now, agents)
+                    created[write.key] = session_id
+                    outcomes.append((201, session_id))
+                    continue
+                known = created.get(write.key) or session_ids.get(write.key)
+                session_id_or_none: Optional[str] = write.session_id or known
+                if session_id_or_none is None:
+                    outcomes.append((404, {"error": "Session not found"}))
+                    continue
+                if route == "addTurn":
+                    # A session this batch or an earlier one created exists in this org.
+                    _turn(conn, org_id, session_id_or_none, body, now, checked=known is not None)
+                    outcomes.append((201, None))
+                else:
+                    _end(conn, org_id, session_id_or_none, body, now)
+                    outcomes.append((200, None))
+            except Reply as reply:
+                outcomes.append((reply.status, reply.body))
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                outcomes.append((400, {"error": "Request text is not valid Unicode"}))
+    session_ids.update(created)
+    return outcomes
+
+
+def _quick_check(route: str, body: Dict[str, Any]) -> bool:
+    """True when ``body`` certainly passes the route's schema (the usual case, checked in
+    a few comparisons); False sends it through the full validator."""
+    if route == "addTurn":
+        if not _TURN_KEYS.issuperset(body) or body.get("role") not in _ROLES:
+            return False
+        if not isinstance(body.get("content"), (str, dict, list)):
+            return False
+        calls, meta = body.get("toolCalls"), body.get("metadata")
+        if (calls is not None and not isinstance(calls, list)) or (
+            meta is not None and not isinstance(meta, dict)
+        ):
+            return False
+        return all(_count_ok(body.get(name)) for name in _TURN_COUNTS)
+    if route == "endSession":
+        if not _END_KEYS.issuperset(body) or body.get("status") not in _END_STATUSES:
+            return False
+        return all(_count_ok(body.get(name)) for name in _END_COUNTS)
+    return False  # a create: the full validator (once per session)
+
+
+def _count_ok(value: Any) -> bool:
+    return value is None or (type(value) is int and -MAX_SAFE_INT <= value <= MAX_SAFE_INT)
+
+
+def _create(conn: Conn, org: str, b: Dict[str, Any], now: str, agents: set[str]) -> str:
+    """``POST /api/sessions``: the row :func:`provenant.server._sessions.create_session` writes."""
+    agent_id = b["agentId"]
+    if agent_id not in agents:
+        load_agent(conn, org, agent_id)  # 404 for an agent of another org, or none
+        agents.add(agent_id)
+    session_id = new_id()
+    conn.execute(
+        "INSERT INTO sessions (id, org_id, agent_id, agent_version_id, environment_id,"
+        " external_id, user_id, metadata, tags, started_at, status, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?, ?)",
+        (
+            session_id,
+            org,
+            agent_id,
+            b.get("agentVersionId"),
+            b.get("environmentId"),
+            b.get("externalId"),
+            b.get("userId"),
+            compact_json(b.get("metadata", {})),
+            compact_json(b.get("tags", [])),
+            now,
+            now,
+            now,
+        ),
+    )
+    return session_id
+
+
+def _turn(
+    conn: Conn, org: str, session_id: str, b: Dict[str, Any], now: str, *, checked: bool
+) -> None:
+    """``POST /api/sessions/:id/turns``: the row :func:`~provenant.server._sessions.add_turn`
+    writes; ``checked=False`` also checks that the session is this org's (else 404)."""
+    content = b["content"]
+    calls, meta = b.get("toolCalls"), b.get("metadata")
+    turn = (
+        new_id(),
+        session_id,
+        b["role"],
+        content if isinstance(content, str) else compact_json(content),
+        "[]" if calls is None else compact_json(calls),
+        b.get("latencyMs"),
+        b.get("inputTokens"),
+        b.get("outputTokens"),
+        "{}" if meta is None else compact_json(meta),
+        now,
+    )
+    if checked:
+        conn.execute(_TURN_COLUMNS + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", turn)
+        return
+    cursor = conn.execute(
+        _TURN_COLUMNS + " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ? AND org_id = ?)",
+        (*turn, session_id, org),
+    )
+    if cursor.rowcount != 1:
+        raise not_found("Session not found")
+
+
+def _end(conn: Conn, org: str, session_id: str, b: Dict[str, Any], now: str) -> None:
+    """``POST /api/sessions/:id/end`` as :func:`~provenant.server._sessions.end_session`
+    writes it: the status given, the first end's time kept, totals given or else kept or
+    summed from the turns; 404 for a session not of this org."""
+    cursor = conn.execute(
+        _END_SQL,
+        (
+            b.get("status") or "COMPLETED",
+            now,
+            b.get("totalTokens"),
+            session_id,
+            b.get("totalLatencyMs"),
+            session_id,
+            now,
+            session_id,
+            org,
+        ),
+    )
+    if cursor.rowcount != 1:
+        raise not_found("Session not found")
