@@ -251,3 +251,34 @@ def test_a_page_of_the_viewer_never_reaches_another_host(served: Served, browser
         "return performance.getEntriesByType('resource').map(e => new URL(e.name).origin)"
     )
     assert origins and set(origins) == {served.url}
+
+
+def _usd(value: float) -> str:
+    """A cost as the page writes it (``usd`` in viewer/dom.js)."""
+    return f"${value:.5f}" if value < 0.01 else f"${value:.2f}"
+
+
+def test_the_demo_sessions_cost_is_shown_in_the_list_and_on_its_page(
+    served: Served, browser: Any
+) -> None:
+    """The demo's calls are priced (the cost extra): the list shows the session's costUsd
+    and its page shows the total and each priced call's cost."""
+    pytest.importorskip("genai_prices")
+    with client_of(served) as client:
+        recorded = client.get_session(served.demo_session_id)
+    priced = [
+        t["metadata"]["costUsd"]
+        for t in recorded["turns"]
+        if isinstance(t.get("metadata"), dict) and "costUsd" in t["metadata"]
+    ]
+    assert priced and recorded["costUsd"] == pytest.approx(sum(priced))
+    log_in(browser, served)
+    wait_for(browser, lambda d: served.demo_session_id in session_rows(d))
+    row = f'tr[data-session-id="{served.demo_session_id}"]'
+    assert _usd(recorded["costUsd"]) in text(browser, row)
+    click(browser, f"{row} a")
+    wait_for(browser, lambda d: len(css(d, "article.turn")) == 7)
+    assert f"Cost\n{_usd(recorded['costUsd'])}" in text(browser, "body")
+    turns_text = "\n".join(texts(browser, "article.turn"))
+    for cost in priced:
+        assert _usd(cost) in turns_text
