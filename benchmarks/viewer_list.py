@@ -37,7 +37,7 @@ from provenant.server._records import (
     agent_record,
     session_record,
 )
-from provenant.server._session_index import SearchIndexer
+from provenant.server._search_indexer import SearchIndexer
 from provenant.server._store import new_id
 
 TURNS_PER_SESSION = 4

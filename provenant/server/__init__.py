@@ -23,7 +23,7 @@ from typing import Iterable, Optional, Sequence
 
 from provenant.server._http import ProvenantHTTPServer
 from provenant.server._router import Response, Router
-from provenant.server._session_index import SearchIndexer
+from provenant.server._search_indexer import SearchIndexer
 from provenant.server._store import LOCAL_ORG_ID, Store
 from provenant.server._viewer import Viewer
 
