@@ -9,9 +9,9 @@ columns added and filled, and the full-text index built, in one transaction.
 - ``sessions.n_turns``, ``sum_input_tokens``, ``sum_output_tokens``: kept by triggers on
   ``turns``, so the list shows and sorts by them without reading any turn.
 - ``turns_fts``: an FTS5 trigram index over ``turns.content`` (external content, so the
-  text is not stored twice), filled in batches off the request path by
-  :class:`~provenant.server._search_indexer.SearchIndexer`. It narrows a ``q`` search to candidate turns, which the query
-  then checks with the contract's exact substring test.
+  text is not stored twice), filled in batches off the request path by the thread of
+  :mod:`provenant.server._search_indexer`. It narrows a ``q`` search to candidate turns,
+  which the query then checks with the contract's exact substring test.
 - Indexes for the list's filters and sorts, each ending in the default order (newest
   first). They change only when a session starts or ends, never per turn: sorting by
   turns or tokens (which change with every turn) reads the org's sessions instead, since
