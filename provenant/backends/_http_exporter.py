@@ -102,6 +102,12 @@ class HttpExporter:
                 outcomes.append(dropped.reason)
             else:
                 outcomes.append(None)
+        # Forgotten only after the batch: a turn recorded after its session's end (a late
+        # callback) may follow the end in the same batch, before the session's id is known
+        # to its records.
+        for record in records:
+            if isinstance(record, SessionEnd):
+                self._session_ids.pop(record.key, None)
         return ExportResult(outcomes, created, tally[0])
 
     def _send(self, record: Record, created: Dict[str, str], tally: List[int]) -> None:
@@ -129,7 +135,6 @@ class HttpExporter:
         if session is None:
             raise Dropped("session_not_created")
         if isinstance(record, SessionEnd):
-            self._session_ids.pop(record.key, None)  # nothing follows an end
             self._post(f"/api/sessions/{session}/end", wire_body(record), tally)
         else:
             self._post(f"/api/sessions/{session}/turns", wire_body(record), tally)

@@ -36,7 +36,7 @@ import contextlib
 import threading
 import weakref
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, cast
 from uuid import UUID
 
 try:
@@ -256,8 +256,14 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             self._nodes[run_id] = node
         return node
 
-    def _finish(self, run_id: UUID, error: Optional[BaseException] = None) -> Optional[RunNode]:
-        """Forget a run, end its span, and end the session it owns."""
+    def _finish(
+        self,
+        run_id: UUID,
+        error: Optional[BaseException] = None,
+        record: Optional[Callable[[RunNode], None]] = None,
+    ) -> Optional[RunNode]:
+        """Forget a run, end its span, run ``record`` (its call's turns), and end the
+        session it owns: the end follows the run's turns."""
         with self._lock:
             node = self._nodes.pop(run_id, None)
             self._skipped.pop(run_id, None)
@@ -269,6 +275,11 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         _suppress.restore(node.suppress_token)
         failed = error is not None and not is_interrupt(error)
         end_span(node.span, error=error if failed else None)
+        if record is not None:
+            try:
+                record(node)
+            except Exception as exc:  # the session still ends
+                fault("llm-record", exc)
         root = node.root
         if root is not None:
             status = end_status(error)
@@ -396,9 +407,9 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """The model answered: its ASSISTANT turn (tokens, latency, tool calls)."""
-        try:
-            node = self._finish(run_id)
-            if node is None or node.call is None:
+
+        def record(node: RunNode) -> None:
+            if node.call is None:
                 return
             stream: Optional[dict[str, Any]] = None
             if node.first_token_ms is not None:
@@ -407,15 +418,21 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
                     "timeToFirstTokenMs": round(node.first_token_ms - node.started_ms),
                 }
             node.call.succeed(lambda: read_reply(response), stream_metadata=stream)
+
+        try:
+            self._finish(run_id, record=record)
         except Exception as exc:
             fault("llm-end", exc)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """The model call raised: an empty ASSISTANT turn with ``metadata.error``."""
-        try:
-            node = self._finish(run_id)
-            if node is not None and node.call is not None:
+
+        def record(node: RunNode) -> None:
+            if node.call is not None:
                 node.call.fail(error)
+
+        try:
+            self._finish(run_id, record=record)
         except Exception as exc:
             fault("llm-error", exc)
 

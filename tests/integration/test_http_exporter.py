@@ -91,3 +91,23 @@ def test_records_of_an_unknown_session_are_dropped_with_a_reason(
     )
     http.shutdown()
     assert result.outcomes == ["session_not_created", None, None, "rejected_422", None]
+
+
+def test_a_turn_after_its_sessions_end_in_one_batch_is_delivered(
+    provenant_server: LocalServer, provenant_api_key: str, tmp_path: Path
+) -> None:
+    """A late turn (enqueued after its session's end, a callback's) that shares a batch
+    with the create and the end still finds its session, over HTTP as in the store."""
+    start, user, _, end = _records()
+    batch = [start, end, user]
+    backend = HttpBackend(provenant_server.url, api_key=provenant_api_key)
+    http = HttpExporter(backend, AgentDirectory(), max_attempts=3, key_prefix=None, new_key=_keys())
+    over_http = http.export(batch)
+    remote = decode_record(backend.request("GET", f"/api/sessions/{over_http.session_ids['k']}"))
+    http.shutdown()
+    store = StoreExporter(str(tmp_path / "s.db"), AgentDirectory())
+    in_store = store.export(batch)
+    store.shutdown()
+    assert over_http.outcomes == [None] * 3
+    assert in_store.outcomes == [None] * 3
+    assert [t["content"] for t in remote["turns"]] == ["hi"]

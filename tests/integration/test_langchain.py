@@ -27,6 +27,7 @@ from provenant._logging import fault_counts
 from provenant.client import ProvenantClient
 from provenant.integrations import langchain as prov_langchain
 from provenant.integrations.langchain import ProvenantCallbackHandler
+from provenant.server import LocalServer
 
 
 @pytest.fixture
@@ -396,6 +397,40 @@ def test_a_lone_chat_model_call_is_a_session(handler, fake_provider, recorded):
     llm: Callable[..., Any] = make_llm("openai", fake_provider).invoke
     llm("hello", config={"callbacks": [handler]})
     (session,) = recorded()
+    assert summary(session) == [("USER", "hello"), ("ASSISTANT", "You said: hello")]
+    assert session["status"] == "COMPLETED"
+
+
+def test_a_second_client_records_a_lone_call_after_a_first_one_shut_down(
+    provenant_server: LocalServer, fake_provider: FakeProvider
+) -> None:
+    """Two clients in sequence in one process (a first records a chain and shuts down):
+    the second's lone chat model call is a whole session, nothing dropped. The call's
+    turns go out before its session's end, even when all three share one batch."""
+    first = ProvenantClient(
+        base_url=provenant_server.url, api_key=provenant_server.create_api_key()
+    )
+    first_handler = ProvenantCallbackHandler(provenant=first)
+    chain = ChatPromptTemplate.from_messages([("user", "{q}")]) | make_llm("openai", fake_provider)
+    chain.invoke({"q": "warm"}, config={"callbacks": [first_handler]})
+    first_handler.close()
+    first.shutdown()
+
+    second = ProvenantClient(
+        base_url=provenant_server.url, api_key=provenant_server.create_api_key()
+    )
+    second_handler = ProvenantCallbackHandler(provenant=second)
+    try:
+        make_llm("openai", fake_provider).invoke("hello", config={"callbacks": [second_handler]})
+        delivered = second.flush(10)
+        stats = second.stats()
+        (listed,) = second.list_sessions()
+        session = second.get_session(listed["id"])
+    finally:
+        second_handler.close()
+        second.shutdown()
+    assert delivered
+    assert stats["dropped"] == {}
     assert summary(session) == [("USER", "hello"), ("ASSISTANT", "You said: hello")]
     assert session["status"] == "COMPLETED"
 
