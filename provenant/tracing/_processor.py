@@ -339,8 +339,12 @@ class BatchProcessor:
     def _drop(self, event: _Event, reason: str, log: bool = True) -> None:
         with self._lock:
             count = self._dropped[reason] = self._dropped.get(reason, 0) + 1
+        if event.kind == "create":
+            # Remembered so that its turns' drops (session_not_created) can say why.
+            event.session.create_dropped = reason
         if log:
-            self._log_drops(reason, count)
+            cause = event.session.create_dropped if reason == "session_not_created" else None
+            self._log_drops(reason, count, cause)
         if event.kind == "create":
             event.session._mark_created(None)
             self._finish_create(event.ticket)
@@ -563,9 +567,13 @@ class BatchProcessor:
             return self._exporter.read(path)
 
     @staticmethod
-    def _log_drops(reason: str, count: int) -> None:
-        """One line per reason per minute: records are lost, how many, and why."""
+    def _log_drops(reason: str, count: int, cause: Optional[str] = None) -> None:
+        """One line per reason per minute: records are lost, how many, and why (``cause``:
+        why the session of a ``session_not_created`` drop was not created, when known)."""
         why = _DROP_REASONS.get(reason, reason.replace("_", " "))
+        if cause is not None:
+            cause_why = _DROP_REASONS.get(cause, cause.replace("_", " "))
+            why = f"{why}, its create was dropped as {cause}, {cause_why}"
         log_fault(
             f"exporter-dropped-{reason}",
             f"dropped {count} event{'s' if count > 1 else ''} so far ({reason}: {why}); "

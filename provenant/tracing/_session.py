@@ -126,6 +126,7 @@ class Session:
         "_turns",
         "agent",
         "agent_version_id",
+        "create_dropped",
         "create_failed",
         "environment_id",
         "key",
@@ -170,6 +171,8 @@ class Session:
         self._created: Optional[threading.Event] = None
         self._awaiting_create = False
         self.create_failed = False
+        # Why its create was dropped (a stats key), when it was: said by its turns' drops.
+        self.create_dropped: Optional[str] = None
         self._started = False
         self._ended = False
         self._status: Optional[str] = None

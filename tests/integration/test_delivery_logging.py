@@ -55,6 +55,9 @@ def test_an_unreachable_api_is_logged_once_and_every_drop_is_counted_aloud(
     assert "Connection refused" in unreachable[0]
     per_reason = [line for line in lines if line.startswith("provenant: dropped")]
     assert sorted(re.findall(r"\((\w+):", " ".join(per_reason))) == sorted(dropped)
+    # A turn's drop says why its session was not created.
+    [not_created] = [line for line in per_reason if "(session_not_created:" in line]
+    assert "its create was dropped as retries_exhausted" in not_created
     [summary] = [line for line in lines if "never delivered" in line]
     assert summary.startswith("provenant: 15 events were never delivered")
     assert "retries_exhausted: 5" in summary and "session_not_created: 10" in summary
