@@ -32,6 +32,7 @@ from provenant._json import compact_json
 from provenant._wire import MAX_SAFE_INT
 from provenant.server._bodies import BODIES
 from provenant.server._handling import Conn, Reply, load_agent, not_found
+from provenant.server._sessions import insert_session
 from provenant.server._store import Store, new_id, now_iso
 
 __all__ = ["SessionWrite", "write_batch"]
@@ -164,32 +165,12 @@ def _count_ok(value: Any) -> bool:
 
 
 def _create(conn: Conn, org: str, b: Dict[str, Any], now: str, agents: set[str]) -> str:
-    """``POST /api/sessions``: the row :func:`provenant.server._sessions.create_session` writes."""
+    """``POST /api/sessions``: the row the route writes (:func:`insert_session`)."""
     agent_id = b["agentId"]
     if agent_id not in agents:
         load_agent(conn, org, agent_id)  # 404 for an agent of another org, or none
         agents.add(agent_id)
-    session_id = new_id()
-    conn.execute(
-        "INSERT INTO sessions (id, org_id, agent_id, agent_version_id, environment_id,"
-        " external_id, user_id, metadata, tags, started_at, status, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'ACTIVE', ?, ?)",
-        (
-            session_id,
-            org,
-            agent_id,
-            b.get("agentVersionId"),
-            b.get("environmentId"),
-            b.get("externalId"),
-            b.get("userId"),
-            compact_json(b.get("metadata", {})),
-            compact_json(b.get("tags", [])),
-            now,
-            now,
-            now,
-        ),
-    )
-    return session_id
+    return insert_session(conn, org, agent_id, b, now)
 
 
 def _turn(

@@ -27,9 +27,11 @@ from provenant.server._session_list import list_sessions_page
 from provenant.server._store import new_id, now_iso
 
 
-def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
-    agent = load_agent(conn, org, b["agentId"])
-    now = now_iso()
+def insert_session(conn: Conn, org: str, agent_id: str, b: Any, now: str) -> str:
+    """Write a new ``ACTIVE`` session row from a validated create body; its id.
+
+    The one insert of ``POST /api/sessions``, shared with the embedded store's batch writer.
+    """
     session_id = new_id()
     conn.execute(
         "INSERT INTO sessions (id, org_id, agent_id, agent_version_id, environment_id,"
@@ -38,7 +40,7 @@ def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
         (
             session_id,
             org,
-            agent[0],
+            agent_id,
             b.get("agentVersionId"),
             b.get("environmentId"),
             b.get("externalId"),
@@ -50,6 +52,12 @@ def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: 
             now,
         ),
     )
+    return session_id
+
+
+def create_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
+    agent = load_agent(conn, org, b["agentId"])
+    session_id = insert_session(conn, org, agent[0], b, now_iso())
     out = session_record(load_session(conn, org, session_id))
     out["agent"] = agent_record(agent)
     add_costs(conn, [out])
