@@ -425,14 +425,15 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             fault("llm-end", exc)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        """The model call raised: an empty ASSISTANT turn with ``metadata.error``."""
+        """The model call raised: an empty ASSISTANT turn with ``metadata.error``; a lone
+        chat model's session ends ``FAILED``."""
 
         def record(node: RunNode) -> None:
             if node.call is not None:
                 node.call.fail(error)
 
         try:
-            self._finish(run_id, record=record)
+            self._finish(run_id, error, record=record)
         except Exception as exc:
             fault("llm-error", exc)
 

@@ -401,6 +401,18 @@ def test_a_lone_chat_model_call_is_a_session(handler, fake_provider, recorded):
     assert session["status"] == "COMPLETED"
 
 
+def test_a_lone_chat_model_call_that_fails_is_a_failed_session(handler, fake_provider, recorded):
+    """A chat model invoked on its own whose provider call raises: its session is FAILED,
+    the error on its ASSISTANT turn, and the caller gets the provider's exception."""
+    fake_provider.script(Reply(status=500, error_message="down"))
+    llm: Callable[..., Any] = make_llm("openai", fake_provider).invoke
+    with pytest.raises(openai.InternalServerError):
+        llm("hello", config={"callbacks": [handler]})
+    (session,) = recorded()
+    assert session["status"] == "FAILED"
+    assert session["turns"][-1]["metadata"]["error"]["status"] == 500
+
+
 def test_a_second_client_records_a_lone_call_after_a_first_one_shut_down(
     provenant_server: LocalServer, fake_provider: FakeProvider
 ) -> None:
