@@ -90,17 +90,19 @@ def add_turn(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -
         b.get("outputTokens"),
         compact_json(b["metadata"]) if "metadata" in b else "{}",
         now_iso(),
+        0 if isinstance(content, str) else 1,  # content_json: text or a JSON value
     )
     # One statement checks the session's org and inserts (the hot path of the exporter).
     cursor = conn.execute(
         "INSERT INTO turns (id, session_id, role, content, tool_calls, latency_ms, input_tokens,"
-        " output_tokens, metadata, created_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        " output_tokens, metadata, created_at, content_json)"
+        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
         " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ? AND org_id = ?)",
         (*turn, p[0], org),
     )
     if cursor.rowcount != 1:
         raise not_found("Session not found")
-    return 201, turn_record(turn)
+    return 201, turn_record((*turn[:10], None, turn[10]))
 
 
 def _finish_session(
