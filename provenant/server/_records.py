@@ -35,6 +35,12 @@ CASE_COLUMNS = (
     "c.id, c.suite_id, c.name, c.description, c.input, c.expected_output, c.scoring_fn,"
     " c.weight, c.tags, c.created_at, c.updated_at"
 )
+#: :data:`TURN_COLUMNS` and whether the row's JSON text can be sent as it is stored
+#: (it parses, and the content is known to be JSON or text): :func:`turn_json`'s rows.
+TURN_JSON_COLUMNS = (
+    TURN_COLUMNS + ", t.content_json IS NOT NULL AND json_valid(t.tool_calls)"
+    " AND json_valid(t.metadata) AND (t.content_json = 0 OR json_valid(t.content))"
+)
 RUN_COLUMNS = (
     "r.id, r.org_id, r.suite_id, r.agent_id, r.agent_version_id, r.environment_id, r.status,"
     " r.pass_rate, r.score, r.metadata, r.started_at, r.completed_at, r.created_at,"
@@ -114,6 +120,36 @@ def turn_record(row: Any) -> dict[str, Any]:
         "metadata": json_column(row[8]),
         "createdAt": row[9],
     }
+
+
+_encode = json.JSONEncoder().encode
+
+
+def turn_json(row: Any) -> bytes:
+    """
+    :func:`turn_record` of a :data:`TURN_JSON_COLUMNS` row, encoded as JSON.
+
+    The JSON columns go out as the text they are stored as, neither parsed nor encoded
+    again: a long list of turns costs about what it did when they were sent as strings.
+    A row whose text does not parse, or whose content is of unknown kind, is decoded.
+    """
+    if not row[12]:
+        return _encode(turn_record(row)).encode()
+    head = _encode(
+        {
+            "id": row[0],
+            "sessionId": row[1],
+            "role": row[2],
+            "latencyMs": row[5],
+            "inputTokens": row[6],
+            "outputTokens": row[7],
+            "createdAt": row[9],
+        }
+    )
+    content = row[3] if row[11] else _encode(row[3])
+    return (
+        f'{head[:-1]}, "content": {content}, "toolCalls": {row[4]}, "metadata": {row[8]}}}'
+    ).encode()
 
 
 def suite_record(row: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from server_http import Api
 
 from provenant.backends.local import LocalBackend
-from provenant.server import _store
+from provenant.server import LocalServer, _store
 from provenant.server._store import Store
 
 # Strings that look like JSON, inside user data: the hosted server would parse them.
@@ -107,6 +107,27 @@ def test_turns_an_older_sdk_wrote_read_as_clients_always_read_them(tmp_path: Pat
     finally:
         backend.close()
     assert [t["content"] for t in turns] == [[{"type": "text"}], "[draft] hi", "42"]
+
+
+def test_rows_of_older_writers_and_unparsable_text_read_the_same_over_http(
+    api: Api, provenant_server: LocalServer
+) -> None:
+    """The streamed turns list decodes what it cannot send as stored, as the embedded path."""
+    session = api.session()
+    api.ok("POST", f"/api/sessions/{session['id']}/turns", {"role": "USER", "content": "[1]"})
+    with provenant_server.store.write() as conn:
+        _old_turn(conn, session["id"], '{"a": 1}')
+        _old_turn(conn, session["id"], "[draft]")
+        conn.execute(  # not written by this server: shown as it is, never a broken answer
+            "INSERT INTO turns (id, session_id, role, content, tool_calls, metadata,"
+            " created_at, content_json) VALUES (?, ?, 'USER', '{', '[', '{\"x', ?, 1)",
+            (_store.new_id(), session["id"], _store.now_iso()),
+        )
+    turns = api.ok("GET", f"/api/sessions/{session['id']}")["turns"]
+    assert [t["content"] for t in turns] == ["[1]", {"a": 1}, "[draft]", "{"]
+    assert (turns[3]["toolCalls"], turns[3]["metadata"]) == ("[", '{"x')
+    paged = api.ok("GET", f"/api/sessions/{session['id']}?limit=2&offset=1")["turns"]
+    assert [t["content"] for t in paged] == [{"a": 1}, "[draft]"]
 
 
 def test_a_store_of_the_previous_schema_gains_the_flag_and_keeps_its_turns(
