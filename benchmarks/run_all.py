@@ -28,6 +28,7 @@ _ORDER = (
     "server_throughput.py",
     "server_memory.py",
     "viewer_list.py",
+    "bench_read_answers.py",
 )
 
 

@@ -3,8 +3,9 @@ The one seam between the SDK and where records go.
 
 A backend answers the REST contract of ``shared/provenant-api.md``: a method, a
 path under ``/api`` (or ``/health``), an optional JSON body and query, and it
-returns the decoded JSON answer exactly as the server sends it (JSON-string
-columns still encoded) or raises a :class:`provenant.errors.ProvenantError`.
+returns the decoded JSON answer exactly as the server sends it (its JSON columns
+in whichever form that server sends them: ``decode_record`` reads both) or raises
+a :class:`provenant.errors.ProvenantError`.
 Both :class:`~provenant.backends.http.HttpBackend` (the REST API over HTTP) and
 :class:`~provenant.backends.local.LocalBackend` (the embedded SQLite store,
 served in-process by the very router ``provenant serve`` uses) satisfy it.

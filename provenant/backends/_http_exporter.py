@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from provenant._logging import log_fault, logger
 from provenant.backends._agents import AgentDirectory
 from provenant.backends._base import Backend
+from provenant.backends._outcome import OutcomeCarrier, with_outcome
 from provenant.backends._records import (
     ExportResult,
     Record,
@@ -84,6 +85,8 @@ class HttpExporter:
         self._stop = stop if stop is not None else threading.Event()
         self._session_ids: Dict[str, str] = {}
         self._auth_logged = False
+        # FAILED/CANCELLED in metadata where the end route would drop it (_outcome.py).
+        self._outcomes = OutcomeCarrier()
 
     #: Each record is a request: the processor lets go of its fork gate meanwhile.
     network = True
@@ -95,9 +98,10 @@ class HttpExporter:
         outcomes: List[Optional[str]] = []
         created: Dict[str, str] = {}
         tally = [0]  # retries of this call (several workers may export at once)
-        for record in records:
+        carriers = self._outcomes.plan(records)
+        for index, record in enumerate(records):
             try:
-                self._send(record, created, tally)
+                self._send(record, created, tally, carriers.get(index))
             except Dropped as dropped:
                 outcomes.append(dropped.reason)
             else:
@@ -110,9 +114,16 @@ class HttpExporter:
                 self._session_ids.pop(record.key, None)
         return ExportResult(outcomes, created, tally[0])
 
-    def _send(self, record: Record, created: Dict[str, str], tally: List[int]) -> None:
+    def _send(
+        self,
+        record: Record,
+        created: Dict[str, str],
+        tally: List[int],
+        outcome: Optional[str] = None,
+    ) -> None:
         """
-        Deliver one record (with its retries).
+        Deliver one record (with its retries); ``outcome``: its session's end status to
+        carry in its metadata.
 
         Raises:
             Dropped: It cannot be delivered.
@@ -126,7 +137,8 @@ class HttpExporter:
             agent_id = self._agents.resolve(record.agent, lookup)
             if record.parent_id is None and record.parent_key is not None:
                 record.parent_id = self._session_ids.get(record.parent_key)
-            answer = self._post("/api/sessions", wire_body(record, agent_id), tally, True)
+            body = with_outcome(wire_body(record, agent_id), outcome)
+            answer = self._post("/api/sessions", body, tally, True)
             session_id = str(answer["id"])
             self._session_ids[record.key] = session_id
             created[record.key] = session_id
@@ -135,9 +147,13 @@ class HttpExporter:
         if session is None:
             raise Dropped("session_not_created")
         if isinstance(record, SessionEnd):
-            self._post(f"/api/sessions/{session}/end", wire_body(record), tally)
+            asks = self._outcomes.asks(record)
+            answer = self._post(f"/api/sessions/{session}/end", wire_body(record), tally, asks)
+            if asks:
+                self._outcomes.learn(record.status, answer)
         else:
-            self._post(f"/api/sessions/{session}/turns", wire_body(record), tally)
+            body = with_outcome(wire_body(record), outcome)
+            self._post(f"/api/sessions/{session}/turns", body, tally)
 
     def read(self, path: str) -> Any:
         """``GET`` one route, once (no retries)."""

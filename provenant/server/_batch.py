@@ -57,7 +57,7 @@ _END_SQL = (
 )
 _TURN_COLUMNS = (
     "INSERT INTO turns (id, session_id, role, content, tool_calls, latency_ms, input_tokens,"
-    " output_tokens, metadata, created_at)"
+    " output_tokens, metadata, created_at, content_json)"
 )
 
 
@@ -191,12 +191,13 @@ def _turn(
         b.get("outputTokens"),
         "{}" if meta is None else compact_json(meta),
         now,
+        0 if isinstance(content, str) else 1,  # content_json: text or a JSON value
     )
     if checked:
-        conn.execute(_TURN_COLUMNS + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", turn)
+        conn.execute(_TURN_COLUMNS + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", turn)
         return
     cursor = conn.execute(
-        _TURN_COLUMNS + " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        _TURN_COLUMNS + " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
         " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ? AND org_id = ?)",
         (*turn, session_id, org),
     )

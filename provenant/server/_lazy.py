@@ -56,20 +56,45 @@ def page(query: Mapping[str, str]) -> tuple[int, int]:
 
 
 class Rows:
-    """A list of records, read row by row from a query when the answer is written."""
+    """
+    A list of records, read row by row from a query when the answer is written.
 
-    __slots__ = ("args", "make", "sql")
+    ``encode`` (optional) writes a row's record as JSON itself, quicker than encoding
+    ``make(row)`` (stored JSON text spliced in as it is).
+    """
 
-    def __init__(self, sql: str, args: tuple[Any, ...], make: Callable[[Any], Any]) -> None:
+    __slots__ = ("args", "encode", "make", "sql")
+
+    def __init__(
+        self,
+        sql: str,
+        args: tuple[Any, ...],
+        make: Callable[[Any], Any],
+        encode: Optional[Callable[[Any], bytes]] = None,
+    ) -> None:
         self.sql = sql
         self.args = args
         self.make = make
+        self.encode = encode
+
+    def rows(self, read: Callable[[], ContextManager[sqlite3.Connection]]) -> Iterator[Any]:
+        """The rows, one at a time, on a connection held until the last one."""
+        with read() as conn:
+            yield from conn.execute(self.sql, self.args)
 
     def records(self, read: Callable[[], ContextManager[sqlite3.Connection]]) -> Iterator[Any]:
         """The records, one at a time, on a connection held until the last one."""
-        with read() as conn:
-            for row in conn.execute(self.sql, self.args):
-                yield self.make(row)
+        for row in self.rows(read):
+            yield self.make(row)
+
+    def encoded(self, read: Callable[[], ContextManager[sqlite3.Connection]]) -> Iterator[bytes]:
+        """Each record as JSON, one at a time."""
+        if self.encode is None:
+            for record in self.records(read):
+                yield json.dumps(record).encode("utf-8")
+            return
+        for row in self.rows(read):
+            yield self.encode(row)
 
 
 def streamed(answer: Any) -> bool:
@@ -104,7 +129,7 @@ class StreamedJson:
         }
 
     def chunks(self) -> Generator[bytes, None, None]:
-        """The answer encoded as ``json.dumps`` would, in pieces of about 64 KiB or one record."""
+        """The answer as JSON, in pieces of about 64 KiB or one record."""
         pending = bytearray()
         for piece in self._pieces():
             if len(piece) >= _PIECE_BYTES:
@@ -136,9 +161,9 @@ class StreamedJson:
     def _array(self, rows: Rows) -> Iterator[bytes]:
         yield b"["
         first = True
-        for record in rows.records(self._read):
+        for record in rows.encoded(self._read):
             if not first:
                 yield b", "
             first = False
-            yield json.dumps(record).encode("utf-8")
+            yield record
         yield b"]"

@@ -35,8 +35,19 @@ _NINT = {"type": "integer", "nullable": True}
 _NNUM = {"type": "number", "nullable": True}
 _TIME = {"type": "string", "format": "date-time"}
 _NTIME = {"type": "string", "format": "date-time", "nullable": True}
-#: A JSON-encoded string column (``"{}"``, ``"[]"``).
-_JSON_STR = {"type": "string", "description": "JSON-encoded"}
+#: The JSON columns, stored as JSON text and answered decoded (as the hosted platform does).
+_JSON_OBJECT = {"type": "object", "description": "a JSON object"}
+_JSON_ARRAY = {"type": "array", "items": {}, "description": "a JSON array"}
+#: An eval payload: an object or array decoded; a scalar stays its JSON text (``"\"Paris\""``,
+#: ``"42"``), as the hosted platform answers it, so a client decodes a string here once.
+_JSON_ANY = {
+    "nullable": True,
+    "description": "an object or array; a scalar as its JSON text (decode a string once)",
+}
+_CONTENT = {
+    "oneOf": [{"type": "string"}, {"type": "object"}, {"type": "array", "items": {}}],
+    "description": "text as recorded, or the object or array recorded",
+}
 
 
 def _schemas() -> dict[str, Any]:
@@ -46,7 +57,7 @@ def _schemas() -> dict[str, Any]:
         "name": _STR,
         "slug": _STR,
         "description": _NSTR,
-        "tags": _JSON_STR,
+        "tags": _JSON_ARRAY,
         "modelFamily": _NSTR,
         "status": {"type": "string", "enum": ["ACTIVE", "ARCHIVED"]},
         "createdAt": _TIME,
@@ -59,8 +70,8 @@ def _schemas() -> dict[str, Any]:
         "environmentId": _NSTR,
         "externalId": _NSTR,
         "userId": _NSTR,
-        "metadata": _JSON_STR,
-        "tags": _JSON_STR,
+        "metadata": _JSON_OBJECT,
+        "tags": _JSON_ARRAY,
         "startedAt": _TIME,
         "endedAt": _NTIME,
         "totalTokens": _NINT,
@@ -76,12 +87,12 @@ def _schemas() -> dict[str, Any]:
         "id": _STR,
         "sessionId": _STR,
         "role": {"type": "string", "enum": ["USER", "ASSISTANT", "SYSTEM", "TOOL"]},
-        "content": {"type": "string", "description": "text, or JSON-encoded object/array"},
-        "toolCalls": _JSON_STR,
+        "content": _CONTENT,
+        "toolCalls": _JSON_ARRAY,
         "latencyMs": _NINT,
         "inputTokens": _NINT,
         "outputTokens": _NINT,
-        "metadata": _JSON_STR,
+        "metadata": _JSON_OBJECT,
         "createdAt": _TIME,
     }
     suite = {
@@ -89,7 +100,7 @@ def _schemas() -> dict[str, Any]:
         "orgId": _STR,
         "name": _STR,
         "description": _NSTR,
-        "tags": _JSON_STR,
+        "tags": _JSON_ARRAY,
         "createdAt": _TIME,
         "updatedAt": _TIME,
     }
@@ -98,11 +109,11 @@ def _schemas() -> dict[str, Any]:
         "suiteId": _STR,
         "name": _STR,
         "description": _NSTR,
-        "input": _JSON_STR,
-        "expectedOutput": {"type": "string", "nullable": True, "description": "JSON-encoded"},
+        "input": _JSON_ANY,
+        "expectedOutput": _JSON_ANY,
         "scoringFn": _STR,
         "weight": {"type": "number"},
-        "tags": _JSON_STR,
+        "tags": _JSON_ARRAY,
         "createdAt": _TIME,
         "updatedAt": _TIME,
     }
@@ -117,7 +128,7 @@ def _schemas() -> dict[str, Any]:
         # passed / all results; the score is a mean of unbounded result scores.
         "passRate": {**_NNUM, "minimum": 0, "maximum": 1},
         "score": _NNUM,
-        "metadata": _JSON_STR,
+        "metadata": _JSON_OBJECT,
         "startedAt": _NTIME,
         "completedAt": _NTIME,
         "createdAt": _TIME,
@@ -127,13 +138,13 @@ def _schemas() -> dict[str, Any]:
         "id": _STR,
         "runId": _STR,
         "caseId": _STR,
-        "actualOutput": {"type": "string", "nullable": True, "description": "JSON-encoded"},
+        "actualOutput": _JSON_ANY,
         "score": _NNUM,
         "passed": {"type": "boolean"},
         "latencyMs": _NINT,
         "tokenCount": _NINT,
         "error": _NSTR,
-        "metadata": _JSON_STR,
+        "metadata": _JSON_OBJECT,
         "createdAt": _TIME,
     }
     count = {"type": "integer", "minimum": 0}

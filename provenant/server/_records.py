@@ -1,11 +1,21 @@
 """
-Rows of the store turned into the wire objects of the REST contract
-(JSON-string columns kept as strings, as the platform sends them).
+Rows of the store turned into the wire objects of the REST contract.
+
+The store keeps ``metadata``, ``tags``, ``toolCalls``, non-string turn ``content`` and
+the eval payloads as JSON text; answers carry them decoded, as the hosted platform
+sends them: a column holding a JSON object or array becomes that value, once, and
+nothing inside it is parsed again. A column holding a JSON scalar (an eval output
+``"Paris"`` or ``42``) stays its JSON text, as on the hosted platform, whose answers
+parse only what looks like an object or array: a client decodes such a string once
+whichever server it reads. Turn content is text unless the row says it is JSON
+(``turns.content_json``; rows written by an SDK older than that column tell by their
+look, as clients always read them).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Optional
 
 AGENT_COLUMNS = (
     "a.id, a.org_id, a.name, a.slug, a.description, a.tags, a.model_family, a.status,"
@@ -18,12 +28,18 @@ SESSION_COLUMNS = (
 )
 TURN_COLUMNS = (
     "t.id, t.session_id, t.role, t.content, t.tool_calls, t.latency_ms, t.input_tokens,"
-    " t.output_tokens, t.metadata, t.created_at, t.seq"
+    " t.output_tokens, t.metadata, t.created_at, t.seq, t.content_json"
 )
 SUITE_COLUMNS = "e.id, e.org_id, e.name, e.description, e.tags, e.created_at, e.updated_at"
 CASE_COLUMNS = (
     "c.id, c.suite_id, c.name, c.description, c.input, c.expected_output, c.scoring_fn,"
     " c.weight, c.tags, c.created_at, c.updated_at"
+)
+#: :data:`TURN_COLUMNS` and whether the row's JSON text can be sent as it is stored
+#: (it parses, and the content is known to be JSON or text): :func:`turn_json`'s rows.
+TURN_JSON_COLUMNS = (
+    TURN_COLUMNS + ", t.content_json IS NOT NULL AND json_valid(t.tool_calls)"
+    " AND json_valid(t.metadata) AND (t.content_json = 0 OR json_valid(t.content))"
 )
 RUN_COLUMNS = (
     "r.id, r.org_id, r.suite_id, r.agent_id, r.agent_version_id, r.environment_id, r.status,"
@@ -36,6 +52,26 @@ RESULT_COLUMNS = (
 )
 
 
+def json_column(text: Optional[str]) -> Any:
+    """A JSON column as an answer carries it: an object or array decoded, else as stored."""
+    if text is None or text[:1] not in ("{", "["):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:  # not written by this server: shown as it is
+        return text
+
+
+def turn_content(text: str, is_json: Optional[int]) -> Any:
+    """A turn's content: text as recorded, or the JSON value the row says it holds.
+
+    ``is_json`` is ``None`` for a row written by an older SDK: content that parses as a
+    JSON object or array is then taken for one, as every client read it before."""
+    if is_json == 0:
+        return text
+    return json_column(text)
+
+
 def agent_record(row: Any) -> dict[str, Any]:
     return {
         "id": row[0],
@@ -43,7 +79,7 @@ def agent_record(row: Any) -> dict[str, Any]:
         "name": row[2],
         "slug": row[3],
         "description": row[4],
-        "tags": row[5],
+        "tags": json_column(row[5]),
         "modelFamily": row[6],
         "status": row[7],
         "createdAt": row[8],
@@ -59,8 +95,8 @@ def session_record(row: Any) -> dict[str, Any]:
         "environmentId": row[3],
         "externalId": row[4],
         "userId": row[5],
-        "metadata": row[6],
-        "tags": row[7],
+        "metadata": json_column(row[6]),
+        "tags": json_column(row[7]),
         "startedAt": row[8],
         "endedAt": row[9],
         "totalTokens": row[10],
@@ -76,14 +112,44 @@ def turn_record(row: Any) -> dict[str, Any]:
         "id": row[0],
         "sessionId": row[1],
         "role": row[2],
-        "content": row[3],
-        "toolCalls": row[4],
+        "content": turn_content(row[3], row[11]),
+        "toolCalls": json_column(row[4]),
         "latencyMs": row[5],
         "inputTokens": row[6],
         "outputTokens": row[7],
-        "metadata": row[8],
+        "metadata": json_column(row[8]),
         "createdAt": row[9],
     }
+
+
+_encode = json.JSONEncoder().encode
+
+
+def turn_json(row: Any) -> bytes:
+    """
+    :func:`turn_record` of a :data:`TURN_JSON_COLUMNS` row, encoded as JSON.
+
+    The JSON columns go out as the text they are stored as, neither parsed nor encoded
+    again: a long list of turns costs about what it did when they were sent as strings.
+    A row whose text does not parse, or whose content is of unknown kind, is decoded.
+    """
+    if not row[12]:
+        return _encode(turn_record(row)).encode()
+    head = _encode(
+        {
+            "id": row[0],
+            "sessionId": row[1],
+            "role": row[2],
+            "latencyMs": row[5],
+            "inputTokens": row[6],
+            "outputTokens": row[7],
+            "createdAt": row[9],
+        }
+    )
+    content = row[3] if row[11] else _encode(row[3])
+    return (
+        f'{head[:-1]}, "content": {content}, "toolCalls": {row[4]}, "metadata": {row[8]}}}'
+    ).encode()
 
 
 def suite_record(row: Any) -> dict[str, Any]:
@@ -92,7 +158,7 @@ def suite_record(row: Any) -> dict[str, Any]:
         "orgId": row[1],
         "name": row[2],
         "description": row[3],
-        "tags": row[4],
+        "tags": json_column(row[4]),
         "createdAt": row[5],
         "updatedAt": row[6],
     }
@@ -104,11 +170,11 @@ def case_record(row: Any) -> dict[str, Any]:
         "suiteId": row[1],
         "name": row[2],
         "description": row[3],
-        "input": row[4],
-        "expectedOutput": row[5],
+        "input": json_column(row[4]),
+        "expectedOutput": json_column(row[5]),
         "scoringFn": row[6],
         "weight": row[7],
-        "tags": row[8],
+        "tags": json_column(row[8]),
         "createdAt": row[9],
         "updatedAt": row[10],
     }
@@ -125,7 +191,7 @@ def run_record(row: Any) -> dict[str, Any]:
         "status": row[6],
         "passRate": row[7],
         "score": row[8],
-        "metadata": row[9],
+        "metadata": json_column(row[9]),
         "startedAt": row[10],
         "completedAt": row[11],
         "createdAt": row[12],
@@ -138,12 +204,12 @@ def result_record(row: Any) -> dict[str, Any]:
         "id": row[0],
         "runId": row[1],
         "caseId": row[2],
-        "actualOutput": row[3],
+        "actualOutput": json_column(row[3]),
         "score": row[4],
         "passed": bool(row[5]),
         "latencyMs": row[6],
         "tokenCount": row[7],
         "error": row[8],
-        "metadata": row[9],
+        "metadata": json_column(row[9]),
         "createdAt": row[10],
     }

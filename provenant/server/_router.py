@@ -4,7 +4,7 @@ The REST contract over the local store, without sockets.
 ``Router.handle`` takes a request as plain values and returns a :class:`Response`;
 the HTTP server (``_http.py``) and the embedded backend (``LocalBackend``) both go
 through it, so authentication, validation (422 with ``issues``), malformed JSON (400),
-the 5 MB limit (413), org isolation (404), idempotency keys and the JSON-string
+the 5 MB limit (413), org isolation (404), idempotency keys and the decoded JSON
 columns behave the same on either::
 
     router = Router(Store("/tmp/p.db"))

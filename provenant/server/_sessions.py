@@ -18,9 +18,10 @@ from provenant.server._handling import (
 )
 from provenant.server._lazy import PAGE_SQL, Rows, page
 from provenant.server._records import (
-    TURN_COLUMNS,
+    TURN_JSON_COLUMNS,
     agent_record,
     session_record,
+    turn_json,
     turn_record,
 )
 from provenant.server._session_list import list_sessions_page
@@ -72,8 +73,8 @@ def list_sessions(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: A
 
 def get_session(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -> Any:
     out: dict[str, Any] = session_with_agent(conn, org, load_session(conn, org, p[0]))
-    sql = f"SELECT {TURN_COLUMNS} FROM turns t WHERE t.session_id = ? ORDER BY t.seq{PAGE_SQL}"
-    out["turns"] = Rows(sql, (p[0], *page(q)), turn_record)
+    sql = f"SELECT {TURN_JSON_COLUMNS} FROM turns t WHERE t.session_id = ? ORDER BY t.seq{PAGE_SQL}"
+    out["turns"] = Rows(sql, (p[0], *page(q)), turn_record, turn_json)
     return 200, out
 
 
@@ -90,17 +91,25 @@ def add_turn(conn: Conn, org: str, p: list[str], q: Mapping[str, str], b: Any) -
         b.get("outputTokens"),
         compact_json(b["metadata"]) if "metadata" in b else "{}",
         now_iso(),
+        0 if isinstance(content, str) else 1,  # content_json: text or a JSON value
     )
     # One statement checks the session's org and inserts (the hot path of the exporter).
     cursor = conn.execute(
         "INSERT INTO turns (id, session_id, role, content, tool_calls, latency_ms, input_tokens,"
-        " output_tokens, metadata, created_at) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+        " output_tokens, metadata, created_at, content_json)"
+        " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
         " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ? AND org_id = ?)",
         (*turn, p[0], org),
     )
     if cursor.rowcount != 1:
         raise not_found("Session not found")
-    return 201, turn_record(turn)
+    # The answer holds the body's own values (what was stored is their JSON text), so
+    # the hot path of the exporter parses nothing back.
+    out = turn_record((*turn[:3], "", None, *turn[5:8], None, turn[9], None, 0))
+    out["content"] = content
+    out["toolCalls"] = b.get("toolCalls", [])
+    out["metadata"] = b.get("metadata", {})
+    return 201, out
 
 
 def _finish_session(

@@ -58,7 +58,7 @@ _CACHE_KIB = 16 * 1024
 _READER_CACHE_KIB = 2 * 1024
 _CHECKPOINT_INTERVAL_SECONDS = 0.5
 _FALLBACK_AUTOCHECKPOINT_PAGES = 20000
-_SCHEMA_VERSION = 2
+_SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS orgs (
@@ -130,7 +130,8 @@ CREATE TABLE IF NOT EXISTS turns (
     input_tokens INTEGER,
     output_tokens INTEGER,
     metadata TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    content_json INTEGER
 );
 CREATE INDEX IF NOT EXISTS turns_session ON turns (session_id, seq);
 CREATE TABLE IF NOT EXISTS eval_suites (
@@ -201,6 +202,9 @@ CREATE TABLE IF NOT EXISTS idempotency (
     created_at REAL NOT NULL
 );
 """
+# Version 3: ``turns.content_json`` says whether a turn's content is JSON (1) or text (0);
+# NULL in rows written before it (or by an older SDK on the same file), which answers
+# read as clients always read them: content that parses as an object or array is JSON.
 # Version 2: an idempotency record names the session it wrote (``object_id``), so
 # deleting the session deletes its records; records are purged after their day.
 _IDEMPOTENCY_INDEXES = """
@@ -284,6 +288,7 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
             _migrate_idempotency(conn)
+            _migrate_turns(conn)
             conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except BaseException:
             self.close()
@@ -599,6 +604,22 @@ def _migrate_idempotency(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
             raise
     conn.executescript(_IDEMPOTENCY_INDEXES)
+
+
+def _migrate_turns(conn: sqlite3.Connection) -> None:
+    # Adding a nullable column rewrites no row, however large the file.
+    columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(turns)")}
+    if "content_json" in columns:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        columns = {str(row[1]) for row in conn.execute("PRAGMA table_info(turns)")}
+        if "content_json" not in columns:  # another process may have just done it
+            conn.execute("ALTER TABLE turns ADD COLUMN content_json INTEGER")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def purge_idempotency(conn: sqlite3.Connection, *, older_than: float, limit: int = 5000) -> int:

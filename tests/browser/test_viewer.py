@@ -159,6 +159,26 @@ def test_recorded_markup_is_shown_as_text_and_never_runs(served: Served, browser
         browser.switch_to.alert.text  # noqa: B018
 
 
+def test_text_content_shows_as_recorded_and_json_content_indented(
+    served: Served, browser: Any
+) -> None:
+    """A text turn that parses as JSON shows as typed; a JSON turn shows indented."""
+    with client_of(served) as client:
+        session = client.create_session("Text Bot")
+        client.add_turn(session["id"], "USER", '[1,   2] {"a":1}')
+        client.add_turn(session["id"], "USER", "[1,   2]")
+        client.add_turn(session["id"], "ASSISTANT", [1, 2])
+        client.end_session(session["id"])
+    log_in(browser, served)
+    wait_for(browser, lambda d: session["id"] in session_rows(d))
+    click(browser, f'tr[data-session-id="{session["id"]}"] a')
+    wait_for(browser, lambda d: len(css(d, "article.turn")) == 3)
+    assert text(browser, "#turn-1 pre.content") == '[1,   2] {"a":1}'
+    assert text(browser, "#turn-2 pre.content") == "[1,   2]"
+    assert text(browser, "#turn-3 pre.content") == "[\n  1,\n  2\n]"
+    assert severe_logs(browser) == []
+
+
 def test_a_wrong_key_sees_no_data(served: Served, browser: Any) -> None:
     """A wrong key is refused at the login form and nothing of the org is shown."""
     log_in(browser, served, key="pk_live_" + "0" * 32)

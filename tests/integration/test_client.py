@@ -564,7 +564,7 @@ def test_the_original_readme_snippets_run_unchanged(
     assert completed["passRate"] == 1.0
     assert completed["status"] == "COMPLETED"
     prov.shutdown()
-    # The server stored README's `output` as the contract's actualOutput (a JSON string).
+    # The server stored README's `output` as the contract's actualOutput.
     upstream = urlsplit(provenant_server.url)
     conn = http.client.HTTPConnection(upstream.hostname or "", upstream.port, timeout=10)
     conn.request(
@@ -574,5 +574,5 @@ def test_the_original_readme_snippets_run_unchanged(
     )
     (stored_result,) = json.loads(conn.getresponse().read())["results"]
     conn.close()
-    assert json.loads(stored_result["actualOutput"]) == {"text": "hello"}
+    assert stored_result["actualOutput"] == {"text": "hello"}
     assert "output" not in stored_result

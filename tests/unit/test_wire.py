@@ -1,4 +1,4 @@
-"""Decoding of the JSON-string columns of answers."""
+"""Decoding the JSON columns of answers, in either form a server sends them."""
 
 from __future__ import annotations
 
@@ -29,12 +29,51 @@ def test_json_string_columns_are_decoded() -> None:
     }
 
 
-def test_content_is_decoded_only_when_it_is_json_of_an_object_or_array() -> None:
-    """Turn content that is an encoded object is decoded; plain text stays text."""
-    assert decode_record({"content": '[{"type": "text"}]'}) == {"content": [{"type": "text"}]}
-    assert decode_record({"content": "hello"}) == {"content": "hello"}
-    assert decode_record({"content": "[draft] hi"}) == {"content": "[draft] hi"}
-    assert decode_record({"content": "42"}) == {"content": "42"}
+def test_content_of_an_encoded_turn_is_decoded_only_when_json_of_an_object_or_array() -> None:
+    """From a server sending JSON text, object or array text is JSON; other text stays."""
+    legacy = {"toolCalls": "[]", "metadata": "{}"}
+
+    def content(value: str) -> object:
+        return decode_record({**legacy, "content": value})["content"]
+
+    assert content('[{"type": "text"}]') == [{"type": "text"}]
+    assert content("hello") == "hello"
+    assert content("[draft] hi") == "[draft] hi"
+    assert content("42") == "42"
+
+
+def test_content_of_a_decoded_turn_is_kept_as_sent() -> None:
+    """From a server sending values, a string content is text, even text that parses."""
+    turn = {"toolCalls": [], "metadata": {}, "content": "[1, 2]"}
+    assert decode_record(turn)["content"] == "[1, 2]"
+    assert decode_record({**turn, "content": '{"a": 1}'})["content"] == '{"a": 1}'
+    assert decode_record({**turn, "content": [1, 2]})["content"] == [1, 2]
+
+
+def test_user_data_inside_a_decoded_column_is_never_decoded() -> None:
+    """The issue's examples: metadata {"input": "42"} keeps "42", a value "[1]" stays text."""
+    session = {
+        "metadata": {"input": "42", "tags": "[1]", "deep": {"metadata": '{"x": 1}'}},
+        "tags": ["[1]"],
+        "turns": [
+            {"content": "hi", "toolCalls": [{"input": "42"}], "metadata": {"content": "[1]"}}
+        ],
+    }
+    assert decode_record(session) == session
+
+
+def test_scalar_eval_payloads_sent_as_json_text_are_decoded_once() -> None:
+    """An eval output the server sends as JSON text (a scalar) is decoded exactly once."""
+    result = {"metadata": {}, "actualOutput": '"[1]"', "case": {"expectedOutput": '"42"'}}
+    assert decode_record({"results": [result]}) == {
+        "results": [{"metadata": {}, "actualOutput": "[1]", "case": {"expectedOutput": "42"}}]
+    }
+
+
+def test_unknown_keys_are_left_as_sent() -> None:
+    """Only records the contract nests are looked into; anything else is left alone."""
+    answer = {"parameters": {"metadata": "{}"}, "created": 2}
+    assert decode_record(answer) == answer
 
 
 def test_nested_records_are_decoded() -> None:

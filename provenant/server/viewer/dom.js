@@ -30,7 +30,10 @@ export function replace(el, ...children) {
   return append(el, children);
 }
 
-/** A JSON-string column decoded once (the API sends metadata, tags... as strings). */
+/**
+ * A JSON column decoded once. The API sends an object or array decoded, and a JSON
+ * scalar (an eval output "Paris") as its JSON text, as the hosted platform does.
+ */
 export function decoded(value) {
   if (typeof value !== "string") return value;
   try {
@@ -40,8 +43,14 @@ export function decoded(value) {
   }
 }
 
-/** Turn content as text to show: text as recorded, JSON values indented. */
+/** Turn content as text to show: text as recorded (the API tells text from JSON), JSON values indented. */
 export function contentText(value) {
+  if (typeof value === "string") return value;
+  return JSON.stringify(value, null, 2);
+}
+
+/** A value to show: JSON text (tool arguments) and JSON values indented, other text as it is. */
+export function pretty(value) {
   if (typeof value === "string") {
     const t = value.trimStart();
     if (t.startsWith("{") || t.startsWith("[")) {
@@ -53,11 +62,6 @@ export function contentText(value) {
     }
     return value;
   }
-  return JSON.stringify(value, null, 2);
-}
-
-export function pretty(value) {
-  if (typeof value === "string") return contentText(value);
   return JSON.stringify(value, null, 2);
 }
 

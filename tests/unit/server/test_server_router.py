@@ -43,7 +43,7 @@ def test_api_routes_need_a_valid_key(anon_api: Api, header: Any, message: str) -
 
 
 def test_agent_fields_and_formats(api: Api) -> None:
-    """A created agent has every contract field, a uuid4 id, ms timestamps and JSON-string tags."""
+    """A created agent has every contract field, a uuid4 id, ms timestamps and its tags list."""
     status, agent = api.call(
         "POST",
         "/api/agents",
@@ -63,7 +63,7 @@ def test_agent_fields_and_formats(api: Api) -> None:
         "updatedAt",
     }
     assert _is_uuid4(agent["id"])
-    assert agent["tags"] == '["a"]'
+    assert agent["tags"] == ["a"]
     assert agent["status"] == "ACTIVE"
     assert ISO_MS.match(agent["createdAt"]) and ISO_MS.match(agent["updatedAt"])
     detail = api.ok("GET", f"/api/agents/{agent['id']}")
@@ -97,7 +97,7 @@ def test_agent_update_and_archive(api: Api) -> None:
     agent = api.agent("Patchy")
     patched = api.ok("PATCH", f"/api/agents/{agent['id']}", {"description": "d", "tags": ["x"]})
     assert patched["description"] == "d"
-    assert patched["tags"] == '["x"]'
+    assert patched["tags"] == ["x"]
     assert patched["name"] == "Patchy"
     archived = api.ok("DELETE", f"/api/agents/{agent['id']}")
     assert archived["status"] == "ARCHIVED"
@@ -114,18 +114,18 @@ def test_agents_list_newest_updated_first(api: Api) -> None:
 
 
 def test_session_defaults_and_json_columns(api: Api) -> None:
-    """A new session is ACTIVE, carries its agent, and stores metadata/tags as JSON strings."""
+    """A new session is ACTIVE, carries its agent, and answers metadata/tags decoded."""
     agent = api.agent()
     status, session = api.call("POST", "/api/sessions", {"agentId": agent["id"]})
     assert status == 201
     assert session["status"] == "ACTIVE"
-    assert session["metadata"] == "{}"
-    assert session["tags"] == "[]"
+    assert session["metadata"] == {}
+    assert session["tags"] == []
     assert session["agent"]["id"] == agent["id"]
     assert session["endedAt"] is None
     full = api.session(agent["id"], metadata={"k": [1, 2]}, tags=["t"], externalId="ext-1")
-    assert json.loads(full["metadata"]) == {"k": [1, 2]}
-    assert full["tags"] == '["t"]'
+    assert full["metadata"] == {"k": [1, 2]}
+    assert full["tags"] == ["t"]
     assert full["externalId"] == "ext-1"
 
 
@@ -136,13 +136,13 @@ def test_session_of_unknown_agent_is_404(api: Api) -> None:
 
 
 def test_turn_content_and_columns(api: Api) -> None:
-    """String content stays a string; object content, toolCalls and metadata are JSON strings."""
+    """String content stays a string; object content, toolCalls and metadata come decoded."""
     session = api.session()
     path = f"/api/sessions/{session['id']}/turns"
     text = api.ok("POST", path, {"role": "USER", "content": "hi"})
     assert text["content"] == "hi"
-    assert text["toolCalls"] == "[]"
-    assert text["metadata"] == "{}"
+    assert text["toolCalls"] == []
+    assert text["metadata"] == {}
     calls = [{"id": "c1", "name": "lookup", "input": {"q": "x"}}]
     rich = api.ok(
         "POST",
@@ -157,8 +157,8 @@ def test_turn_content_and_columns(api: Api) -> None:
             "metadata": {"model": "m"},
         },
     )
-    assert json.loads(rich["content"]) == [{"type": "text", "text": "hé"}]
-    assert json.loads(rich["toolCalls"]) == calls
+    assert rich["content"] == [{"type": "text", "text": "hé"}]
+    assert rich["toolCalls"] == calls
     assert (rich["latencyMs"], rich["inputTokens"], rich["outputTokens"]) == (12, 3, 4)
     assert set(rich) == {
         "id",
@@ -442,7 +442,7 @@ def test_eval_flow_completes_the_run(api: Api) -> None:
     ]
     assert cases[0]["scoringFn"] == "exact_match"
     assert cases[0]["weight"] == 1.0
-    assert cases[0]["input"] == '{"q":0}'
+    assert cases[0]["input"] == {"q": 0}
     run = api.ok("POST", "/api/evals/runs", {"suiteId": suite["id"], "agentId": agent["id"]})
     assert run["status"] == "QUEUED"
     results = [
@@ -462,7 +462,7 @@ def test_eval_flow_completes_the_run(api: Api) -> None:
     assert done["passRate"] == 0.75
     assert done["score"] == 0.625
     assert [r["case"]["id"] for r in done["results"]] == [c["id"] for c in cases]
-    assert done["results"][0]["actualOutput"] == '{"a":0}'
+    assert done["results"][0]["actualOutput"] == {"a": 0}
     assert [r["id"] for r in api.ok("GET", f"/api/evals/runs?suiteId={suite['id']}")] == [run["id"]]
     assert len(api.ok("GET", f"/api/evals/suites/{suite['id']}")["cases"]) == 4
 
