@@ -197,8 +197,10 @@ class Pacer:
         if self._pid != os.getpid():
             self._after_fork()
         received = time.monotonic()
-        limit = _whole(headers.get("ratelimit-limit"))
         remaining = _whole(headers.get("ratelimit-remaining"))
+        if remaining is None and status < 400 and not self._paced:
+            return  # no limit announced, none learnt: the common case of a local server
+        limit = _whole(headers.get("ratelimit-limit"))
         reset = _whole(headers.get("ratelimit-reset"))
         retry_after = parse_retry_after(headers.get("retry-after")) if status >= 400 else None
         with self._lock:
