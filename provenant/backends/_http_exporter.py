@@ -222,7 +222,6 @@ class HttpExporter:
             "exporter-rate-limited",
             f"{self._destination} answered 429 (rate limited, {exc}); waiting as it says, "
             "then sending again: nothing is dropped for it",
-            level=logging.INFO,
         )
 
     def _log_auth_once(self, exc: AuthenticationError) -> None:

@@ -8,6 +8,7 @@ event arrives once, in order per session.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any, Iterator
 
@@ -16,6 +17,7 @@ from provider_clients import anthropic_client
 from rate_limit_proxy import RateLimitProxy
 
 import provenant
+from provenant import _logging
 from provenant._fake_provider import FakeProvider
 from provenant.client import ProvenantClient
 from provenant.errors import RateLimitError
@@ -93,16 +95,24 @@ def test_a_backlog_through_the_limiter_arrives_complete_without_429s(
 
 
 def test_a_429_storm_drops_nothing_and_waits_as_told(
-    provenant_server: LocalServer, provenant_api_key: str, proxies: list[RateLimitProxy]
+    provenant_server: LocalServer,
+    provenant_api_key: str,
+    proxies: list[RateLimitProxy],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """With the window spent by someone else, delivery is refused, waits what Retry-After
-    says, then delivers everything, however few attempts it is allowed."""
+    says, then delivers everything, however few attempts it is allowed; one warning says so."""
+    _logging._reset_for_tests()
     proxy = _proxy(provenant_server, limit=6, window_s=2.0)
     proxies.append(proxy)
     client = ProvenantClient(base_url=proxy.url, api_key=provenant_api_key, max_delivery_attempts=1)
     proxy.exhaust()
-    external_ids = _record(client, sessions=3, turns=2)
-    assert client.shutdown(timeout=30)
+    with caplog.at_level(logging.WARNING, logger="provenant"):
+        external_ids = _record(client, sessions=3, turns=2)
+        assert client.shutdown(timeout=30)
+    warnings = [r.getMessage() for r in caplog.records if "answered 429" in r.getMessage()]
+    assert len(warnings) == 1 and "nothing is dropped" in warnings[0]
+    _logging._reset_for_tests()
     stats = client.stats()
     assert stats["dropped"] == {} and stats["delivered"] == 12
     assert proxy.refused >= 1 and stats["rate_limit"]["throttled"] == proxy.refused
