@@ -116,12 +116,11 @@ def test_a_429_storm_drops_nothing_and_waits_as_told(
     stats = client.stats()
     assert stats["dropped"] == {} and stats["delivered"] == 12
     assert proxy.refused >= 1 and stats["rate_limit"]["throttled"] == proxy.refused
-    # After each refusal, nothing was sent before its Retry-After had passed.
-    seen = proxy.seen
-    for refused, following in zip(seen, seen[1:]):
-        if refused.status == 429:
-            assert following.window > refused.window
-    assert [w for w in proxy.refused_by_window() if w > 0] == []
+    # Refused only in the spent window, at most once per worker (requests already on
+    # their way): after a 429 nothing was sent before its Retry-After, which ends the window.
+    refused = proxy.refused_by_window()
+    assert list(refused) == [0] and refused[0] <= 4
+    assert all(seen.window >= 1 for seen in proxy.seen if seen.status == 200)
     _assert_complete_and_in_order(provenant_server, provenant_api_key, external_ids, turns=2)
 
 
