@@ -58,6 +58,9 @@ _MAX_HOLD_S = 900.0
 #: A 429 that says nothing about when to come back: the first wait, doubling up to the cap.
 _BARE_429_FIRST_S = 1.0
 _BARE_429_CAP_S = 60.0
+#: A ``RateLimit-Reset`` beyond this is no delta in seconds (some APIs send a Unix time
+#: there): such headers are not paced by.
+_MAX_RESET_S = 86400
 #: A waiting thread looks again at least this often (an answer may have moved its turn).
 _RECHECK_S = 0.5
 
@@ -202,6 +205,8 @@ class Pacer:
             return  # no limit announced, none learnt: the common case of a local server
         limit = _whole(headers.get("ratelimit-limit"))
         reset = _whole(headers.get("ratelimit-reset"))
+        if reset is not None and reset > _MAX_RESET_S:
+            reset = None
         retry_after = parse_retry_after(headers.get("retry-after")) if status >= 400 else None
         with self._lock:
             if limit is not None and remaining is not None and reset is not None:

@@ -171,6 +171,14 @@ def test_a_spent_window_rolls_over_to_a_fresh_quota() -> None:
     assert _wait_s(pacer) == 0.0  # a new window: its first request goes at once
 
 
+def test_a_reset_given_as_a_unix_time_is_not_paced_by() -> None:
+    """RateLimit-Reset counts seconds; a Unix time there would stall delivery for years."""
+    pacer = Pacer()
+    ticket = pacer.acquire(NEVER)
+    pacer.observe(ticket, 201, _limited(100, 99, int(time.time()) + 60))
+    assert _wait_s(pacer) == 0.0 and pacer.snapshot().limit is None
+
+
 def test_backends_to_one_origin_share_one_pacer() -> None:
     """The limit is per client address: one pacer per origin in a process."""
     first = pacer_for("https", "API.example.com", 443)
