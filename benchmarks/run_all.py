@@ -21,6 +21,7 @@ _ORDER = (
     "bench_process_cpu.py",
     "bench_floor.py",
     "bench_delivery.py",
+    "bench_delivery_rate.py",
     "bench_memory.py",
     "bench_otel.py",
     "bench_frameworks.py",

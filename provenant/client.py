@@ -1015,7 +1015,11 @@ class ProvenantClient:
     def stats(self) -> dict[str, Any]:
         """
         Delivery counters: ``enqueued``, ``delivered``, ``retried``, ``dropped`` (by
-        reason), ``queue_depth``.
+        reason), ``queue_depth``; toward a REST API also ``rate_limit``: what the API last
+        announced (``limit``, ``remaining``, ``reset_s``; ``None`` until it sent
+        ``RateLimit-*`` headers), the 429s received (``throttled``), the seconds requests
+        still wait because of one (``hold_s``) and when the headers were seen
+        (``seen_at``, ``time.time()``).
 
         .. versionadded:: 0.1
         """

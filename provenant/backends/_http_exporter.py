@@ -12,6 +12,9 @@ Each record carries one ``Idempotency-Key``, reused on its retries, so an answer
 a restart never duplicates a row. Failures are retried as
 :data:`provenant.backends._retry.BACKGROUND_DELIVERY` says, up to ``max_attempts``
 tries; a refused API key is logged once and drops what follows (``unauthorized``).
+A ``429`` is no failure: the backend's pacer (:mod:`provenant.backends._pacing`) holds
+the next attempt as long as the API said, and the record is tried again, however many
+429s it takes, until it is delivered or shutdown interrupts the wait (``shutdown``).
 """
 
 from __future__ import annotations
@@ -35,12 +38,16 @@ from provenant.backends._retry import BACKGROUND_DELIVERY
 from provenant.errors import (
     APIError,
     AuthenticationError,
+    ClientClosedError,
     RateLimitError,
     ServerError,
     TransportError,
 )
 
 __all__ = ["Dropped", "HttpExporter"]
+
+#: A 429 from a backend without a pacer, and no Retry-After: wait this (at most 60 times it).
+_BARE_429_WAIT_S = 1.0
 
 
 class Dropped(Exception):
@@ -160,8 +167,16 @@ class HttpExporter:
         return self._backend.request("GET", path, retries=0)
 
     def interrupt(self) -> None:
-        """Stop waiting between attempts (shutdown)."""
+        """Stop waiting between attempts and for the rate limit (shutdown)."""
         self._stop.set()
+        interrupt = getattr(self._backend, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
+
+    @property
+    def rate_limit(self) -> Any:
+        """The backend's :class:`~provenant.backends._pacing.RateLimit`, or ``None``."""
+        return getattr(self._backend, "rate_limit", None)
 
     def _post(self, path: str, body: Dict[str, Any], tally: List[int], answer: bool = False) -> Any:
         """POST with retries on transient failures; raise :class:`Dropped` on giving up.
@@ -171,7 +186,6 @@ class HttpExporter:
         attempt = 0
         while True:
             attempt += 1
-            retry_after: Optional[float] = None
             try:
                 return self._backend.request(
                     "POST", path, body=body, idempotency_key=key, retries=0, decode=answer
@@ -180,7 +194,21 @@ class HttpExporter:
                 self._log_auth_once(exc)
                 raise Dropped("unauthorized") from None
             except RateLimitError as exc:
-                retry_after = exc.retry_after
+                # Never dropped for a 429: the backend's pacer waits as told before the
+                # next attempt (interrupted by shutdown); a backend without one waits
+                # here. Either way the attempt does not count towards max_attempts.
+                self._log_throttled(exc)
+                if self._stop.is_set():
+                    raise Dropped("shutdown") from None
+                tally[0] += 1
+                attempt -= 1
+                if not hasattr(self._backend, "rate_limit"):
+                    hold_s = min(exc.retry_after or _BARE_429_WAIT_S, _BARE_429_WAIT_S * 60)
+                    if self._stop.wait(hold_s):
+                        raise Dropped("shutdown") from None
+                continue
+            except ClientClosedError:
+                raise Dropped("shutdown") from None
             except ServerError as exc:
                 if not BACKGROUND_DELIVERY.retries_status(exc.status_code or 500):
                     raise Dropped(f"rejected_{exc.status_code}") from None
@@ -192,7 +220,7 @@ class HttpExporter:
             if attempt >= self._max_attempts:
                 raise Dropped("retries_exhausted")
             tally[0] += 1
-            wait_s = BACKGROUND_DELIVERY.wait_s(attempt - 1, retry_after)
+            wait_s = BACKGROUND_DELIVERY.wait_s(attempt - 1)
             if self._stop.wait(wait_s or 0.0):
                 raise Dropped("shutdown")
 
@@ -202,6 +230,14 @@ class HttpExporter:
             "exporter-unreachable",
             f"cannot deliver to {self._destination} ({exc}); retrying with backoff, and "
             f"dropping an event after {self._max_attempts} attempts",
+        )
+
+    def _log_throttled(self, exc: RateLimitError) -> None:
+        """One line per minute while the API's rate limit holds delivery back."""
+        log_fault(
+            "exporter-rate-limited",
+            f"{self._destination} answered 429 (rate limited, {exc}); waiting as it says, "
+            "then sending again: nothing is dropped for it",
         )
 
     def _log_auth_once(self, exc: AuthenticationError) -> None:

@@ -27,6 +27,11 @@ uniform draw between 0 and the ceiling) so that clients failed together do not r
 together. A ``Retry-After`` the server sent replaces the draw; one longer than
 ``retry_after_limit_s`` makes an explicit call give up (its caller should not sleep an
 hour), and makes delivery wait the limit instead.
+
+**A 429.** The wait itself is the origin's pacer's (:mod:`provenant.backends._pacing`):
+it holds every request to that API as long as the answer said, so an explicit call asks
+this policy only whether to try again, and background delivery sends the event again
+after the hold without counting an attempt (a 429 is never a reason to drop).
 """
 
 from __future__ import annotations

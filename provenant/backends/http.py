@@ -27,12 +27,14 @@ import logging
 import platform
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 from typing import Any, Mapping, Optional
 
 from provenant._json import request_body
 from provenant._version import __version__
+from provenant.backends._pacing import PaceInterrupted, PaceTooLong, RateLimit, pacer_for
 from provenant.backends._retry import EXPLICIT_CALLS, RetryPolicy
 from provenant.backends._transport import (
     HttpClientTransport,
@@ -71,7 +73,14 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 class _Retryable(Exception):
     """Internal: one attempt failed in a way that another attempt may cure."""
 
-    def __init__(self, error: ProvenantError, *, always: bool, wait_s: Optional[float]) -> None:
+    def __init__(
+        self,
+        error: ProvenantError,
+        *,
+        always: bool,
+        wait_s: Optional[float],
+        throttled: bool = False,
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         # True when the request certainly did not reach the application (refused
@@ -79,6 +88,8 @@ class _Retryable(Exception):
         self.always = always
         # A wait the server asked for (Retry-After), instead of our own backoff.
         self.retry_after_s = wait_s
+        # A 429: the pacer holds the next attempt as long as the server said.
+        self.throttled = throttled
 
 
 class HttpBackend:
@@ -149,6 +160,9 @@ class HttpBackend:
                 max_idle_connections=max_idle_connections,
             )
         self._transport = transport
+        # Every backend to this origin shares its pacer: the limit is per address.
+        self._pacer = pacer_for(parts.scheme, host, port)
+        self._stop = threading.Event()  # ends waits for the pacer (interrupt, close)
         self._closed = False
 
     # -- public ---------------------------------------------------------------------------
@@ -162,6 +176,18 @@ class HttpBackend:
     def connections_opened(self) -> int:
         """How many TCP connections this backend opened so far (keep-alive reuse shows here)."""
         return self._pool.connections_opened if self._pool is not None else 0
+
+    @property
+    def rate_limit(self) -> RateLimit:
+        """
+        What the API last said about its rate limit, shared by every backend to the same
+        origin in this process: ``limit``, ``remaining``, ``reset_s`` (``None`` until an
+        answer carried ``RateLimit-*`` headers), ``throttled`` (429s received), ``hold_s``
+        (seconds requests still wait because a 429 said so) and ``seen_at``.
+
+        .. versionadded:: 0.1
+        """
+        return self._pacer.snapshot()
 
     def __repr__(self) -> str:
         return f"HttpBackend(url={self._url!r})"
@@ -189,6 +215,14 @@ class HttpBackend:
         method, since the server did nothing. A ``429`` waits what ``Retry-After`` says.
         ``retries=N`` allows N retries of safe requests; ``retries=0`` never retries.
 
+        Every attempt first waits for its turn under the API's rate limit (see
+        :mod:`provenant.backends._pacing`): not at all until an answer carries
+        ``RateLimit-*`` headers. A request made with ``retries=0`` (background delivery,
+        which retries on its own schedule) waits as long as it takes, until
+        :meth:`interrupt` or :meth:`close`; any other raises :class:`RateLimitError`
+        without sending when its turn is more than 30 s away (the longest
+        ``Retry-After`` an explicit call waits for).
+
         Args:
             method: ``GET``, ``POST``, ``PATCH`` or ``DELETE``.
             path: The route, e.g. ``/api/sessions``.
@@ -208,7 +242,7 @@ class HttpBackend:
             provenant.errors.APIError: The server answered 4xx/5xx (subclass by status).
             provenant.errors.ConnectionError: No connection, or it broke.
             provenant.errors.TimeoutError: No answer within the timeout.
-            provenant.errors.ClientClosedError: The backend was closed.
+            provenant.errors.ClientClosedError: The backend was closed or interrupted.
 
         .. versionadded:: 0.1
         """
@@ -229,12 +263,13 @@ class HttpBackend:
             headers = (*headers, ("Content-Type", "application/json"))
         exchange = HttpRequest(method, target, headers, payload, timeout)
         safe = method in _SAFE_METHODS or idempotency_key is not None
+        max_wait_s = None if retries == 0 else self._policy.retry_after_limit_s
         if retries is None:
             retries = _DEFAULT_ATTEMPTS - 1
         attempt = 0
         while True:
             try:
-                return self._attempt(exchange, path, decode)
+                return self._attempt(exchange, path, decode, max_wait_s)
             except _Retryable as failure:
                 if attempt >= retries or not (safe or failure.always):
                     raise failure.error from failure.error.__cause__
@@ -250,7 +285,8 @@ class HttpBackend:
                     attempt + 1,
                     wait_s,
                 )
-                time.sleep(wait_s)
+                if not failure.throttled:  # a 429's wait is the pacer's, before the attempt
+                    time.sleep(wait_s)
 
     def close(self) -> None:
         """
@@ -259,14 +295,41 @@ class HttpBackend:
         .. versionadded:: 0.1
         """
         self._closed = True
+        self._stop.set()
         self._transport.close()
+
+    def interrupt(self) -> None:
+        """
+        End every wait for the rate limit at once (shutdown): a waiting request raises
+        :class:`~provenant.errors.ClientClosedError` unsent, and so does every later
+        request that would have to wait. Requests that need no wait still go.
+
+        .. versionadded:: 0.1
+        """
+        self._stop.set()
 
     # -- one attempt ----------------------------------------------------------------------
 
-    def _attempt(self, exchange: HttpRequest, path: str, decode: bool) -> Any:
+    def _attempt(
+        self, exchange: HttpRequest, path: str, decode: bool, max_wait_s: Optional[float]
+    ) -> Any:
         method = exchange.method
         if self._closed:
             raise ClientClosedError("this backend was closed; build a new client.")
+        try:
+            ticket = self._pacer.acquire(self._stop, max_wait_s)
+        except PaceInterrupted:
+            raise ClientClosedError(
+                f"{method} {path} was not sent: the backend was closed or shut down while "
+                "it waited for the API's rate limit."
+            ) from None
+        except PaceTooLong as exc:
+            raise RateLimitError(
+                f"{method} {path} was not sent: the API's rate limit allows the next "
+                f"request in {exc.wait_s:.0f} s (over the {max_wait_s:g} s an explicit call "
+                "waits); retry later.",
+                retry_after=exc.wait_s,
+            ) from None
         try:
             answer = self._transport.handle(exchange)
         except ssl.SSLCertVerificationError as exc:
@@ -295,6 +358,7 @@ class HttpBackend:
                 raise ClientClosedError("this backend was closed; build a new client.") from None
             raise exc
         status = answer.status
+        self._pacer.observe(ticket, status, answer.headers)
         if not decode and 200 <= status < 300:
             return None  # nobody reads it: not decoded
         return self._answer(method, path, answer)
@@ -323,7 +387,7 @@ class HttpBackend:
         )
         if status == 429:
             assert isinstance(error, RateLimitError)
-            raise _Retryable(error, always=True, wait_s=error.retry_after)
+            raise _Retryable(error, always=True, wait_s=error.retry_after, throttled=True)
         if self._policy.retries_status(status):
             raise _Retryable(error, always=False, wait_s=None)
         raise error

@@ -72,6 +72,7 @@ class Tracer:
         # The integrations' copies of the last single-call session's request messages.
         self._message_copies: Any = None
         self._processor: Optional[BatchProcessor] = None
+        self._exporter = exporter
         if self.enabled and exporter is not None:
             self._processor = BatchProcessor(settings, exporter)
 
@@ -290,11 +291,16 @@ class Tracer:
         return True if processor is None else processor.flush(timeout)
 
     def stats(self) -> dict[str, Any]:
-        """Delivery counters (zeros when nothing is delivered to Provenant)."""
+        """Delivery counters (zeros when nothing is delivered to Provenant), and toward an
+        API the rate limit it last announced (``rate_limit``)."""
         processor = self._processor
         if processor is None:
             return {"enqueued": 0, "delivered": 0, "retried": 0, "dropped": {}, "queue_depth": 0}
-        return processor.stats()
+        stats = processor.stats()
+        rate_limit = getattr(self._exporter, "rate_limit", None)
+        if rate_limit is not None:
+            stats["rate_limit"] = rate_limit._asdict()
+        return stats
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:
         """Flush (bounded) and stop the processor (and its exporter)."""
