@@ -91,12 +91,16 @@ class HttpExporter:
     #: look at the queue is a timed wait: about 50 us of CPU on the benchmark's VM, and a
     #: GIL hand-off that the caller's thread pays for too (bench_process_cpu.py).
     batch_interval_s = 0.05
+    #: Called after each record is settled (the batch processor sets it): a worker whose
+    #: batch takes long is stalled only when one record holds it, not a whole batch.
+    progress: Optional[Callable[[], None]] = None
 
     def export(self, records: Sequence[Record]) -> ExportResult:
         """Send ``records`` one after another; see :class:`ExportResult`."""
         outcomes: List[Optional[str]] = []
         created: Dict[str, str] = {}
         tally = [0]  # retries of this call (several workers may export at once)
+        progress = self.progress
         for record in records:
             try:
                 self._send(record, created, tally)
@@ -104,6 +108,8 @@ class HttpExporter:
                 outcomes.append(dropped.reason)
             else:
                 outcomes.append(None)
+            if progress is not None:
+                progress()
         # Forgotten only after the batch: a turn recorded after its session's end (a late
         # callback) may follow the end in the same batch, before the session's id is known
         # to its records.
