@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -96,6 +97,23 @@ def test_a_batch_writes_the_same_rows_as_the_rest_routes(
     batched["externalId"] = rest["externalId"]
     assert _stable(batched) == _stable(rest)
     assert batched["status"] == "FAILED" and batched["totalTokens"] == 8
+
+
+def test_turns_written_by_a_batch_have_distinct_uuid4_ids(
+    exporter: StoreExporter, backend: LocalBackend
+) -> None:
+    """Each turn a batch writes gets its own random version-4 UUID, as the route gives."""
+    records = [record for n in range(20) for record in _records(f"k{n}", f"conv-{n}")]
+    result = exporter.export(records)
+    ids = [
+        turn["id"]
+        for key in result.session_ids.values()
+        for turn in _session(backend, key)["turns"]
+    ]
+    assert len(ids) == len(set(ids)) == 40
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
 
 
 def test_a_batch_is_one_transaction(exporter: StoreExporter) -> None:
