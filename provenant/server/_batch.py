@@ -15,8 +15,9 @@ Each write is checked against the same body schema as ``POST /api/sessions``,
 ``/turns`` and ``/end`` (a quick check of the fields, the full validator when it fails,
 so a refusal carries the same issues) and writes the same rows as those routes'
 handlers in :mod:`provenant.server._sessions`, without a JSON round trip and without
-reading back the answer nobody reads: one statement per write, all of them in one
-``BEGIN IMMEDIATE`` ... ``COMMIT``, one timestamp per batch. A refused write (422, 404)
+reading back the answer nobody reads: one statement per write (one multi-row
+``INSERT`` per run of turns of known sessions), all of them in one ``BEGIN IMMEDIATE``
+... ``COMMIT``, one timestamp per batch. A refused write (422, 404)
 leaves no row and does not stop the others; a database error rolls the whole batch back
 and is raised, so the caller may write it again as a whole. The idempotency table is
 not written: a batch is applied once or not at all, never half, so it has no lost answer
@@ -60,6 +61,12 @@ _TURN_COLUMNS = (
     "INSERT INTO turns (id, session_id, role, content, tool_calls, latency_ms, input_tokens,"
     " output_tokens, metadata, created_at)"
 )
+_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_TURN_INSERT = _TURN_COLUMNS + " VALUES " + _ROW
+# Rows per multi-row INSERT: 640 parameters, under the 999 of older SQLite builds.
+_ROWS_PER_INSERT = 64
+_INSERTS: Dict[int, str] = {}
+_NOT_UNICODE = {"error": "Request text is not valid Unicode"}
 
 
 class SessionWrite:
@@ -105,6 +112,9 @@ def write_batch(
     agents: set[str] = set()  # agents found in this org during this batch
     now = now_iso()
     with store.write() as conn:
+        # Turn rows of sessions known to exist wait here (their places in ``outcomes``)
+        # and go in together, before any other statement: one INSERT per run of turns.
+        rows = _TurnRows(conn, outcomes)
         for write in writes:
             route = write.route
             body = write.body
@@ -116,6 +126,7 @@ def write_batch(
                     continue
             try:
                 if route == "createSession":
+                    rows.flush()
                     session_id = _create(conn, org_id, body, now, agents)
                     created[write.key] = session_id
                     outcomes.append((201, session_id))
@@ -126,18 +137,76 @@ def write_batch(
                     outcomes.append((404, {"error": "Session not found"}))
                     continue
                 if route == "addTurn":
-                    # A session this batch or an earlier one created exists in this org.
-                    _turn(conn, org_id, session_id_or_none, body, now, checked=known is not None)
+                    turn = _turn_row(session_id_or_none, body, now)
+                    if known is not None:
+                        # A session this batch or an earlier one created exists in this org.
+                        rows.add(turn)
+                        continue
+                    rows.flush()
+                    _turn_checked(conn, org_id, turn)
                     outcomes.append((201, None))
                 else:
+                    rows.flush()
                     _end(conn, org_id, session_id_or_none, body, now)
                     outcomes.append((200, None))
             except Reply as reply:
                 outcomes.append((reply.status, reply.body))
             except (UnicodeEncodeError, UnicodeDecodeError):
-                outcomes.append((400, {"error": "Request text is not valid Unicode"}))
+                outcomes.append((400, _NOT_UNICODE))
+        rows.flush()
     session_ids.update(created)
     return outcomes
+
+
+class _TurnRows:
+    """
+    Turn rows written together: each statement's step lets go of the GIL (a hand-over to
+    the caller's thread, then a wait to take it back), so a run of turns of known
+    sessions is one multi-row ``INSERT`` rather than one statement each. A run that
+    fails to bind (text UTF-8 cannot carry) is written row by row, so that only the bad
+    row is refused, as when each was its own statement.
+    """
+
+    __slots__ = ("_conn", "_outcomes", "_places", "_rows")
+
+    def __init__(self, conn: Conn, outcomes: List[Outcome]) -> None:
+        self._conn = conn
+        self._outcomes = outcomes
+        self._rows: List[Tuple[Any, ...]] = []
+        self._places: List[int] = []
+
+    def add(self, row: Tuple[Any, ...]) -> None:
+        """Queue ``row``; its outcome (201) is settled when it is written."""
+        self._places.append(len(self._outcomes))
+        self._outcomes.append((201, None))
+        self._rows.append(row)
+
+    def flush(self) -> None:
+        """Write the queued rows, in order."""
+        rows = self._rows
+        if not rows:
+            return
+        self._rows, places, self._places = [], self._places, []
+        conn = self._conn
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            run = rows[start : start + _ROWS_PER_INSERT]
+            try:
+                conn.execute(_insert_rows_sql(len(run)), [value for row in run for value in row])
+            except (UnicodeEncodeError, UnicodeDecodeError):
+                for row, place in zip(run, places[start : start + _ROWS_PER_INSERT]):
+                    try:
+                        conn.execute(_TURN_INSERT, row)
+                    except (UnicodeEncodeError, UnicodeDecodeError):
+                        self._outcomes[place] = (400, _NOT_UNICODE)
+
+
+def _insert_rows_sql(count: int) -> str:
+    """The ``INSERT`` of ``count`` turn rows (the same text for the same count, so that
+    sqlite3 keeps its prepared statement)."""
+    sql = _INSERTS.get(count)
+    if sql is None:
+        sql = _INSERTS[count] = _TURN_COLUMNS + " VALUES " + ", ".join([_ROW] * count)
+    return sql
 
 
 def _quick_check(route: str, body: Dict[str, Any]) -> bool:
@@ -192,14 +261,12 @@ def _create(conn: Conn, org: str, b: Dict[str, Any], now: str, agents: set[str])
     return insert_session(conn, org, agent_id, b, now)
 
 
-def _turn(
-    conn: Conn, org: str, session_id: str, b: Dict[str, Any], now: str, *, checked: bool
-) -> None:
-    """``POST /api/sessions/:id/turns``: the row :func:`~provenant.server._sessions.add_turn`
-    writes; ``checked=False`` also checks that the session is this org's (else 404)."""
+def _turn_row(session_id: str, b: Dict[str, Any], now: str) -> Tuple[Any, ...]:
+    """The row ``POST /api/sessions/:id/turns`` writes
+    (:func:`~provenant.server._sessions.add_turn`)."""
     content = b["content"]
     calls, meta = b.get("toolCalls"), b.get("metadata")
-    turn = (
+    return (
         _turn_id(),
         session_id,
         b["role"],
@@ -211,13 +278,14 @@ def _turn(
         "{}" if meta is None else compact_json(meta),
         now,
     )
-    if checked:
-        conn.execute(_TURN_COLUMNS + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", turn)
-        return
+
+
+def _turn_checked(conn: Conn, org: str, turn: Tuple[Any, ...]) -> None:
+    """Write a turn of a session not known to be this org's: 404 unless it is."""
     cursor = conn.execute(
         _TURN_COLUMNS + " SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
         " WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ? AND org_id = ?)",
-        (*turn, session_id, org),
+        (*turn, turn[1], org),
     )
     if cursor.rowcount != 1:
         raise not_found("Session not found")

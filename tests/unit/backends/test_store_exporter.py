@@ -139,6 +139,22 @@ def test_a_refused_record_is_dropped_alone(exporter: StoreExporter, backend: Loc
     assert [t["role"] for t in stored["turns"]] == ["USER", "ASSISTANT"]
 
 
+def test_a_turn_whose_text_utf8_cannot_carry_is_refused_alone(
+    exporter: StoreExporter, backend: LocalBackend
+) -> None:
+    """Turns written together: one with a lone surrogate is refused (400), the turns
+    before and after it are written, in order."""
+    start, user, assistant, end = _records("k", "conv")
+    bad = TurnRecord("k", role="USER", content="broken \ud800 text")
+    more = [TurnRecord("k", role="USER", content=f"turn {n}") for n in range(70)]
+    result = exporter.export([start, user, bad, assistant, *more, end])
+    assert result.outcomes == [None, None, "rejected_400", None, *[None] * 70, None]
+    stored = _session(backend, result.session_ids["k"])
+    assert [t["content"] for t in stored["turns"]][2:] == [f"turn {n}" for n in range(70)]
+    assert [t["role"] for t in stored["turns"]][:2] == ["USER", "ASSISTANT"]
+    assert len(stored["turns"]) == 72
+
+
 def test_turns_of_a_session_created_by_an_earlier_batch(
     exporter: StoreExporter, backend: LocalBackend
 ) -> None:
