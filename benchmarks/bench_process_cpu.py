@@ -30,20 +30,23 @@ between runs; compare the two columns of one run, never figures of different run
 Last, a child per tree measures the floor: the parts every recorded call pays for,
 apart (:func:`_floor`). On the 2-core VM these runs were made on (Python 3.11):
 
-- The embedded store's target of 100 us per call is not reached: a single-call
-  session's four rows cost the batch writer 140-215 us (the session row with its
-  indexes about 50 us, each turn row about 17 us with the trigger that keeps the
-  session's summary columns, the end's update, a share of the commit), and a call's two
-  turn rows inside one session 70 us, before the worker builds the call's turns from
-  the provider's request and reply (about 55-100 us: transcript de-duplication, payload
-  safety, pricing, JSON-safe metadata) and before the caller's own 15-25 us. A raw
-  SQLite insert of one turn row in a batched transaction costs 6-13 us.
-- Over HTTP, each request costs the client's thread 200-235 us of CPU through
+- The embedded store's target of 100 us per call is not reached (three runs: 260-650
+  us as single-call sessions, 185-335 us inside one session; the baseline 1,575-1,710
+  and 825-965): a single-call session's four rows cost the batch writer 135-245 us (the
+  session row with its indexes about 50 us, each turn row about 17 us with the trigger
+  that keeps the session's summary columns, the end's update, a share of the commit),
+  and a call's two turn rows inside one session 30-50 us, before the worker builds the
+  call's turns from the provider's request and reply (about 55-100 us: transcript
+  de-duplication, payload safety, pricing, JSON-safe metadata) and before the caller's
+  own 15-25 us. A raw SQLite insert of one turn row in a batched transaction costs 6-11
+  us.
+- Over HTTP, each request costs the client's thread 235-350 us of CPU through
   ``http.client`` (about half of it parsing the answer's headers with the ``email``
-  package), where the baseline's hand-written client took 100-130 us: four requests per
+  package), where the baseline's hand-written client took 90-120 us: four requests per
   single-call session, two per call inside a session, so the process CPU over a local
-  ``provenant serve`` stays above the baseline's by about that difference.
-- Any timed wait costs a thread 35-80 us of CPU on this VM (a poll of a worker's
+  ``provenant serve`` stays above the baseline's by about that difference (1,280-1,580
+  against 795-1,065 us per single-call session).
+- Any timed wait costs a thread 50-80 us of CPU on this VM (a poll of a worker's
   queue, and a thread waiting for the GIL while another holds it): the workers poll
   every 50 ms, and a caller never wakes a polling worker.
 """
