@@ -175,6 +175,9 @@ class Exporter(Protocol):
     then lets go of its fork gate meanwhile, and spreads a backlog over its workers);
     ``batch_interval_s`` how long a busy worker lets events gather into one batch.
     Several workers may call :meth:`export` at once, each with its own sessions' records.
+    A network exporter may also have a ``progress`` attribute: the processor sets it to
+    a callable that the exporter calls after each record it settles, so that a worker is
+    taken for stalled only when one record holds it (see ``BatchProcessor.next_shard``).
     """
 
     network: bool

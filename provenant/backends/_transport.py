@@ -31,13 +31,16 @@ import os
 import socket
 import ssl
 import threading
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from typing_extensions import Protocol
 
 __all__ = ["Headers", "HttpClientTransport", "HttpRequest", "HttpResponse", "Transport"]
 
 _DEFAULT_MAX_IDLE_CONNECTIONS = 16
+# Header lines remembered encoded (per transport): the fixed ones come first; an
+# Idempotency-Key, new each time, only fills the rest once.
+_MAX_REMEMBERED_LINES = 32
 
 
 class HttpRequest:
@@ -102,7 +105,10 @@ class Transport(Protocol):
 
 
 class _OneSend:
-    """Mixed into an ``http.client`` connection: the request's bytes leave in one ``send``."""
+    """
+    Mixed into an ``http.client`` connection: the request's bytes leave in one ``send``,
+    and header lines seen before are not validated and encoded again.
+    """
 
     _pending: Optional[List[bytes]] = None
 
@@ -113,17 +119,31 @@ class _OneSend:
             return
         super().send(data)  # type: ignore[misc]
 
-    def send_request(self, request: HttpRequest) -> None:
-        """Write ``request``: headers and body gathered, then sent at once."""
+    def send_request(self, request: HttpRequest, lines: Dict[Tuple[str, str], bytes]) -> None:
+        """
+        Write ``request``: headers and body gathered, then sent at once.
+
+        ``lines`` remembers the encoded line of each header ``putheader`` checked (a
+        backend's fixed ones: host, user agent, key): later requests add that line to the
+        connection's buffer as it is (``_output``, what ``putheader`` ends with), which
+        saves about 6 us a header on the benchmark's VM.
+        """
         conn: Any = self
         conn.putrequest(request.method, request.target, skip_host=True, skip_accept_encoding=True)
-        for name, value in request.headers:
-            conn.putheader(name, value)
+        output = conn._output
+        for header in request.headers:
+            line = lines.get(header)
+            if line is not None:
+                output(line)
+                continue
+            conn.putheader(*header)  # validated and encoded by http.client
+            if len(lines) < _MAX_REMEMBERED_LINES:
+                lines[header] = conn._buffer[-1]
         body = request.body
         if body is not None:
-            conn.putheader("Content-Length", str(len(body)))
+            output(b"Content-Length: %d" % len(body))
         elif request.method in ("POST", "PUT", "PATCH"):
-            conn.putheader("Content-Length", "0")
+            output(b"Content-Length: 0")
         self._pending = []
         try:
             conn.endheaders(body)
@@ -176,6 +196,7 @@ class HttpClientTransport:
         self._lock = threading.Lock()
         self._closed = False
         self._pid = os.getpid()
+        self._lines: Dict[Tuple[str, str], bytes] = {}
         self.connections_opened = 0
 
     @property
@@ -189,7 +210,7 @@ class HttpClientTransport:
         conn, reused = self._acquire(timeout_s)
         try:
             try:
-                answer = self._exchange(conn, request)
+                answer = self._exchange(conn, request, self._lines)
             except (BrokenPipeError, ConnectionResetError):
                 if not reused:
                     raise
@@ -197,7 +218,7 @@ class HttpClientTransport:
                 # its keep-alive timeout): the request never reached it. Reconnect once.
                 conn.close()  # type: ignore[attr-defined]
                 conn = self._new_connection(timeout_s)
-                answer = self._exchange(conn, request)
+                answer = self._exchange(conn, request, self._lines)
         except BaseException:
             conn.close()  # type: ignore[attr-defined]
             raise
@@ -209,8 +230,10 @@ class HttpClientTransport:
         return HttpResponse(status, headers, body)
 
     @staticmethod
-    def _exchange(conn: _OneSend, request: HttpRequest) -> Tuple[int, Headers, bytes, bool]:
-        conn.send_request(request)
+    def _exchange(
+        conn: _OneSend, request: HttpRequest, lines: Dict[Tuple[str, str], bytes]
+    ) -> Tuple[int, Headers, bytes, bool]:
+        conn.send_request(request, lines)
         response = conn.getresponse()  # type: ignore[attr-defined]
         body = response.read()
         # The parsed headers as they are: copying each costs more than the few ever read.

@@ -130,7 +130,8 @@ class _Lane:
 
 
 def _fork_hook(ref: weakref.WeakMethod[Callable[[], None]]) -> Callable[[], None]:
-    """A fork hook calling a method of a processor, as long as the processor lives."""
+    """A hook (of a fork, or the exporter's ``progress``) calling a method of a processor,
+    as long as the processor lives."""
 
     def hook() -> None:
         method = ref()
@@ -160,6 +161,10 @@ class BatchProcessor:
         self._poll_s = float(getattr(exporter, "batch_interval_s", _POLL_S))
         self._polls_before_sleep = max(1, int(_IDLE_AFTER_S / self._poll_s))
         self._workers = max(1, settings.exporter_workers)
+        if hasattr(exporter, "progress"):
+            # A network exporter says when each record of a batch is settled, so that
+            # next_shard() tells a stalled worker from one busy with a long batch.
+            exporter.progress = _fork_hook(weakref.WeakMethod(self._progress))
         self._max_queue = settings.max_queue_size
         self._reset_state()
         # Where forks run these hooks, a child starts afresh before its first event; only
@@ -247,9 +252,10 @@ class BatchProcessor:
         and GIL time that four workers sharing it would take (each polls its queue and
         wakes for its own share). The others take new sessions only when the first falls
         behind: its queue holds :data:`_SPILL_DEPTH` events, or one event has held it for
-        :data:`_SPILL_STALL_S` (a slow or stalled server), so a backlog still goes out in
-        parallel. An exporter that does not wait on the network (the embedded store, one
-        writer of one file) keeps every session on the first worker.
+        :data:`_SPILL_STALL_S` (a slow or stalled server; the exporter's ``progress``
+        marks each record of a batch), so a backlog still goes out in parallel. An
+        exporter that does not wait on the network (the embedded store, one writer of one
+        file) keeps every session on the first worker.
         """
         lanes = self._lanes
         first = lanes[0]
@@ -419,6 +425,12 @@ class BatchProcessor:
             with gate:
                 self._export(batch)
             lane.delivering_since = 0.0
+
+    def _progress(self) -> None:
+        """A record of this worker's batch was settled: the next one starts now."""
+        lane: Optional[_Lane] = getattr(self._local, "lane", None)
+        if lane is not None:
+            lane.delivering_since = time.monotonic()
 
     def _poll(self, lane: _Lane) -> None:
         """Wait a little, unasked (``lane.sleeping`` stays False, so callers do not wake

@@ -228,6 +228,30 @@ def test_request_sends_the_contract_headers(fault_server: Callable[..., FaultSer
     assert json.loads(request.body) == {"agentId": "a"}
 
 
+def test_later_requests_send_the_same_headers_with_their_own_key_and_length(
+    fault_server: Callable[..., FaultServer],
+) -> None:
+    """Header lines remembered from the first requests go out unchanged on later ones,
+    each request with its own Idempotency-Key and Content-Length, past the lines kept."""
+    server = fault_server(ok())
+    backend = HttpBackend(server.url, api_key=SECRET_KEY)
+    for index in range(40):
+        backend.request("POST", "/api/x", body={"i": "x" * index}, idempotency_key=f"k-{index}")
+    backend.close()
+    assert len(server.requests) == 40
+    for index, request in enumerate(server.requests):
+        assert request.headers["authorization"] == f"Bearer {SECRET_KEY}"
+        assert request.headers["content-type"] == "application/json"
+        assert request.headers["idempotency-key"] == f"k-{index}"
+        assert int(request.headers["content-length"]) == len(request.body)
+        assert json.loads(request.body) == {"i": "x" * index}
+    assert server.requests[-1].headers == {
+        **server.requests[0].headers,
+        "idempotency-key": "k-39",
+        "content-length": server.requests[-1].headers["content-length"],
+    }
+
+
 def test_no_key_sends_no_authorization_header(fault_server: Callable[..., FaultServer]) -> None:
     """A backend without an API key sends no Authorization header at all."""
     server = fault_server(ok())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -98,6 +99,23 @@ def test_a_batch_writes_the_same_rows_as_the_rest_routes(
     assert batched["status"] == "FAILED" and batched["totalTokens"] == 8
 
 
+def test_turns_written_by_a_batch_have_distinct_uuid4_ids(
+    exporter: StoreExporter, backend: LocalBackend
+) -> None:
+    """Each turn a batch writes gets its own random version-4 UUID, as the route gives."""
+    records = [record for n in range(20) for record in _records(f"k{n}", f"conv-{n}")]
+    result = exporter.export(records)
+    ids = [
+        turn["id"]
+        for key in result.session_ids.values()
+        for turn in _session(backend, key)["turns"]
+    ]
+    assert len(ids) == len(set(ids)) == 40
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
 def test_a_batch_is_one_transaction(exporter: StoreExporter) -> None:
     """Three sessions of 4 records each are committed by one write of the store."""
     exporter.export(_records("warm", "warm"))  # opens the store, resolves the agent
@@ -119,6 +137,22 @@ def test_a_refused_record_is_dropped_alone(exporter: StoreExporter, backend: Loc
     assert result.outcomes == [None, None, "rejected_422", "session_not_created", None, None]
     stored = _session(backend, result.session_ids["k"])
     assert [t["role"] for t in stored["turns"]] == ["USER", "ASSISTANT"]
+
+
+def test_a_turn_whose_text_utf8_cannot_carry_is_refused_alone(
+    exporter: StoreExporter, backend: LocalBackend
+) -> None:
+    """Turns written together: one with a lone surrogate is refused (400), the turns
+    before and after it are written, in order."""
+    start, user, assistant, end = _records("k", "conv")
+    bad = TurnRecord("k", role="USER", content="broken \ud800 text")
+    more = [TurnRecord("k", role="USER", content=f"turn {n}") for n in range(70)]
+    result = exporter.export([start, user, bad, assistant, *more, end])
+    assert result.outcomes == [None, None, "rejected_400", None, *[None] * 70, None]
+    stored = _session(backend, result.session_ids["k"])
+    assert [t["content"] for t in stored["turns"]][2:] == [f"turn {n}" for n in range(70)]
+    assert [t["role"] for t in stored["turns"]][:2] == ["USER", "ASSISTANT"]
+    assert len(stored["turns"]) == 72
 
 
 def test_turns_of_a_session_created_by_an_earlier_batch(
