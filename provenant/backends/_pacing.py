@@ -17,9 +17,10 @@ quota, so every :class:`~provenant.backends.http.HttpBackend` to one origin in a
 process shares one :class:`Pacer`.
 
 **Pacing.** Until an answer carries those headers, nothing waits (``provenant serve``
-sends none). Once they are seen, the requests left in the window are spread evenly over
-the time left in it, so the quota lasts the window instead of running out and earning
-429s. The window's end is pinned down from every answer (``Reset`` is rounded up, so
+sends none). Once they are seen, requests go at once while more than a quarter of the
+window's quota is left (:data:`_RESERVE_FRACTION`); that last quarter is spread evenly
+over the time left in the window, so a few records never wait, and a backlog uses the
+whole quota without running out early and earning 429s. The window's end is pinned down from every answer (``Reset`` is rounded up, so
 each answer's arrival plus its ``Reset`` is a bound no earlier than the real end; the
 smallest bound seen wins), and the quota from the newest answer less the requests sent
 after it. When the quota is spent, the next request waits for the window's end; a new
@@ -53,6 +54,10 @@ _ROLLOVER_MARGIN_S = 0.05
 #: An answer whose bound lies this far past the current end belongs to a new window
 #: (one answer's bound can exceed the real end by under a second plus its latency).
 _NEW_WINDOW_SLACK_S = 1.5
+#: The share of a window's quota held back and spread over the time left in it; the rest
+#: goes at once. A few records (a short-lived process's) never wait, a backlog still
+#: stays under the limit, and other senders from the address keep some room.
+_RESERVE_FRACTION = 0.25
 #: The longest wait a ``Retry-After`` can impose (a larger value is taken as this).
 _MAX_HOLD_S = 900.0
 #: A 429 that says nothing about when to come back: the first wait, doubling up to the cap.
@@ -174,10 +179,15 @@ class Pacer:
             return ready
         if self._budget <= 0:
             return max(ready, self._window_end + _ROLLOVER_MARGIN_S)
-        if self._last_send == -math.inf:
+        if self._last_send == -math.inf or self._budget > self._reserve():
             return ready
         left = max(0.0, self._window_end - self._last_send)
         return max(ready, self._last_send + left / (self._budget + 1))
+
+    def _reserve(self) -> int:
+        """The last requests of a window that are spread over its time left; those before
+        them go at once (a short-lived process's few records wait for nothing)."""
+        return max(1, math.ceil((self._limit or 1) * _RESERVE_FRACTION))
 
     def _take(self, now: float) -> Ticket:
         self._issued += 1

@@ -59,17 +59,30 @@ def test_without_the_headers_no_request_ever_waits() -> None:
     assert snapshot.throttled == 0 and snapshot.hold_s == 0.0
 
 
-def test_the_quota_left_is_spread_over_the_time_left() -> None:
-    """200 left in a 10 s window: the next request goes about 10/200 s after the last."""
+def test_the_last_quarter_of_the_quota_is_spread_over_the_time_left() -> None:
+    """50 left of 200 in a 10 s window: the next request goes about 10/50 s after the last."""
     pacer = Pacer()
     ticket = pacer.acquire(NEVER)
-    pacer.observe(ticket, 201, _limited(200, 199, 10))
+    pacer.observe(ticket, 201, _limited(200, 51, 10))
     pacer.acquire(NEVER)  # the first after the answer goes at once
     wait = _wait_s(pacer)
-    assert 0.045 <= wait <= 10 / 199
+    assert 0.18 <= wait <= 10 / 50
     snapshot = pacer.snapshot()
-    assert (snapshot.limit, snapshot.remaining) == (200, 198)
+    assert (snapshot.limit, snapshot.remaining) == (200, 50)
     assert snapshot.reset_s is not None and 9.0 < snapshot.reset_s <= 10.0
+
+
+def test_while_much_of_the_quota_is_left_requests_go_at_once() -> None:
+    """A few records of a short-lived process never wait: with 199 of 200 left, the next
+    149 go at once, until a quarter is left;
+    then the rest is spaced."""
+    pacer = Pacer()
+    ticket = pacer.acquire(NEVER)
+    pacer.observe(ticket, 201, _limited(200, 199, 60))
+    for _ in range(149):
+        assert _wait_s(pacer) == 0.0
+    assert pacer.snapshot().remaining == 50
+    assert 1.0 < _wait_s(pacer) <= 60 / 50
 
 
 def test_a_spent_quota_waits_for_the_window_to_end() -> None:
