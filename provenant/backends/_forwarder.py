@@ -314,8 +314,13 @@ class Forwarder:
         is the record's own); False when the API could not answer."""
 
         def lookup(name: str) -> str:
+            # Safe to repeat (a key, and get-or-create): the explicit calls' few retries.
             answer = self._backend.request(
-                "POST", "/api/agents/get-or-create", body={"name": name}, retries=0
+                "POST",
+                "/api/agents/get-or-create",
+                body={"name": name},
+                idempotency_key=self._keys(),
+                retries=None,
             )
             return str(answer["id"])
 

@@ -394,3 +394,68 @@ class SpoolExporter:
                 f"{age:.0f} s; see `provenant spool status`",
                 level=logging.WARNING,
             )
+
+
+def spool_status(settings: Settings) -> Dict[str, Any]:
+    """
+    The spool of the settings' API as ``provenant spool status`` prints it: the backlog
+    (``records``, ``sessions``, ``oldest_age_s``), what its forwarder last wrote (rate,
+    limit last seen, last error, next retry) and whether a forwarder runs now.
+    """
+    dest = settings.destination
+    assert dest.url is not None
+    path = spool_path(dest.url, settings.api_key)
+    numbers: Dict[str, Any] = {"path": path, "exists": os.path.exists(path)}
+    if not numbers["exists"]:
+        numbers.update(records=0, sessions=0, oldest_age_s=None, forwarder_running=False)
+        return numbers
+    spool = Spool(path)
+    try:
+        numbers.update(spool.backlog())
+        numbers.update(spool.read_status())
+    finally:
+        spool.close()
+    numbers["forwarder_running"] = _lock_held(path)
+    return numbers
+
+
+def _lock_held(path: str) -> bool:
+    """Whether a process holds the spool's forwarder lock now."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return False
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def drain_spool(
+    settings: Settings, timeout: float, new_key: Callable[[], str]
+) -> Tuple[int, Dict[str, Any]]:
+    """
+    Deliver what waits in the spool of the settings' API (this process's forwarder, or
+    the one another process runs); return the records left after ``timeout`` seconds
+    and the spool's status.
+    """
+    dest = settings.destination
+    assert dest.url is not None
+    path = spool_path(dest.url, settings.api_key)
+    if not os.path.exists(path):
+        return 0, spool_status(settings)
+    exporter = SpoolExporter(settings, new_key, path, settings.spool_max_bytes)
+    deadline = time.monotonic() + timeout
+    try:
+        reader = exporter._read_spool()
+        left = reader.pending_count()
+        while left and time.monotonic() < deadline:
+            time.sleep(0.05)
+            left = reader.pending_count()
+    finally:
+        exporter.shutdown()
+    return left, spool_status(settings)
