@@ -32,6 +32,7 @@ import time
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from provenant._logging import log_fault, logger
+from provenant._sigterm import keep_off_this_thread
 from provenant.backends._agents import AgentDirectory
 from provenant.backends._records import Record, SessionEnd, SessionStart
 from provenant.backends._spool import Spool, SpoolRow, decode_record
@@ -190,6 +191,7 @@ class Forwarder:
     # -- the thread -----------------------------------------------------------------
 
     def _run(self) -> None:
+        keep_off_this_thread()  # SIGTERM goes to the main thread (see _sigterm.py)
         try:
             spool = Spool(self._path)
         except Exception as exc:

@@ -177,8 +177,11 @@ class SpoolExporter:
         """Start afresh: at construction and in a forked child (no thread, no file)."""
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        # Names this process's sessions in a spool other processes share.
-        self._token = uuid.uuid4().hex[:16]
+        # Names this process's sessions in a spool other processes share; a forked
+        # child's starts with its parent's, so the parent's flush() waits for its
+        # children's records too (a pool's workers).
+        parent = getattr(self, "_token", "")
+        self._token = f"{parent}{uuid.uuid4().hex[:8]}."
         self._spool: Optional[Spool] = None
         self._reader: Optional[Spool] = None
         self._forwarder: Optional[Forwarder] = None
@@ -329,17 +332,17 @@ class SpoolExporter:
             return reader
 
     def flush(self, timeout: float) -> bool:
-        """Wait (at most ``timeout`` s) until this process's spooled records reached the
-        API (or were refused); True when none is left."""
+        """Wait (at most ``timeout`` s) until the records this process (and the children
+        it forked) spooled reached the API (or were refused); True when none is left."""
         self._check_pid()
-        if self._spool is None:
+        if self._spool is None and not os.path.exists(self.path):
             return True  # nothing spooled by this process
         deadline = time.monotonic() + timeout
-        forwarder = self._forwarder
-        if forwarder is not None:
-            forwarder.wake()
         try:
             reader = self._read_spool()
+            if not reader.pending_count(self._token):
+                return True
+            self._start_forwarder().wake()
             while reader.pending_count(self._token):
                 if time.monotonic() >= deadline:
                     return False

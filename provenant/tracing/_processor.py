@@ -42,6 +42,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 from provenant._logging import log_fault, logger
+from provenant._sigterm import keep_off_this_thread
 from provenant.backends._records import ExportResult, Record, SessionStart, TurnRecord
 
 if TYPE_CHECKING:
@@ -405,6 +406,7 @@ class BatchProcessor:
             return False
 
     def _run(self, lane: _Lane) -> None:
+        keep_off_this_thread()  # SIGTERM goes to the main thread (see _sigterm.py)
         self._local.lane = lane
         queue = lane.queue
         gate = lane.gate
@@ -613,10 +615,12 @@ class BatchProcessor:
     def _idle(self) -> bool:
         return all(not lane.queue and not lane.busy for lane in self._lanes)
 
-    def flush(self, timeout: Optional[float] = None) -> bool:
+    def flush(self, timeout: Optional[float] = None, to_destination: bool = True) -> bool:
         """
         Wait until every event is delivered or dropped; True when everything was delivered:
         the queue emptied in time and no event was dropped since the previous flush.
+        ``to_destination=False``: only until the exporter has them (a spool's records are
+        on local disk, not yet at the API).
         """
         if self._pid != os.getpid():
             self._reset_state()
@@ -630,7 +634,12 @@ class BatchProcessor:
                 time.sleep(_FLUSH_POLL_S)
         # A spool's records on their way to the API: wait for them too.
         flush = self._exporter_flush
-        if flush is not None and not self._closed and not flush(deadline - time.monotonic()):
+        if (
+            flush is not None
+            and to_destination
+            and not self._closed
+            and not flush(deadline - time.monotonic())
+        ):
             return False
         with self._lock:  # each drop is answered (False) by one flush
             dropped = sum(self._dropped.values())
