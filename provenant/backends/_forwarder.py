@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
-from provenant._logging import log_fault, logger
+from provenant._logging import log_fault
 from provenant._sigterm import keep_off_this_thread
 from provenant.backends._agents import AgentDirectory
 from provenant.backends._records import Record, SessionEnd, SessionStart
@@ -68,6 +68,7 @@ class ObservedTransport:
         self._inner = inner
         self.last_error: Optional[str] = None
         self.rate_limit: Optional[Dict[str, Any]] = None
+        self.failures = 0  # exchanges that failed (each is tried again)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Exchange ``request`` on the inner transport, noting the answer."""
@@ -75,6 +76,7 @@ class ObservedTransport:
             answer = self._inner.handle(request)
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
+            self.failures += 1
             raise
         headers = answer.headers
         seen: Dict[str, Any] = {
@@ -85,6 +87,7 @@ class ObservedTransport:
             seen["at"] = time.time()
             self.rate_limit = seen
         if answer.status >= 400:
+            self.failures += answer.status >= 429
             target = request.target.split("?", 1)[0]
             self.last_error = f"HTTP {answer.status} on {request.method} {target}"
         return answer
@@ -143,6 +146,7 @@ class Forwarder:
         self.delivered = 0
         self.dropped: Dict[str, int] = {}
         self.resent = 0
+        self.retried = 0
         self.last_error: Optional[str] = None
         self.last_error_at: Optional[float] = None
         self.next_retry_at: Optional[float] = None
@@ -290,6 +294,7 @@ class Forwarder:
         self._keys.next = row.idem
         result = self._exporter.export([record])
         self._keys.next = None
+        self.retried += result.retried
         outcome = result.outcomes[0] if result.outcomes else "internal_error"
         if outcome is None:
             created = None
@@ -382,15 +387,15 @@ class Forwarder:
     def _back_off(self) -> None:
         """Wait before the next try: doubling, with jitter, up to 30 s."""
         self._failures += 1
+        self.retried += 1
         ceiling = min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * (2 ** min(self._failures - 1, 10)))
         wait_s = ceiling / 2 + random.uniform(0, ceiling / 2)
         self.next_retry_at = time.time() + wait_s
         if self._failures == 1:
-            logger.warning(
-                "provenant: delivery paused (%s); records wait in the spool %s and are "
-                "tried again with backoff",
-                self.last_error,
-                self._path,
+            log_fault(
+                "forwarder-paused",
+                f"delivery paused ({self.last_error}); records wait in the spool "
+                f"{self._path} and are tried again with backoff",
             )
         self._stop.wait(wait_s)
 

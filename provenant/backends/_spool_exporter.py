@@ -188,6 +188,10 @@ class SpoolExporter:
         self._full_sessions: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._full = 0
         self._errors = 0
+        # What stopped forwarders counted (stats() after shutdown still says it).
+        self._retired_retries = 0
+        self._retired_delivered = 0
+        self._retired_drops: Dict[str, int] = {}
         self._old_logged = False
 
     def _check_pid(self) -> None:
@@ -317,6 +321,10 @@ class SpoolExporter:
         forwarder, self._forwarder = self._forwarder, None
         if forwarder is not None:
             forwarder.stop()
+            self._retired_retries += forwarder._transport.failures
+            self._retired_delivered += forwarder.delivered
+            for reason, count in forwarder.dropped.items():
+                self._retired_drops[reason] = self._retired_drops.get(reason, 0) + count
         for spool in (self._spool, self._reader):
             if spool is not None:
                 spool.close()
@@ -356,7 +364,7 @@ class SpoolExporter:
         """The spool's numbers (``stats()["spool"]``) and the forwarder's drops."""
         self._check_pid()
         numbers: Dict[str, Any] = {"path": self.path, "max_bytes": self._max_bytes}
-        dropped: Dict[str, int] = {}
+        dropped: Dict[str, int] = dict(self._retired_drops)
         try:
             reader = self._read_spool()
             numbers.update(reader.backlog())
@@ -377,13 +385,18 @@ class SpoolExporter:
                 rate_limit=forwarder._transport.rate_limit,
                 resent=forwarder.resent,
             )
-            dropped.update(forwarder.dropped)
+            for reason, count in forwarder.dropped.items():
+                dropped[reason] = dropped.get(reason, 0) + count
         else:
             for name in ("delivered", "rate_per_s", "last_error", "next_retry_at", "rate_limit"):
                 numbers[name] = status.get(name)
             numbers["resent"] = status.get("resent", 0)
         self._log_old_backlog(numbers.get("oldest_age_s"), numbers.get("records", 0))
-        return {"spool": numbers, "dropped": dropped}
+        retried = self._retired_retries + (
+            forwarder._transport.failures if forwarder is not None else 0
+        )
+        delivered = self._retired_delivered + (forwarder.delivered if forwarder is not None else 0)
+        return {"spool": numbers, "dropped": dropped, "retried": retried, "delivered": delivered}
 
     def _log_old_backlog(self, age: Optional[float], records: int) -> None:
         if age is None or age < _OLD_BACKLOG_S:

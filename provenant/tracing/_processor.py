@@ -660,6 +660,9 @@ class BatchProcessor:
             }
         if self._exporter_stats is not None:
             more = self._exporter_stats()
+            numbers["retried"] += more.pop("retried", 0)
+            if "delivered" in more:  # a spool: written to it, and sent on by a forwarder
+                numbers["spooled"] = numbers["delivered"]
             for reason, count in more.pop("dropped", {}).items():
                 numbers["dropped"][reason] = numbers["dropped"].get(reason, 0) + count
             numbers.update(more)
