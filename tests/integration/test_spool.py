@@ -298,3 +298,41 @@ def test_no_writable_directory_falls_back_to_memory_and_says_why(
     finally:
         client.shutdown(5)
     assert sum("no spool can be written" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_flush_after_delivers_each_invocation_before_it_returns(
+    provenant_server: LocalServer, provenant_api_key: str
+) -> None:
+    """A serverless handler, sync or async: its records are at the API when it returns."""
+    import asyncio
+
+    import provenant
+
+    client = ProvenantClient(
+        base_url=provenant_server.url, api_key=provenant_api_key, agent_id="Bot"
+    )
+    reader = ProvenantClient(base_url=provenant_server.url, api_key=provenant_api_key)
+
+    @provenant.flush_after(client=client)
+    def handler(name: str) -> str:
+        with client.session(external_id=name) as session:
+            session.add_turn("USER", "t0")
+        return name
+
+    @provenant.flush_after(client=client, timeout=10)
+    async def async_handler(name: str) -> str:
+        with client.session(external_id=name) as session:
+            session.add_turn("USER", "t0")
+        await asyncio.sleep(0)
+        return name
+
+    try:
+        assert handler("sync-1") == "sync-1"
+        assert client.stats()["spool"]["pending_here"] == 0
+        assert _stored(reader) == {"sync-1": ["t0"]}
+        assert asyncio.run(async_handler("async-1")) == "async-1"
+        assert client.stats()["spool"]["pending_here"] == 0
+        assert _stored(reader) == {"sync-1": ["t0"], "async-1": ["t0"]}
+    finally:
+        client.shutdown(5)
+        reader.shutdown()
