@@ -53,6 +53,9 @@ _STATUS_EVERY_S = 1.0
 _BACKOFF_FIRST_S = 0.5
 _BACKOFF_MAX_S = 30.0
 _RATE_WINDOW_S = 60.0
+_BACKLOG_EVERY_S = 10.0
+#: A backlog whose oldest record is older than this is logged (once, not per record).
+OLD_BACKLOG_S = 300.0
 # Outcomes of the HTTP exporter after which the record is kept and tried again later.
 _KEEP = frozenset({"retries_exhausted", "shutdown", "unauthorized", "internal_error"})
 _RATE_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after")
@@ -154,6 +157,8 @@ class Forwarder:
         self._recent: Deque[Tuple[float, int]] = collections.deque()
         self._ids: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._status_at = 0.0
+        self._backlog_at = 0.0
+        self._backlog_logged = False
 
     # -- life -----------------------------------------------------------------------
 
@@ -399,11 +404,36 @@ class Forwarder:
             )
         self._stop.wait(wait_s)
 
+    def _check_backlog(self, spool: Spool, now: float) -> None:
+        """Log once when the oldest pending record is older than the threshold (and once
+        more after it was delivered and a backlog grows old again)."""
+        if now - self._backlog_at < _BACKLOG_EVERY_S:
+            return
+        self._backlog_at = now
+        backlog = spool.backlog()
+        age = backlog["oldest_age_s"]
+        if age is None or age < OLD_BACKLOG_S:
+            self._backlog_logged = False
+            return
+        if not self._backlog_logged:
+            self._backlog_logged = True
+            log_fault(
+                "spool-old-backlog",
+                f"{backlog['records']} records of {backlog['sessions']} sessions wait in "
+                f"the spool {self._path}, the oldest for {age:.0f} s (last error: "
+                f"{self.last_error}); see `provenant spool status`",
+                note_repeats=False,
+            )
+
     def _write_status(self, spool: Spool, force: bool = False) -> None:
         now = time.monotonic()
         if not self.holder or (not force and now - self._status_at < _STATUS_EVERY_S):
             return
         self._status_at = now
+        try:
+            self._check_backlog(spool, now)
+        except Exception as exc:
+            log_fault("forwarder-status", "could not read the spool's backlog", exc)
         try:
             spool.write_status(
                 {

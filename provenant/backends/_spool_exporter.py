@@ -48,8 +48,6 @@ _WRITE_ATTEMPTS = 3
 _FLUSH_POLL_S = 0.02
 # Sessions whose create waits for an id at most (the oldest are told "unknown" past it).
 _MAX_WATCHED = 10_000
-# A backlog older than this is logged (once, until it is delivered).
-_OLD_BACKLOG_S = 300.0
 
 _watch_lock = threading.Lock()
 _watchers: collections.OrderedDict[str, Callable[[Optional[str]], None]] = collections.OrderedDict()
@@ -192,7 +190,6 @@ class SpoolExporter:
         self._retired_retries = 0
         self._retired_delivered = 0
         self._retired_drops: Dict[str, int] = {}
-        self._old_logged = False
 
     def _check_pid(self) -> None:
         if self._pid != os.getpid():
@@ -391,25 +388,11 @@ class SpoolExporter:
             for name in ("delivered", "rate_per_s", "last_error", "next_retry_at", "rate_limit"):
                 numbers[name] = status.get(name)
             numbers["resent"] = status.get("resent", 0)
-        self._log_old_backlog(numbers.get("oldest_age_s"), numbers.get("records", 0))
         retried = self._retired_retries + (
             forwarder._transport.failures if forwarder is not None else 0
         )
         delivered = self._retired_delivered + (forwarder.delivered if forwarder is not None else 0)
         return {"spool": numbers, "dropped": dropped, "retried": retried, "delivered": delivered}
-
-    def _log_old_backlog(self, age: Optional[float], records: int) -> None:
-        if age is None or age < _OLD_BACKLOG_S:
-            self._old_logged = False
-            return
-        if not self._old_logged:
-            self._old_logged = True
-            log_fault(
-                "spool-old-backlog",
-                f"{records} records have waited in the spool {self.path} for "
-                f"{age:.0f} s; see `provenant spool status`",
-                level=logging.WARNING,
-            )
 
 
 def spool_status(settings: Settings) -> Dict[str, Any]:

@@ -336,3 +336,33 @@ def test_flush_after_delivers_each_invocation_before_it_returns(
     finally:
         client.shutdown(5)
         reader.shutdown()
+
+
+def test_an_old_backlog_is_logged_once_not_per_record(
+    proxy: FaultProxy,
+    provenant_api_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A backlog older than the threshold (five minutes; 0.2 s here) is one log line."""
+    import provenant.backends._forwarder as forwarder
+
+    monkeypatch.setattr(forwarder, "OLD_BACKLOG_S", 0.2)
+    monkeypatch.setattr(forwarder, "_BACKLOG_EVERY_S", 0.05)
+    monkeypatch.setattr(forwarder, "_STATUS_EVERY_S", 0.05)
+    proxy.refuse()
+    client = ProvenantClient(base_url=proxy.url, api_key=provenant_api_key, agent_id="Bot")
+    try:
+        for index in range(5):
+            with client.session(external_id=f"A-{index}") as session:
+                session.add_turn("USER", "t0")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not any(
+            "the oldest for" in r.getMessage() for r in caplog.records
+        ):
+            time.sleep(0.05)
+        time.sleep(1.0)
+        lines = [r.getMessage() for r in caplog.records if "the oldest for" in r.getMessage()]
+        assert len(lines) == 1 and "15 records of 5 sessions" in lines[0]
+    finally:
+        client.shutdown(0.2)
