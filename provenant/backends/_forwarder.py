@@ -29,6 +29,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from provenant._logging import log_fault
@@ -157,6 +158,17 @@ class Forwarder:
         self._recent: Deque[Tuple[float, int]] = collections.deque()
         self._ids: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._status_at = 0.0
+        if hasattr(os, "register_at_fork"):
+            # A forked child must not keep the lock alive through its copy of the
+            # descriptor (its parent may die; the child's own forwarder takes over).
+            ref = weakref.ref(self)
+
+            def close_in_child() -> None:
+                forwarder = ref()
+                if forwarder is not None:
+                    forwarder._release()
+
+            os.register_at_fork(after_in_child=close_in_child)
         self._backlog_at = 0.0
         self._backlog_logged = False
 
