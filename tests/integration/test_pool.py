@@ -33,10 +33,14 @@ def _run(url: str, key: str, provider: FakeProvider) -> None:
 
 
 def _sessions_and_turns(db_path: str) -> tuple[int, int]:
+    """The sessions of the trial's agent (the server is shared with other tests)."""
     conn = sqlite3.connect(db_path)
     try:
-        sessions = conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
-        turns = conn.execute("SELECT count(*) FROM turns").fetchone()[0]
+        ids = "SELECT s.id FROM sessions s JOIN agents a ON a.id = s.agent_id WHERE a.name = ?"
+        sessions = conn.execute(f"SELECT count(*) FROM ({ids})", ("Pool Bot",)).fetchone()[0]
+        turns = conn.execute(
+            f"SELECT count(*) FROM turns WHERE session_id IN ({ids})", ("Pool Bot",)
+        ).fetchone()[0]
     finally:
         conn.close()
     return int(sessions), int(turns)
