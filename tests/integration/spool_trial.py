@@ -3,6 +3,8 @@ A recording process of the spool tests, run as a fresh interpreter::
 
     python spool_trial.py BASE_URL API_KEY NAME SESSIONS TURNS MODE
 
+(``API_KEY`` ``-`` for none: the embedded store at ``sqlite:///...``.)
+
 Records ``SESSIONS`` sessions (external ids ``NAME-0``...) of ``TURNS`` user turns each
 (``t0``...), then by ``MODE``: ``hang`` prints ``spooled`` once the records are on disk
 (the SDK's bound is 100 ms) and waits to be killed; ``flush`` flushes (waits for the
@@ -20,7 +22,9 @@ import provenant
 
 def main() -> None:
     url, key, name, sessions, turns, mode = sys.argv[1:7]
-    client = provenant.ProvenantClient(base_url=url, api_key=key, agent_id="Spool Bot")
+    client = provenant.ProvenantClient(
+        base_url=url, api_key=None if key == "-" else key, agent_id="Spool Bot"
+    )
     for index in range(int(sessions)):
         with client.session(external_id=f"{name}-{index}") as session:
             for turn in range(int(turns)):

@@ -366,3 +366,46 @@ def test_an_old_backlog_is_logged_once_not_per_record(
         assert len(lines) == 1 and "15 records of 5 sessions" in lines[0]
     finally:
         client.shutdown(0.2)
+
+
+def test_the_embedded_store_has_every_record_100ms_after_the_last_call(tmp_path: Path) -> None:
+    """No API: the records are in the store file 100 ms after the call, whatever kills
+    the process then."""
+    import sqlite3
+
+    db = tmp_path / "provenant.db"
+    process = _start(f"sqlite:///{db}", "-", "L", 15, 3, "hang")
+    _await_line(process, "spooled")
+    _kill(process)
+    conn = sqlite3.connect(str(db))
+    try:
+        sessions = conn.execute("SELECT count(*) FROM sessions").fetchone()[0]
+        turns = conn.execute("SELECT count(*) FROM turns").fetchone()[0]
+        ended = conn.execute("SELECT count(*) FROM sessions WHERE status = 'COMPLETED'")
+        assert (sessions, turns, ended.fetchone()[0]) == (15, 45, 15)
+    finally:
+        conn.close()
+
+
+def test_spool_status_prints_the_backlog_and_the_last_error(
+    proxy: FaultProxy, provenant_api_key: str
+) -> None:
+    proxy.refuse()
+    client = ProvenantClient(base_url=proxy.url, api_key=provenant_api_key, agent_id="Bot")
+    try:
+        with client.session(external_id="A-0") as session:
+            session.add_turn("USER", "t0")
+        assert client.flush(1.5) is False
+        base = [sys.executable, "-m", "provenant", "spool", "status", "--base-url", proxy.url]
+        base += ["--api-key", provenant_api_key]
+        shown = subprocess.run([*base, "--json"], capture_output=True, text=True, timeout=60)
+        numbers = json.loads(shown.stdout)
+        assert numbers["records"] == 3 and numbers["sessions"] == 1
+        assert numbers["forwarder_running"] is True
+        assert "Connection refused" in numbers["last_error"]
+        assert numbers["next_retry_at"] is not None
+        text = subprocess.run(base, capture_output=True, text=True, timeout=60).stdout
+        assert "backlog:        3 records in 1 sessions" in text
+        assert "last error:     ConnectionRefusedError" in text
+    finally:
+        client.shutdown(0.2)
