@@ -34,6 +34,7 @@ from provenant._default import (
     stats,
     trace,
 )
+from provenant._flush_after import flush_after
 from provenant._version import __version__
 from provenant.client import ProvenantClient
 from provenant.errors import (
@@ -79,6 +80,7 @@ __all__ = [
     "current_span",
     "evaluate",
     "flush",
+    "flush_after",
     "get_client",
     "instrument",
     "session",

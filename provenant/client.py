@@ -1077,4 +1077,9 @@ def _build_tracer(settings: Settings, agents: AgentDirectory) -> Tracer:
     exporter = None
     if settings.enabled and settings.deliver_to_provenant:
         exporter = open_exporter(settings, agents, new_key)
-    return Tracer(settings, agents=agents, exporter=exporter, observers=observers)
+    tracer = Tracer(settings, agents=agents, exporter=exporter, observers=observers)
+    if exporter is not None and settings.flush_on_sigterm:
+        from provenant._sigterm import watch
+
+        watch(tracer._processor)  # events reach local disk before SIGTERM ends us
+    return tracer

@@ -43,6 +43,7 @@ _DEFAULT_QUEUE_BLOCK_TIMEOUT_S = 1.0
 _DEFAULT_MAX_CONTENT_BYTES = 256 * 1024
 _DEFAULT_EXPORTER_WORKERS = 4
 _DEFAULT_MAX_DELIVERY_ATTEMPTS = 8
+_DEFAULT_SPOOL_MAX_BYTES = 1024 * 1024 * 1024
 
 OnQueueFull = Literal["drop_newest", "drop_oldest", "block"]
 _QUEUE_POLICIES = ("drop_newest", "drop_oldest", "block")
@@ -60,6 +61,10 @@ ENVIRONMENT_VARIABLES: Mapping[str, str] = {
     "PROVENANT_SAMPLE_RATE": "Fraction of sessions recorded, 0 to 1 (default 1).",
     "PROVENANT_CAPTURE_CONTENT": "`false` records roles, tokens and latency only.",
     "PROVENANT_OTEL": "`true` also emits OpenTelemetry GenAI spans.",
+    "PROVENANT_SPOOL": "`false` holds records for a REST API in memory instead of the spool.",
+    "PROVENANT_SPOOL_DIR": "Directory of the spool files (default: the user's state directory).",
+    "PROVENANT_SPOOL_MAX_BYTES": "Size cap of a spool file in bytes (default 1 GiB).",
+    "PROVENANT_FLUSH_ON_SIGTERM": "`false` leaves SIGTERM alone (default: flush, then exit).",
     PRICES_FILE_VARIABLE: "A JSON file of your own model prices (see Cost); `prices=` wins.",
 }
 
@@ -116,6 +121,9 @@ class Settings:
     otel: Any = None
     deliver_to_provenant: bool = True
     prices: Optional[Mapping[str, ModelPrices]] = None
+    spool: bool = True
+    spool_max_bytes: int = _DEFAULT_SPOOL_MAX_BYTES
+    flush_on_sigterm: bool = True
 
     @property
     def key_prefix(self) -> Optional[str]:
@@ -231,6 +239,9 @@ def resolve_settings(
     otel: Any = None,
     destination: Optional[str] = None,
     prices: Optional[Mapping[str, Any]] = None,
+    spool: Optional[bool] = None,
+    spool_max_bytes: Optional[int] = None,
+    flush_on_sigterm: Optional[bool] = None,
 ) -> Settings:
     """
     Merge arguments with ``PROVENANT_*`` variables and validate the result.
@@ -266,6 +277,12 @@ def resolve_settings(
         capture_content = _env_bool("PROVENANT_CAPTURE_CONTENT")
     if otel is None and _env_bool("PROVENANT_OTEL"):
         otel = True
+    if spool is None:
+        spool = _env_bool("PROVENANT_SPOOL")
+    if spool_max_bytes is None:
+        spool_max_bytes = _env_number("PROVENANT_SPOOL_MAX_BYTES", int)
+    if flush_on_sigterm is None:
+        flush_on_sigterm = _env_bool("PROVENANT_FLUSH_ON_SIGTERM")
 
     settings = Settings(
         destination=dest,
@@ -298,6 +315,11 @@ def resolve_settings(
         otel=otel,
         deliver_to_provenant=destination != "otel-only",
         prices=resolve_prices(prices, _env(PRICES_FILE_VARIABLE)),
+        spool=True if spool is None else bool(spool),
+        spool_max_bytes=(
+            _DEFAULT_SPOOL_MAX_BYTES if spool_max_bytes is None else int(spool_max_bytes)
+        ),
+        flush_on_sigterm=True if flush_on_sigterm is None else bool(flush_on_sigterm),
     )
     _validate(settings, destination)
     return settings
@@ -320,6 +342,10 @@ def _validate(settings: Settings, destination: Optional[str]) -> None:
         )
     if settings.exporter_workers < 1:
         raise ConfigurationError("exporter_workers must be at least 1.")
+    if settings.spool_max_bytes < 65536:
+        raise ConfigurationError(
+            f"spool_max_bytes must be at least 65536, not {settings.spool_max_bytes}."
+        )
     if settings.max_content_bytes < 1024:
         raise ConfigurationError("max_content_bytes must be at least 1024.")
     if destination not in (None, "provenant", "otel-only"):

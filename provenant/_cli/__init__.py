@@ -30,6 +30,7 @@ _COMMAND_MODULES = (
     "provenant._cli.agents",
     "provenant._cli.sessions",
     "provenant._cli.eval",
+    "provenant._cli.spool",
 )
 
 

@@ -70,16 +70,21 @@ def open_exporter(
         new_key: Makes each record's ``Idempotency-Key`` (REST API only).
 
     Returns:
-        An :class:`~provenant.backends._http_exporter.HttpExporter` for ``http(s)://``
-        URLs, a :class:`~provenant.backends._store_exporter.StoreExporter` for the
-        embedded store.
+        A :class:`~provenant.backends._spool_exporter.SpoolExporter` for ``http(s)://``
+        URLs (an :class:`~provenant.backends._http_exporter.HttpExporter`, records held
+        in memory, where no spool can be written or ``spool=False``), a
+        :class:`~provenant.backends._store_exporter.StoreExporter` for the embedded store.
     """
     dest = settings.destination
     if dest.kind == "http":
         from provenant.backends._http_exporter import HttpExporter
+        from provenant.backends._spool_exporter import SpoolExporter, spool_file
         from provenant.backends.http import HttpBackend
 
         assert dest.url is not None
+        path = spool_file(settings) if settings.spool else None
+        if path is not None:
+            return SpoolExporter(settings, new_key, path, settings.spool_max_bytes)
         backend = HttpBackend(dest.url, api_key=settings.api_key, timeout=settings.timeout)
         return HttpExporter(
             backend,

@@ -42,6 +42,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 from provenant._logging import log_fault, logger
+from provenant._sigterm import keep_off_this_thread
 from provenant.backends._records import ExportResult, Record, SessionStart, TurnRecord
 
 if TYPE_CHECKING:
@@ -159,6 +160,14 @@ class BatchProcessor:
         # holds process-wide mutexes meanwhile).
         self._network = bool(getattr(exporter, "network", False))
         self._poll_s = float(getattr(exporter, "batch_interval_s", _POLL_S))
+        # A spooling exporter: creates settle later, flush and stats reach its forwarder.
+        self._watch_create: Optional[Callable[[str, Callable[[Optional[str]], None]], None]] = (
+            getattr(exporter, "watch_create", None)
+        )
+        self._exporter_flush: Optional[Callable[[float], bool]] = getattr(exporter, "flush", None)
+        self._exporter_stats: Optional[Callable[[], dict[str, Any]]] = getattr(
+            exporter, "stats", None
+        )
         self._polls_before_sleep = max(1, int(_IDLE_AFTER_S / self._poll_s))
         self._workers = max(1, settings.exporter_workers)
         if hasattr(exporter, "progress"):
@@ -403,6 +412,7 @@ class BatchProcessor:
             return False
 
     def _run(self, lane: _Lane) -> None:
+        keep_off_this_thread()  # SIGTERM goes to the main thread (see _sigterm.py)
         self._local.lane = lane
         queue = lane.queue
         gate = lane.gate
@@ -494,7 +504,12 @@ class BatchProcessor:
             if outcome is None:
                 delivered += 1
                 if event.kind == "create":
-                    event.session._mark_created(result.session_ids.get(record.key))
+                    server_id = result.session_ids.get(record.key)
+                    if server_id is None and self._watch_create is not None:
+                        # Spooled, not sent yet: the id comes when the forwarder has it.
+                        self._watch_create(record.key, event.session._mark_created)
+                    else:
+                        event.session._mark_created(server_id)
                     self._finish_create(event.ticket)
             else:
                 self._drop(event, outcome)
@@ -612,23 +627,32 @@ class BatchProcessor:
     def _idle(self) -> bool:
         return all(not lane.queue and not lane.busy for lane in self._lanes)
 
-    def flush(self, timeout: Optional[float] = None) -> bool:
+    def flush(self, timeout: Optional[float] = None, to_destination: bool = True) -> bool:
         """
         Wait until every event is delivered or dropped; True when everything was delivered:
         the queue emptied in time and no event was dropped since the previous flush.
+        ``to_destination=False``: only until the exporter has them (a spool's records are
+        on local disk, not yet at the API).
         """
         if self._pid != os.getpid():
             self._reset_state()
+        deadline = time.monotonic() + (self._settings.flush_timeout if timeout is None else timeout)
         if self._started:
-            deadline = time.monotonic() + (
-                self._settings.flush_timeout if timeout is None else timeout
-            )
             for lane in self._lanes:
                 lane.wake.set()
             while not self._idle():
                 if time.monotonic() >= deadline:
                     return False
                 time.sleep(_FLUSH_POLL_S)
+        # A spool's records on their way to the API: wait for them too.
+        flush = self._exporter_flush
+        if (
+            flush is not None
+            and to_destination
+            and not self._closed
+            and not flush(deadline - time.monotonic())
+        ):
+            return False
         with self._lock:  # each drop is answered (False) by one flush
             dropped = sum(self._dropped.values())
             reported, self._drops_reported = self._drops_reported, dropped
@@ -639,13 +663,22 @@ class BatchProcessor:
         with self._lock:
             enqueued = next(self._enqueued) - self._enqueued_reads
             self._enqueued_reads += 1
-            return {
+            numbers: dict[str, Any] = {
                 "enqueued": enqueued + self._expanded,
                 "delivered": self._delivered,
                 "retried": self._retried,
                 "dropped": dict(self._dropped),
                 "queue_depth": self._depth(),
             }
+        if self._exporter_stats is not None:
+            more = self._exporter_stats()
+            numbers["retried"] += more.pop("retried", 0)
+            if "delivered" in more:  # a spool: written to it, and sent on by a forwarder
+                numbers["spooled"] = numbers["delivered"]
+            for reason, count in more.pop("dropped", {}).items():
+                numbers["dropped"][reason] = numbers["dropped"].get(reason, 0) + count
+            numbers.update(more)
+        return numbers
 
     def shutdown(self, timeout: Optional[float] = None) -> bool:
         """Flush (bounded), stop the workers, drop what is left (counted) and close."""

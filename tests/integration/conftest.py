@@ -30,6 +30,13 @@ def fake_provider(_fake_provider_server: FakeProvider) -> Iterator[FakeProvider]
     _fake_provider_server.reset()
 
 
+@pytest.fixture
+def in_memory_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records for a REST API wait in the in-memory queue, not the spool (the mode used
+    where no spool can be written): for the tests of that queue and its HTTP exporter."""
+    monkeypatch.setenv("PROVENANT_SPOOL", "false")
+
+
 @pytest.fixture(autouse=True)
 def _close_provider_clients() -> Iterator[None]:
     yield

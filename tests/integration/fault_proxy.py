@@ -47,6 +47,7 @@ class FaultProxy:
         self.seen: list[tuple[str, Optional[str]]] = []
         self.seen_at: list[float] = []  # time.monotonic() of each request in seen
         self.release = threading.Event()  # ends a "hold"
+        self.delay_s = 0.0  # every forwarded request waits this long (a slow server)
         self.lock = threading.Lock()
         self.connections: list[socket.socket] = []
         self.listener: Optional[socket.socket] = None
@@ -118,6 +119,8 @@ class FaultProxy:
                     extra = f"Retry-After: {retry_after or 0}\r\n" if status == "429" else ""
                     conn.sendall(_answer(int(status), extra))
                     continue
+                if self.delay_s:
+                    time.sleep(self.delay_s)
                 if upstream is None:
                     upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
                 upstream.sendall(request)

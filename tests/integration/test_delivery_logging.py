@@ -30,6 +30,7 @@ def fresh_fault_log() -> Iterator[None]:
     _logging._reset_for_tests()
 
 
+@pytest.mark.usefixtures("in_memory_queue")
 @pytest.mark.usefixtures("fresh_fault_log")
 def test_an_unreachable_api_is_logged_once_and_every_drop_is_counted_aloud(
     closed_port_url: str, caplog: pytest.LogCaptureFixture

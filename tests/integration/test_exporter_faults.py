@@ -111,6 +111,7 @@ def test_refused_connections_and_a_restart_mid_run_lose_nothing(
     _assert_exactly_once(provenant_server.url, provenant_api_key, first + second + third, turns=4)
 
 
+@pytest.mark.usefixtures("in_memory_queue")
 def test_retries_give_up_after_the_bound_and_count_the_drop(
     proxy: FaultProxy, provenant_api_key: str
 ) -> None:
@@ -145,6 +146,7 @@ def test_every_write_carries_one_idempotency_key_reused_on_retries(
     _assert_exactly_once(provenant_server.url, provenant_api_key, external_ids, turns=2)
 
 
+@pytest.mark.usefixtures("in_memory_queue")
 def test_one_stalled_create_delays_the_sessions_behind_it_only_once(
     proxy: FaultProxy, provenant_server: LocalServer, provenant_api_key: str
 ) -> None:
@@ -174,6 +176,7 @@ def test_one_stalled_create_delays_the_sessions_behind_it_only_once(
     _assert_exactly_once(provenant_server.url, provenant_api_key, external_ids, turns=1)
 
 
+@pytest.mark.usefixtures("in_memory_queue")
 def test_a_backlog_on_the_first_worker_spills_to_the_others(
     proxy: FaultProxy, provenant_server: LocalServer, provenant_api_key: str
 ) -> None:

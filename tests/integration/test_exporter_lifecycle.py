@@ -178,6 +178,7 @@ def test_a_forked_child_gets_a_fresh_worker_and_an_empty_queue(
     assert [t["content"] for t in stored["parent-after"]["turns"]] == ["parent again"]
 
 
+@pytest.mark.usefixtures("in_memory_queue")
 def test_a_refused_key_is_logged_once_naming_its_prefix(
     provenant_server: LocalServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -196,6 +197,7 @@ def test_a_refused_key_is_logged_once_naming_its_prefix(
     assert len(lines) == 1 and "pk_live_dead" in lines[0] and bad_key not in lines[0]
 
 
+@pytest.mark.usefixtures("in_memory_queue")
 def test_a_refused_event_is_dropped_with_its_status_as_reason(
     provenant_server: LocalServer, provenant_api_key: str
 ) -> None:
@@ -216,6 +218,7 @@ def test_a_refused_event_is_dropped_with_its_status_as_reason(
         ("block", "queue_full_timeout"),
     ],
 )
+@pytest.mark.usefixtures("in_memory_queue")
 def test_a_full_queue_applies_its_policy_and_counts_every_drop(policy: str, reason: str) -> None:
     """With the server down and the queue full, the policy drops events and counts each one."""
     client = ProvenantClient(
@@ -272,6 +275,7 @@ def test_flush_answers_whether_everything_was_delivered(
     assert stats["enqueued"] == stats["delivered"] == 3 and stats["queue_depth"] == 0
 
 
+@pytest.mark.usefixtures("in_memory_queue")
 def test_exporter_threads_are_named_and_stop_on_shutdown(
     provenant_server: LocalServer, provenant_api_key: str
 ) -> None:
@@ -299,6 +303,7 @@ def test_exporter_threads_are_named_and_stop_on_shutdown(
     assert all(lane.thread is None or not lane.thread.is_alive() for lane in exporter._lanes)
 
 
+@pytest.mark.usefixtures("in_memory_queue")
 def test_a_steady_stream_of_sessions_stays_on_the_first_worker(
     provenant_server: LocalServer, provenant_api_key: str
 ) -> None:

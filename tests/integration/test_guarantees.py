@@ -166,6 +166,7 @@ def fresh_fault_log() -> Iterator[None]:
     _logging._reset_for_tests()
 
 
+@pytest.mark.usefixtures("in_memory_queue")
 @pytest.mark.usefixtures("fresh_fault_log")
 def test_a_fault_reading_replies_never_changes_what_the_caller_gets(
     fake_provider: FakeProvider,
@@ -375,6 +376,7 @@ def _closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+@pytest.mark.usefixtures("in_memory_queue")
 def test_flush_is_false_when_events_were_dropped() -> None:
     """flush() returns False when events were dropped instead of delivered."""
     client = ProvenantClient(
