@@ -20,11 +20,12 @@ process shares one :class:`Pacer`.
 sends none). Once they are seen, requests go at once while more than a quarter of the
 window's quota is left (:data:`_RESERVE_FRACTION`); that last quarter is spread evenly
 over the time left in the window, so a few records never wait, and a backlog uses the
-whole quota without running out early and earning 429s. The window's end is pinned down from every answer (``Reset`` is rounded up, so
-each answer's arrival plus its ``Reset`` is a bound no earlier than the real end; the
-smallest bound seen wins), and the quota from the newest answer less the requests sent
-after it. When the quota is spent, the next request waits for the window's end; a new
-window is assumed to hold the last ``RateLimit-Limit`` until its first answer says.
+whole quota without running out early and earning 429s. The window's end is pinned down
+from every answer (``Reset`` is rounded up, so each answer's arrival plus its ``Reset``
+is a bound no earlier than the real end; the smallest bound seen wins), and the quota
+from the newest answer less the requests sent after it. When the quota is spent, the
+next request waits for the window's end; a new window is assumed to hold the last
+``RateLimit-Limit`` until its first answer says.
 
 **Told to wait.** A ``429``, or any error answer with ``Retry-After``, holds every
 request to the origin for as long as it says (at most :data:`_MAX_HOLD_S`); a ``429``
