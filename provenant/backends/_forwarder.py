@@ -284,18 +284,25 @@ class Forwarder:
                     self._wake.wait(_IDLE_POLL_S)
                     self._wake.clear()
                 return
-            for row in rows:
+            records = [decode_record(row.kind, row.body) for row in rows]
+            # Sent one by one (a session's order holds across a failed try), but planned
+            # as a page: a FAILED session's outcome rides on its create or last turn
+            # when its end is already spooled (for a server whose end drops status).
+            carriers = self._exporter.plan_outcomes(records)
+            for index, (row, record) in enumerate(zip(rows, records)):
                 if self._stop.is_set():
                     return
-                if not self._deliver(spool, row):
+                if not self._deliver(spool, row, record, carriers.get(index)):
                     self._back_off()
                     return
                 after = row.seq
             self._write_status(spool)
 
-    def _deliver(self, spool: Spool, row: SpoolRow) -> bool:
-        """Send one record; False when it must be tried again later."""
-        record = decode_record(row.kind, row.body)
+    def _deliver(
+        self, spool: Spool, row: SpoolRow, record: Record, outcome_carried: Optional[str]
+    ) -> bool:
+        """Send one record (``outcome_carried``: the session's outcome, carried in its
+        metadata); False when it must be tried again later."""
         token = row.session[: row.session.index("/") + 1]
         if isinstance(record, SessionStart):
             if record.parent_id is None and record.parent_key is not None:
@@ -309,7 +316,7 @@ class Forwarder:
                 return True
         spool.mark_try(row.seq)
         self._keys.next = row.idem
-        result = self._exporter.export([record])
+        result = self._exporter.export([record], [outcome_carried])
         self._keys.next = None
         self.retried += result.retried
         outcome = result.outcomes[0] if result.outcomes else "internal_error"

@@ -105,12 +105,24 @@ class HttpExporter:
     #: batch takes long is stalled only when one record holds it, not a whole batch.
     progress: Optional[Callable[[], None]] = None
 
-    def export(self, records: Sequence[Record]) -> ExportResult:
-        """Send ``records`` one after another; see :class:`ExportResult`."""
+    def export(
+        self, records: Sequence[Record], carried: Optional[Sequence[Optional[str]]] = None
+    ) -> ExportResult:
+        """
+        Send ``records`` one after another; see :class:`ExportResult`.
+
+        ``carried``: the outcome each record carries in its metadata (``None``: nothing),
+        for a caller that sends a session's records in several calls and planned them with
+        :meth:`plan_outcomes` over more records than it sends at once; by default the
+        outcomes are planned over ``records``.
+        """
         outcomes: List[Optional[str]] = []
         created: Dict[str, str] = {}
         tally = [0]  # retries of this call (several workers may export at once)
-        carriers = self._outcomes.plan(records)
+        if carried is None:
+            carriers = self._outcomes.plan(records)
+        else:
+            carriers = {index: status for index, status in enumerate(carried) if status}
         progress = self.progress
         for index, record in enumerate(records):
             try:
@@ -128,6 +140,11 @@ class HttpExporter:
             if isinstance(record, SessionEnd):
                 self._session_ids.pop(record.key, None)
         return ExportResult(outcomes, created, tally[0])
+
+    def plan_outcomes(self, records: Sequence[Record]) -> Dict[int, str]:
+        """Which of ``records`` would carry their session's outcome, sent together
+        (``{index: status}``; see :mod:`provenant.backends._outcome`)."""
+        return self._outcomes.plan(records)
 
     def _send(
         self,

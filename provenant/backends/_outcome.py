@@ -6,7 +6,9 @@ The hosted platform's ``POST /api/sessions/:id/end`` ignores ``status``: a sessi
 metadata, so the REST exporter carries such an outcome in the metadata of a record of
 the same batch that is still to be sent: the session's create when the whole session
 is in the batch, else its last turn in the batch. An end alone in its batch has
-nowhere to go (the hosted server has no route to change a session's metadata).
+nowhere to go (the hosted server has no route to change a session's metadata). The
+forwarder sends the spool one record at a time but plans each page of it as one batch
+(``HttpExporter.plan_outcomes``, then ``export(records, carried)``).
 
 Carried only where it would be lost: never for ``COMPLETED``, and no longer once an
 end's answer shows the destination kept the status itself (``provenant serve`` does),

@@ -142,3 +142,30 @@ def test_a_server_that_keeps_status_gets_metadata_as_recorded(local: Destination
     assert (session["status"], session["metadata"]) == ("CANCELLED", {"user": "u"})
     assert [t["metadata"] for t in session["turns"]] == [{}, {"model": "m"}]
     assert local.session(first)["status"] == "FAILED"
+
+
+def test_a_failed_session_recorded_through_the_spool_keeps_its_outcome_on_the_hosted_platform(
+    provenant_server: LocalServer,
+) -> None:
+    """The whole path (session block, spool, forwarder) to the hosted double: a session
+    that raised shows FAILED in its metadata, though the end route dropped it."""
+    double = HostedDouble(provenant_server.url, "hosted")
+    key = provenant_server.create_api_key()
+    client = ProvenantClient(base_url=double.url, api_key=key)
+    try:
+        with (
+            pytest.raises(RuntimeError),
+            client.session("Spooled Bot", external_id="spooled-failure") as session,
+        ):
+            session.add_turn("USER", "hi")
+            raise RuntimeError("the agent broke")
+        assert client.flush(30)
+        reader = ProvenantClient(base_url=provenant_server.url, api_key=key, enabled=False)
+        (found,) = [row for row in reader.list_sessions() if row["externalId"] == "spooled-failure"]
+        stored = reader.get_session(found["id"])
+        reader.shutdown(timeout=5)
+    finally:
+        client.shutdown(timeout=5)
+        double.close()
+    assert stored["status"] == "COMPLETED"  # what the hosted end route leaves
+    assert stored["metadata"]["status"] == "FAILED"
