@@ -158,6 +158,9 @@ class Forwarder:
         self._recent: Deque[Tuple[float, int]] = collections.deque()
         self._ids: collections.OrderedDict[str, str] = collections.OrderedDict()
         self._status_at = 0.0
+        # A delivered record whose delete waits for the next commit (seq, created): it is
+        # settled with the next record's try, in one transaction, before that is sent.
+        self._done: Optional[Tuple[int, Optional[Tuple[str, str]]]] = None
         if hasattr(os, "register_at_fork"):
             # A forked child must not keep the lock alive through its copy of the
             # descriptor (its parent may die; the child's own forwarder takes over).
@@ -231,6 +234,8 @@ class Forwarder:
                     self._back_off()
                 self._write_status(spool)
         finally:
+            with contextlib.suppress(Exception):  # the delivered record's delete
+                self._settle(spool)
             self._write_status(spool, force=True)
             self._release()
             spool.close()
@@ -276,10 +281,12 @@ class Forwarder:
 
     def _deliver_all(self, spool: Spool) -> None:
         """Deliver pages until the spool is empty, then wait for more."""
+        self._settle(spool)  # one left by a fault: never read again as pending
         after = 0
         while not self._stop.is_set():
             rows = spool.pending(after, _PAGE)
             if not rows:
+                self._settle(spool)  # before the next page from the start reads it again
                 if after == 0:
                     self._wake.wait(_IDLE_POLL_S)
                     self._wake.clear()
@@ -291,8 +298,10 @@ class Forwarder:
             carriers = self._exporter.plan_outcomes(records)
             for index, (row, record) in enumerate(zip(rows, records)):
                 if self._stop.is_set():
+                    self._settle(spool)
                     return
                 if not self._deliver(spool, row, record, carriers.get(index)):
+                    self._settle(spool)
                     self._back_off()
                     return
                 after = row.seq
@@ -314,7 +323,7 @@ class Forwarder:
             if record.session_id is None:
                 self._refused(spool, row, record, "session_not_created")
                 return True
-        spool.mark_try(row.seq)
+        self._settle(spool, then_try=row.seq)
         self._keys.next = row.idem
         result = self._exporter.export([record], [outcome_carried])
         self._keys.next = None
@@ -327,7 +336,7 @@ class Forwarder:
                 if server_id is not None:
                     created = (row.session, server_id)
                     self._remember(row.session, server_id)
-            spool.delivered(row.seq, created)
+            self._done = (row.seq, created)  # deleted with the next commit
             if created is not None:
                 self._on_created(created[0], created[1])
             if isinstance(record, SessionEnd):
@@ -339,6 +348,20 @@ class Forwarder:
             return False
         self._refused(spool, row, record, outcome)
         return True
+
+    def _settle(self, spool: Spool, then_try: Optional[int] = None) -> None:
+        """
+        Delete the record delivered last, and count a try of ``then_try``, in one commit.
+
+        A record is announced (its ``tries`` counted) before it is sent, and deleted once
+        accepted; doing the one with the other halves the forwarder's commits, and a
+        crash still leaves at most the record in flight to be sent again (with its key).
+        """
+        done, self._done = self._done, None
+        if done is not None:
+            spool.delivered(done[0], done[1], then_try=then_try)
+        elif then_try is not None:
+            spool.mark_try(then_try)
 
     def _resolve_agent(self, record: SessionStart) -> bool:
         """Resolve the session's agent first (so the exporter's only request with a key
@@ -381,6 +404,7 @@ class Forwarder:
 
     def _refused(self, spool: Spool, row: SpoolRow, record: Record, reason: str) -> None:
         """The API refused the record for good (or its session was never created)."""
+        self._settle(spool)
         spool.delivered(row.seq)
         self.dropped[reason] = self.dropped.get(reason, 0) + 1
         if isinstance(record, SessionStart):

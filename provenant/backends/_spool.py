@@ -236,8 +236,18 @@ class Spool:
         """Count a try of the record (one in flight when a forwarder dies has ``tries``)."""
         self._conn.execute("UPDATE records SET tries = tries + 1 WHERE seq = ?", (seq,))
 
-    def delivered(self, seq: int, created: Optional[Tuple[str, str]] = None) -> None:
-        """Delete a delivered (or refused) record; ``created``: (session key, server id)."""
+    def delivered(
+        self,
+        seq: int,
+        created: Optional[Tuple[str, str]] = None,
+        then_try: Optional[int] = None,
+    ) -> None:
+        """
+        Delete a delivered (or refused) record; ``created``: (session key, server id).
+
+        ``then_try``: in the same transaction, count a try of the next record (the
+        forwarder settles one record and announces the next with one commit).
+        """
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -247,6 +257,8 @@ class Spool:
                     "INSERT OR REPLACE INTO sessions (key, server_id, created) VALUES (?, ?, ?)",
                     (created[0], created[1], time.time()),
                 )
+            if then_try is not None:
+                conn.execute("UPDATE records SET tries = tries + 1 WHERE seq = ?", (then_try,))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -65,3 +65,20 @@ def test_one_url_and_key_share_a_file_whose_name_hides_the_key(tmp_path: Path) -
     assert one == spool_path("https://api.example", "pk_live_secret", str(tmp_path))
     assert one != spool_path("https://api.example", "pk_live_other", str(tmp_path))
     assert "secret" not in one
+
+
+def test_a_delivery_and_the_next_records_try_are_one_commit(tmp_path: Path) -> None:
+    """The forwarder deletes what was accepted and announces the next record together:
+    after it, the first is gone and the second counts as tried (sent again after a crash,
+    counted as resent)."""
+    spool = Spool(str(tmp_path / "s.sqlite"))
+    try:
+        spool.append([("p/k", "turn", '{"key":"k"}', f"key-{i}") for i in range(2)], "p.")
+        first, second = spool.pending(0, 10)
+        spool.mark_try(first.seq)
+        spool.delivered(first.seq, then_try=second.seq)
+        (left,) = spool.pending(0, 10)
+        assert left.idem == "key-1" and left.tries == 1
+        assert spool.resent_count() == 1
+    finally:
+        spool.close()
