@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
@@ -31,6 +30,7 @@ from provenant.tracing._context import (
     push_block,
     span_of,
 )
+from provenant.tracing._delivery import Delivery
 from provenant.tracing._ids import new_id
 from provenant.tracing._nesting import CHILD, JOIN, nesting
 from provenant.tracing._payload import safe_text, to_jsonable
@@ -102,12 +102,7 @@ class Session:
 
     __slots__ = (
         "__weakref__",
-        "_awaiting_create",
-        "_caught_up",
         "_cost",
-        "_created",
-        "_deferred",
-        "_deferred_done",
         "_ended",
         "_external_id",
         "_identified",
@@ -118,7 +113,6 @@ class Session:
         "_observers",
         "_output_tokens",
         "_processor",
-        "_server_id",
         "_started",
         "_status",
         "_tracer",
@@ -126,8 +120,7 @@ class Session:
         "_turns",
         "agent",
         "agent_version_id",
-        "create_dropped",
-        "create_failed",
+        "delivery",
         "environment_id",
         "key",
         "metadata",
@@ -167,12 +160,8 @@ class Session:
         self.tags: list[str] = list(tags) if tags else []
         self.parent: Optional[Session] = None
         self.sampled = sampled and tracer.enabled
-        self._server_id = session_id
-        self._created: Optional[threading.Event] = None
-        self._awaiting_create = False
-        self.create_failed = False
-        # Why its create was dropped (a stats key), when it was: said by its turns' drops.
-        self.create_dropped: Optional[str] = None
+        # Written by the batch processor only: the destination's id, the create's outcome.
+        self.delivery = Delivery(session_id)
         self._started = False
         self._ended = False
         self._status: Optional[str] = None
@@ -184,11 +173,6 @@ class Session:
         self._transcript: Optional[Transcript] = None
         # The integrations' copies of this session's last request's messages.
         self._message_copies: Any = None
-        # Deferred records enqueued (by callers) and run or dropped (by the worker), and
-        # the event a reader of usage waits on meanwhile (made only when someone waits).
-        self._deferred = 0
-        self._deferred_done = 0
-        self._caught_up: Optional[threading.Event] = None
         self.root_span: Optional[Span] = None
         self.shard = 0
         # The handle of this session in its records (set when it starts, with a processor).
@@ -227,23 +211,7 @@ class Session:
 
     def wait_for_id(self, timeout: float) -> Optional[str]:
         """The server's id, waiting at most ``timeout`` seconds for the background create."""
-        created = self._creation()
-        if created is not None:
-            created.wait(timeout)
-        return self._server_id
-
-    def _creation(self) -> Optional[threading.Event]:
-        """The event set when the background create ends, or ``None`` when there is
-        nothing to wait for (the id is known, the create failed or was never sent)."""
-        if self._server_id is not None or not self._started or not self._awaiting_create:
-            return None
-        # The event is made only when someone waits (most sessions never ask), and the
-        # answer is checked again after publishing it: see _mark_created for the order.
-        with self._lock:
-            created = self._created
-            if created is None:
-                created = self._created = threading.Event()
-        return created if self._awaiting_create else None
+        return self.delivery.wait_created(timeout)
 
     @property
     def usage(self) -> dict[str, int]:
@@ -255,8 +223,9 @@ class Session:
 
         .. versionadded:: 0.1
         """
-        if self._deferred_done < self._deferred:
-            self._await_deferred(_ID_WAIT_S)
+        delivery = self.delivery
+        if delivery.deferred_done < delivery.deferred:
+            delivery.await_deferred(_ID_WAIT_S)
         with self._lock:
             return {
                 "input_tokens": self._input_tokens,
@@ -274,8 +243,9 @@ class Session:
 
         .. versionadded:: 0.1
         """
-        if self._deferred_done < self._deferred:
-            self._await_deferred(_ID_WAIT_S)
+        delivery = self.delivery
+        if delivery.deferred_done < delivery.deferred:
+            delivery.await_deferred(_ID_WAIT_S)
         # Never set on the caller's thread (the hot path): unset until a call is priced.
         cost_usd, partial = getattr(self, "_cost", None) or (None, False)
         return {"cost_usd": cost_usd, "cost_partial": partial}
@@ -340,9 +310,8 @@ class Session:
         if processor is None:
             return
         self.key = str(next(_session_keys))
-        if self._server_id is not None:
+        if self.delivery.server_id is not None:
             return
-        self._awaiting_create = True
         parent = self.parent
         self.shard = processor.next_shard() if parent is None else parent.shard
         metadata = self.metadata
@@ -359,7 +328,7 @@ class Session:
             processor.emit_create(self, snapshot)
         except Exception as exc:  # a fault of ours never reaches the host's block
             log_fault("session-start", "could not enqueue a session's create; not recorded", exc)
-            self._mark_created(None)
+            self.delivery.mark_created(None)
 
     def start_record(self, metadata: Optional[dict[str, Any]]) -> SessionStart:
         """The record of this session's start (built by the worker, from the metadata
@@ -372,7 +341,7 @@ class Session:
             meta.setdefault("parentSessionExternalId", parent.external_id)
             parent_key = parent.key or None
             # The processor waited (bounded) for another client's parent before asking.
-            parent_id = parent.server_id
+            parent_id = parent.delivery.server_id
         # The caller's text, as UTF-8 can carry it (a lone surrogate is escaped).
         return SessionStart(
             self.key,
@@ -400,7 +369,7 @@ class Session:
             status=status,
             total_tokens=clamp_int(total_tokens) if total_tokens else None,
             total_latency_ms=clamp_int(latency_ms) if latency_ms else None,
-            session_id=self._server_id,
+            session_id=self.delivery.server_id,
         )
 
     def set_status(self, status: str) -> None:
@@ -459,7 +428,7 @@ class Session:
             outer,
             self.agent,
             identified=self._identified,
-            resumed=self._server_id is not None,
+            resumed=self.delivery.server_id is not None,
         )
         if how == JOIN:
             push_block(None, None)
@@ -467,10 +436,10 @@ class Session:
         if how == CHILD and outer is not None:
             self.parent = outer
             self.sampled = outer.sampled and self._tracer.enabled  # one decision per tree
-        if self.agent is None and self._server_id is None:
+        if self.agent is None and self.delivery.server_id is None:
             self.agent = self._tracer.default_agent()
         # A resumed session (session_id=) is not ended by its block, only by end().
-        resumed = self._server_id is not None
+        resumed = self.delivery.server_id is not None
         self._start(span_of(frame))
         self._push(None if resumed else self)
         return self
@@ -670,7 +639,6 @@ class Session:
                 transcript.note_result_forms(forms)
                 return (body,)
 
-            self._deferred += 1
             processor.emit_record(self, work)
         except Exception as exc:
             log_fault("add-turn", "could not record a turn; it was dropped", exc)
@@ -689,7 +657,6 @@ class Session:
             return
         processor = self._processor
         if processor is not None and self._started:
-            self._deferred += 1
             processor.emit_record(self, work)
             return
         try:
@@ -697,40 +664,7 @@ class Session:
         except Exception as exc:
             log_fault("deferred-record", "could not record a call's turns; they were dropped", exc)
 
-    def _await_deferred(self, timeout: float) -> None:
-        """Wait (bounded) until the worker has run every deferred record enqueued so far."""
-        deadline = time.monotonic() + timeout
-        target = self._deferred
-        while self._deferred_done < target:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            caught_up = self._caught_up = threading.Event()
-            # Checked again after publishing the event: see _deferred_finished for the order.
-            if self._deferred_done < target:
-                caught_up.wait(min(remaining, 0.05))
-
-    # -- used by the processor --------------------------------------------------------
-
-    def _deferred_finished(self) -> None:
-        """A deferred record was run or dropped (on the worker): wake a reader of usage."""
-        self._deferred_done += 1  # one worker per session: no lost update
-        caught_up = self._caught_up
-        if caught_up is not None:
-            caught_up.set()
-
-    def _mark_created(self, server_id: Optional[str]) -> None:
-        """Record the server's id (or the create's failure) and wake waiters on ``id``."""
-        if server_id is None:
-            self.create_failed = True
-        else:
-            self._server_id = server_id
-        self._awaiting_create = False  # published before the event is read: no lost wake-up
-        created = self._created
-        if created is not None:
-            created.set()
-
     @property
     def server_id(self) -> Optional[str]:
         """The server id if known now, without waiting."""
-        return self._server_id
+        return self.delivery.server_id
