@@ -315,7 +315,7 @@ class LlmCall:
         if path is None:
             frame = self.frame
             session = self.session
-            path = self._path = frame_path(frame) if frame and frame[3] is session else []
+            path = self._path = frame_path(frame) if frame and frame.session is session else []
         return path
 
     def _input_turns(self) -> list[Turn]:

@@ -190,7 +190,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         """A run with no recorded parent: ``(parent frame, root, joined)`` or ``None``."""
         joined = get_frame()
         if joined is not None:
-            session = joined[3]
+            session = joined.session
             if not session.sampled:
                 return None
             return joined, RunRoot(session, False, None), True
@@ -386,7 +386,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             (metadata or {}).get("ls_model_name") or params.get("model") or params.get("model_name")
         )
         provider = (metadata or {}).get("ls_provider")
-        session = node.frame[3]
+        session = node.frame.session
         with self._lock:
             skip = self._tool_ids.setdefault(session, set())
         call = model_call(
@@ -491,7 +491,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         if output is not None and type(output).__name__ in ("ToolMessage", "Command"):
             call_id = call_id or getattr(output, "tool_call_id", None)
             content = getattr(output, "content", output)
-        session = node.frame[3]
+        session = node.frame.session
         on_worker = None
         if call_id is not None:
             with self._lock:

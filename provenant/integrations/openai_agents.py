@@ -208,7 +208,7 @@ class ProvenantTracingProcessor(TracingProcessor):
             return run.frame
         joined = run.joined
         if joined is not None:
-            run.session = joined[3]
+            run.session = joined.session
             if not run.session.sampled:
                 return None
             run.frame = joined
@@ -350,9 +350,9 @@ def _record_handoff(node: _Node, data: HandoffSpanData, latency_ms: int) -> None
     target = data.to_agent
     frame = node.frame
     if target is not None:
-        frame = (f"handoff to {target}", frame[1], frame[2], frame[3], frame[4])
+        frame = Frame(f"handoff to {target}", frame.kind, frame.parent, frame.session, frame.span)
         if node.span is not None:
-            node.span.name = frame[0]
+            node.span.name = frame.name
             node.span.set_attribute("to_agent", target)
     # The SDK's transfer message (``Handoff.get_transfer_message``): noted as the result,
     # so that the same output sent back to the next agent's model is not recorded again.

@@ -51,26 +51,16 @@ class Delivery:
         deferred_done: Deferred work run or dropped by the worker.
     """
 
-    __slots__ = (
-        "_caught_up",
-        "_created",
-        "awaiting",
-        "deferred",
-        "deferred_done",
-        "dropped",
-        "failed",
-        "server_id",
-    )
-
-    def __init__(self, server_id: Optional[str] = None) -> None:
-        self.server_id = server_id
-        self.awaiting = False
-        self.failed = False
-        self.dropped: Optional[str] = None
-        self.deferred = 0
-        self.deferred_done = 0
-        self._created: Optional[threading.Event] = None
-        self._caught_up: Optional[threading.Event] = None
+    # Class-level defaults, no ``__init__``: a session block makes one (the hot path),
+    # and most sessions never write more than a field or two of it.
+    server_id: Optional[str] = None
+    awaiting = False
+    failed = False
+    dropped: Optional[str] = None
+    deferred = 0
+    deferred_done = 0
+    _created: Optional[threading.Event] = None
+    _caught_up: Optional[threading.Event] = None
 
     # -- written by the processor -----------------------------------------------------
 

@@ -161,7 +161,9 @@ class Session:
         self.parent: Optional[Session] = None
         self.sampled = sampled and tracer.enabled
         # Written by the batch processor only: the destination's id, the create's outcome.
-        self.delivery = Delivery(session_id)
+        self.delivery = Delivery()
+        if session_id is not None:
+            self.delivery.server_id = session_id
         self._started = False
         self._ended = False
         self._status: Optional[str] = None
@@ -422,7 +424,7 @@ class Session:
             self._push(None)
             return self
         frame = get_frame()
-        outer = None if frame is None else frame[3]
+        outer = None if frame is None else frame.session
         how = nesting(
             self._tracer,
             outer,
@@ -539,7 +541,7 @@ class Session:
         path: Optional[list[str]] = None
         if processor is not None and self._started and (metadata is None or "span" not in metadata):
             frame = get_frame()
-            if frame is not None and frame[3] is self:
+            if frame is not None and frame.session is self:
                 path = frame_path(frame)
         body = self.build_turn(
             role,
@@ -626,7 +628,7 @@ class Session:
                     self.transcript.note_tool_result(result)
                 return
             frame = get_frame()
-            path = frame_path(frame) if frame is not None and frame[3] is self else None
+            path = frame_path(frame) if frame is not None and frame.session is self else None
             body = self.build_turn(
                 "TOOL", content, latency_ms=latency_ms, metadata=metadata, span_path=path
             )

@@ -220,8 +220,8 @@ class Tracer:
         .. versionadded:: 0.1
         """
         frame = get_frame()
-        if frame is not None and nesting(self, frame[3], None) == JOIN:
-            return frame[3], False  # an LLM call names no agent here: it joins
+        if frame is not None and nesting(self, frame.session, None) == JOIN:
+            return frame.session, False  # an LLM call names no agent here: it joins
         if not self.enabled:
             return Session(self, agent_id, sampled=False), False
         agent = agent_id if agent_id is not None else self.settings.agent_id

@@ -32,7 +32,9 @@ def test_a_dropped_create_ends_the_wait_with_no_id() -> None:
 
 def test_a_resumed_session_has_its_id_at_once() -> None:
     """A session given its id has nothing to wait for."""
-    assert Delivery("known").wait_created(0.0) == "known"
+    delivery = Delivery()
+    delivery.server_id = "known"
+    assert delivery.wait_created(0.0) == "known"
 
 
 def test_a_reader_of_usage_waits_for_deferred_work() -> None:
