@@ -41,7 +41,7 @@ from provenant.backends import Backend, agent_slug, open_backend
 from provenant.backends._agents import AgentDirectory
 from provenant.config import Settings, resolve_settings
 from provenant.errors import ClientClosedError, ConfigurationError, EvalTimeoutError
-from provenant.tracing._arguments import check_session_arguments
+from provenant.tracing._arguments import check_arguments, check_session_arguments
 
 if TYPE_CHECKING:
     from provenant.evals import EvalReport, ScorersArg, Task
@@ -297,7 +297,7 @@ class ProvenantClient:
         """
 
         tags = _listed(tags)
-        check_session_arguments(
+        check_arguments(
             "create_agent()",
             {
                 "name": name,
@@ -344,7 +344,7 @@ class ProvenantClient:
         .. versionadded:: 0.1
         """
         tags = _listed(tags)
-        check_session_arguments(
+        check_arguments(
             "get_or_create_agent()",
             {"name": name, "description": description, "tags": tags, "model_family": model_family},
         )
@@ -433,7 +433,7 @@ class ProvenantClient:
         .. versionadded:: 0.1
         """
         tags = _listed(tags)
-        check_session_arguments(
+        check_arguments(
             "create_session()",
             {
                 "agent_id": agent_id,
@@ -543,7 +543,7 @@ class ProvenantClient:
         .. versionadded:: 0.1
         """
         tool_calls = _listed(tool_calls)
-        check_session_arguments(
+        check_arguments(
             "add_turn()",
             {
                 "session_id": session_id,
@@ -593,7 +593,7 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        check_session_arguments("end_session()", {"session_id": session_id, "status": status})
+        check_arguments("end_session()", {"session_id": session_id, "status": status})
         wire_status = status.upper()
         if wire_status not in _SESSION_END_STATUSES:
             raise ValueError(f"status {status!r} is not one of {', '.join(_SESSION_END_STATUSES)}.")
@@ -638,7 +638,7 @@ class ProvenantClient:
         .. versionadded:: 0.1
         """
         tags = _listed(tags)
-        check_session_arguments(
+        check_arguments(
             "create_eval_suite()", {"name": name, "description": description, "tags": tags}
         )
         body = _drop_none({"name": name, "description": description, "tags": tags})
@@ -673,7 +673,7 @@ class ProvenantClient:
         .. versionadded:: 0.1
         """
         tags = _listed(tags)
-        check_session_arguments(
+        check_arguments(
             "add_eval_case()",
             {
                 "suite_id": suite_id,
@@ -719,7 +719,7 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        check_session_arguments(
+        check_arguments(
             "create_eval_run()",
             {
                 "suite_id": suite_id,
@@ -905,7 +905,8 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        return self._tracer.session(
+        options = check_session_arguments(
+            "session()",
             agent_id,
             session_id=session_id,
             user_id=user_id,
@@ -914,8 +915,8 @@ class ProvenantClient:
             environment_id=environment_id,
             metadata=metadata,
             tags=tags,
-            start=False,
         )
+        return self._tracer.session(options, start=False)
 
     def start_session(
         self,
@@ -937,7 +938,8 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        return self._tracer.session(
+        options = check_session_arguments(
+            "start_session()",
             agent_id,
             session_id=session_id,
             user_id=user_id,
@@ -946,8 +948,8 @@ class ProvenantClient:
             environment_id=environment_id,
             metadata=metadata,
             tags=tags,
-            start=True,
         )
+        return self._tracer.session(options, start=True)
 
     @overload
     def trace(self, func: F) -> F: ...

@@ -51,7 +51,7 @@ from provenant.evals._scoring import (
     scorer_names,
 )
 from provenant.evals._submit import submit_all, wire_output
-from provenant.tracing._arguments import check_session_arguments
+from provenant.tracing._arguments import check_arguments
 
 if TYPE_CHECKING:
     from provenant.client import ProvenantClient
@@ -141,7 +141,7 @@ def evaluate(
         raise ValueError(f"max_concurrency must be at least 1; got {max_concurrency}.")
     if not callable(task):
         raise TypeError(f"task must be callable; got {type(task).__name__}.")
-    check_session_arguments("evaluate()", {"agent_id": agent_id, "metadata": metadata})
+    check_arguments("evaluate()", {"agent_id": agent_id, "metadata": metadata})
     named_scorers = normalise_scorers(scorers)
     if client is None:
         from provenant._default import get_client

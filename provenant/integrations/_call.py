@@ -19,6 +19,7 @@ from provenant._cost import price_reply
 from provenant._logging import log_fault
 from provenant.integrations._extract import MessageCopies, ReplyInfo, RequestInfo, copy_request
 from provenant.integrations._suppress import provider_recording_suppressed
+from provenant.tracing._arguments import SessionOptions
 from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._resume import seed_resumed
 from provenant.tracing._session import exit_status
@@ -83,12 +84,12 @@ class Integration:
     Args:
         provenant: The client that records (``None``: the default client, looked up at
             each call, so that ``provenant.configure()`` later is followed).
-        session_kwargs: The arguments of ``tracer.session_for_call``.
+        session: The session options of ``tracer.session_for_call``.
         stream_usage: Ask OpenAI chat streams for usage, hiding the extra chunk.
     """
 
     provenant: Optional[ProvenantClient]
-    session_kwargs: Mapping[str, Any]
+    session: SessionOptions
     stream_usage: bool
 
     def recorder(self) -> ProvenantClient:
@@ -201,7 +202,7 @@ class LlmCall:
         tracer = integration.recorder()._tracer
         if not tracer.enabled:
             return None
-        session, owned = tracer.session_for_call(**integration.session_kwargs)
+        session, owned = tracer.session_for_call(integration.session)
         try:
             if not session.sampled:
                 if owned:

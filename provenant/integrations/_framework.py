@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from provenant.integrations._call import ApiSpec, LlmCall
+from provenant.tracing._arguments import NO_OPTIONS, SessionOptions
 from provenant.tracing._context import Frame, frame_path, span_of
 from provenant.tracing._span import Span, notify_start
 from provenant.tracing._transcript import result_forms
@@ -64,7 +65,7 @@ def open_session(
     agent: str,
     *,
     metadata: Optional[Mapping[str, Any]] = None,
-    session_kwargs: Optional[Mapping[str, Any]] = None,
+    options: SessionOptions = NO_OPTIONS,
 ) -> Optional[Session]:
     """
     Start a session (not made current) for a framework run; ``None`` when nothing is
@@ -72,11 +73,9 @@ def open_session(
     """
     if not tracer.enabled:
         return None
-    kwargs = dict(session_kwargs or {})
-    given = kwargs.pop("metadata", None)
-    merged = dict(given) if given else {}
+    merged = dict(options.metadata) if options.metadata else {}
     merged.update(metadata or {})
-    session = tracer.new_session(agent, metadata=merged, **kwargs)
+    session = tracer.new_session(agent, options._replace(metadata=merged))
     if not session.sampled:
         return None
     session._start()

@@ -118,27 +118,19 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         metadata: Optional[Mapping[str, Any]] = None,
         tags: Optional[Sequence[str]] = None,
     ) -> None:
-        check_session_arguments(
+        # The agent is resolved per run (a framework names its own): not in the options.
+        self._options = check_session_arguments(
             "ProvenantCallbackHandler()",
-            {
-                "agent_id": agent_id,
-                "user_id": user_id,
-                "agent_version_id": agent_version_id,
-                "environment_id": environment_id,
-                "metadata": metadata,
-                "tags": tags,
-            },
-        )
+            agent_id,
+            user_id=user_id,
+            agent_version_id=agent_version_id,
+            environment_id=environment_id,
+            metadata=metadata,
+            tags=tags,
+        )._replace(agent_id=None)
         super().__init__()
         self._agent_id = agent_id
         self._provenant = provenant
-        self._session_kwargs: dict[str, Any] = {
-            "user_id": user_id,
-            "agent_version_id": agent_version_id,
-            "environment_id": environment_id,
-            "metadata": dict(metadata) if metadata else None,
-            "tags": list(tags) if tags else None,
-        }
         self._lock = threading.Lock()
         self._nodes: dict[UUID, RunNode] = {}
         self._skipped: dict[UUID, Optional[UUID]] = {}  # run id -> its parent's (no span)
@@ -207,7 +199,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         extra: dict[str, Any] = {"framework": "langchain", "runName": name}
         if thread_id is not None:
             extra["threadId"] = thread_id
-        opened = open_session(tracer, agent, metadata=extra, session_kwargs=self._session_kwargs)
+        opened = open_session(tracer, agent, metadata=extra, options=self._options)
         if opened is None:
             return None
         if thread_id is None:

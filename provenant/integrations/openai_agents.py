@@ -155,26 +155,18 @@ class ProvenantTracingProcessor(TracingProcessor):
         metadata: Optional[Mapping[str, Any]] = None,
         tags: Optional[Sequence[str]] = None,
     ) -> None:
-        check_session_arguments(
+        # The agent is resolved per run (a framework names its own): not in the options.
+        self._options = check_session_arguments(
             "ProvenantTracingProcessor()",
-            {
-                "agent_id": agent_id,
-                "user_id": user_id,
-                "agent_version_id": agent_version_id,
-                "environment_id": environment_id,
-                "metadata": metadata,
-                "tags": tags,
-            },
-        )
+            agent_id,
+            user_id=user_id,
+            agent_version_id=agent_version_id,
+            environment_id=environment_id,
+            metadata=metadata,
+            tags=tags,
+        )._replace(agent_id=None)
         self._agent_id = agent_id
         self._provenant = provenant
-        self._session_kwargs: dict[str, Any] = {
-            "user_id": user_id,
-            "agent_version_id": agent_version_id,
-            "environment_id": environment_id,
-            "metadata": dict(metadata) if metadata else None,
-            "tags": list(tags) if tags else None,
-        }
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
         self._nodes: dict[str, _Node] = {}
@@ -230,9 +222,7 @@ class ProvenantTracingProcessor(TracingProcessor):
         trace_metadata = getattr(trace, "metadata", None)
         if trace_metadata:
             metadata["traceMetadata"] = trace_metadata
-        session = open_session(
-            tracer, agent, metadata=metadata, session_kwargs=self._session_kwargs
-        )
+        session = open_session(tracer, agent, metadata=metadata, options=self._options)
         run.owned = session is not None
         if session is None:
             return None

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 from provenant._logging import log_fault
 from provenant._wire import clamp_int
 from provenant.backends._records import SessionEnd, SessionStart, TurnRecord
+from provenant.tracing._arguments import NO_OPTIONS, SessionOptions
 from provenant.tracing._context import (
     frame_path,
     get_current,
@@ -137,25 +138,25 @@ class Session:
         self,
         tracer: Tracer,
         agent: Optional[str],
+        options: SessionOptions = NO_OPTIONS,
         *,
-        session_id: Optional[str] = None,
-        user_id: Optional[str] = None,
-        external_id: Optional[str] = None,
-        agent_version_id: Optional[str] = None,
-        environment_id: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        tags: Optional[Sequence[str]] = None,
         sampled: bool = True,
     ) -> None:
+        # ``options`` as checked where the caller gave them; ``agent`` may differ from
+        # ``options.agent_id`` (the client's default agent, filled in by the tracer).
+        session_id = options.session_id
+        external_id = options.external_id
+        metadata = options.metadata
+        tags = options.tags
         self._tracer = tracer
         self._processor: Optional[BatchProcessor] = tracer._processor
         self._observers = tracer._observers
         self.agent = agent
         self._external_id = external_id
         self._identified = external_id is not None or session_id is not None
-        self.user_id = user_id
-        self.agent_version_id = agent_version_id
-        self.environment_id = environment_id
+        self.user_id = options.user_id
+        self.agent_version_id = options.agent_version_id
+        self.environment_id = options.environment_id
         self.metadata: dict[str, Any] = dict(metadata) if metadata else {}
         self.tags: list[str] = list(tags) if tags else []
         self.parent: Optional[Session] = None
