@@ -44,7 +44,9 @@ from provenant.errors import ClientClosedError, ConfigurationError, EvalTimeoutE
 from provenant.tracing._arguments import check_arguments, check_session_arguments
 
 if TYPE_CHECKING:
-    from provenant.evals import EvalReport, ScorersArg, Task
+    from provenant.evals._report import EvalReport
+    from provenant.evals._runner import Task
+    from provenant.evals._scoring import ScorersArg
     from provenant.tracing._session import Session
     from provenant.tracing._trace import TraceKind
     from provenant.tracing._tracer import Tracer
@@ -852,9 +854,10 @@ class ProvenantClient:
 
         .. versionadded:: 0.1
         """
-        from provenant.evals import evaluate
+        from provenant.evals._runner import run_suite
 
-        return evaluate(
+        return run_suite(
+            self,
             suite_id,
             task,
             agent_id=agent_id,
@@ -862,7 +865,6 @@ class ProvenantClient:
             max_concurrency=max_concurrency,
             metadata=metadata,
             wait=wait,
-            client=self,
         )
 
     # -- tracing ----------------------------------------------------------------------

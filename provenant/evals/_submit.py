@@ -15,7 +15,7 @@ from provenant.evals._report import CaseResult
 from provenant.tracing._payload import jsonable
 
 if TYPE_CHECKING:
-    from provenant.client import ProvenantClient
+    from provenant.evals._client import EvalClient
 
 __all__ = ["submit_all", "wire_output"]
 
@@ -37,7 +37,7 @@ def wire_output(output: Any) -> Any:
     return shown[:_MAX_OUTPUT_BYTES] + "... [truncated]"
 
 
-def submit_all(client: ProvenantClient, run_id: str, results: Sequence[CaseResult]) -> None:
+def submit_all(client: EvalClient, run_id: str, results: Sequence[CaseResult]) -> None:
     """Send every result, in chunks that stay well under the 5 MB body limit."""
     chunk: list[dict[str, Any]] = []
     size = 0
