@@ -47,7 +47,9 @@ from provenant.backends._records import ExportResult, Record, SessionStart, Turn
 if TYPE_CHECKING:
     from provenant.backends._records import Exporter
     from provenant.config import Settings
-    from provenant.tracing._session import Session
+
+    # What the processor reads of a session (a protocol: _session.py imports this module).
+    from provenant.tracing._types import Delivered as Session
 
 __all__ = ["BatchProcessor"]
 

@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from provenant.tracing._processor import BatchProcessor
-    from provenant.tracing._tracer import Tracer
     from provenant.tracing._transcript import Transcript
+    from provenant.tracing._types import TracerRef
 
 __all__ = ["Session", "exit_status"]
 
@@ -136,7 +136,7 @@ class Session:
 
     def __init__(
         self,
-        tracer: Tracer,
+        tracer: TracerRef,
         agent: Optional[str],
         options: SessionOptions = NO_OPTIONS,
         *,
