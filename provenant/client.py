@@ -22,7 +22,6 @@ import threading
 # wait_for_completion (in _rest/_evals.py) sleeps through this module, which callers and
 # tests reach as provenant.client.time to speed its polling up.
 import time  # noqa: F401
-import uuid
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -37,7 +36,6 @@ from typing import (
 
 from provenant._logging import log_fault
 from provenant._rest import AgentsApi, EvalsApi, SessionsApi
-from provenant._wire import decode_record
 from provenant._wire import is_uuid as is_uuid
 from provenant.backends import Backend, open_backend
 from provenant.backends._agents import AgentDirectory
@@ -178,25 +176,6 @@ class ProvenantClient(EvalsApi, SessionsApi, AgentsApi):
                 if tracer is None:
                     tracer = self._tracer_instance = _build_tracer(self._settings, self._agents)
         return tracer
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: Any = None,
-        query: Optional[Mapping[str, Optional[str]]] = None,
-        write: bool = False,
-    ) -> Any:
-        clean_query = {k: v for k, v in (query or {}).items() if v is not None}
-        answer = self._backend.request(
-            method,
-            path,
-            body=body,
-            query=clean_query or None,
-            idempotency_key=str(uuid.uuid4()) if write else None,
-        )
-        return decode_record(answer)
 
     # -- agents -----------------------------------------------------------------------
     def evaluate(

@@ -4,15 +4,19 @@ make (:meth:`RestCalls._request`, one request to the client's destination, its a
 decoded) and the small rules of building bodies and paths.
 
 Each group (:mod:`._agents`, :mod:`._sessions`, :mod:`._evals`) is a mixin over
-:class:`RestCalls`; the client is the class that joins them and implements ``_request``.
+:class:`RestCalls`; the client is the class that joins them and gives ``_backend``.
 """
 
 from __future__ import annotations
 
 import urllib.parse
+import uuid
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
+from provenant._wire import decode_record
+
 if TYPE_CHECKING:
+    from provenant.backends import Backend
     from provenant.backends._agents import AgentDirectory
 
 __all__ = ["RestCalls", "drop_none", "listed", "segment"]
@@ -22,6 +26,11 @@ class RestCalls:
     """The seam of the REST method groups: one request, its answer decoded."""
 
     _agents: AgentDirectory
+
+    @property
+    def _backend(self) -> Backend:
+        """The client's connection to its destination (opened on first use)."""
+        raise NotImplementedError
 
     def _request(
         self,
@@ -33,7 +42,15 @@ class RestCalls:
         write: bool = False,
     ) -> Any:
         """Send one request (``write``: with an ``Idempotency-Key``); the decoded answer."""
-        raise NotImplementedError
+        clean_query = {k: v for k, v in (query or {}).items() if v is not None}
+        answer = self._backend.request(
+            method,
+            path,
+            body=body,
+            query=clean_query or None,
+            idempotency_key=str(uuid.uuid4()) if write else None,
+        )
+        return decode_record(answer)
 
     def _agent_id(self, agent: str) -> str:
         """An agent's id from its id or name (the agents' group's ``resolve_agent_id``)."""
