@@ -56,6 +56,7 @@ class SessionOptions(NamedTuple):
 
 #: No options: a session of the client's default agent, with nothing else given.
 NO_OPTIONS = SessionOptions()
+_new_options = tuple.__new__
 
 
 def check_text(caller: str, name: str, value: Any) -> None:
@@ -91,32 +92,63 @@ def check_session_arguments(
     Raises:
         TypeError: The first argument of the wrong type, by name.
     """
-    options = SessionOptions(
+    if (
+        metadata is None
+        and tags is None
+        and (agent_id is None or type(agent_id) is str)
+        and (session_id is None or type(session_id) is str)
+        and (user_id is None or type(user_id) is str)
+        and (external_id is None or type(external_id) is str)
+        and (agent_version_id is None or type(agent_version_id) is str)
+        and (environment_id is None or type(environment_id) is str)
+    ):
+        # The common case, on every session block: tested inline, built without the
+        # NamedTuple's Python-level __new__.
+        return _new_options(
+            SessionOptions,
+            (
+                agent_id,
+                session_id,
+                user_id,
+                external_id,
+                agent_version_id,
+                environment_id,
+                None,
+                None,
+            ),
+        )
+    check_arguments(
+        caller,
+        {
+            "agent_id": agent_id,
+            "session_id": session_id,
+            "user_id": user_id,
+            "external_id": external_id,
+            "agent_version_id": agent_version_id,
+            "environment_id": environment_id,
+            "metadata": metadata,
+            "tags": tags,
+        },
+    )
+    return SessionOptions(
         agent_id,
         session_id,
         user_id,
         external_id,
         agent_version_id,
         environment_id,
-        metadata,
-        tags,
+        None if metadata is None else dict(metadata),
+        None if tags is None else tuple(tags),
     )
-    check_arguments(caller, zip(SessionOptions._fields, options))
-    if metadata is not None or tags is not None:
-        options = options._replace(
-            metadata=None if metadata is None else dict(metadata),
-            tags=None if tags is None else tuple(tags),
-        )
-    return options
 
 
-def check_arguments(caller: str, fields: Any) -> None:
+def check_arguments(caller: str, fields: Mapping[str, Any]) -> None:
     """
     Check the fields of a session, a turn or an agent as a caller gave them.
 
     Args:
         caller: What the caller called, for the message (``"create_session()"``).
-        fields: A mapping, or ``(name, value)`` pairs, of any of ``agent_id``,
+        fields: Any of ``agent_id``,
             ``session_id``, ``user_id``, ``external_id``, ``agent_version_id``,
             ``environment_id`` (each a ``str`` or ``None``), ``metadata`` (a mapping or
             ``None``), ``tags`` (strings, not one string) and ``tool_calls`` (mappings,
@@ -126,8 +158,7 @@ def check_arguments(caller: str, fields: Any) -> None:
     Raises:
         TypeError: The first field of the wrong type, by name.
     """
-    pairs = fields.items() if isinstance(fields, Mapping) else fields
-    for name, value in pairs:
+    for name, value in fields.items():
         if value is None:
             continue  # the common case, on every session block: one test
         if name == "metadata":
