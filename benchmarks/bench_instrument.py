@@ -61,6 +61,7 @@ import anthropic
 
 import provenant
 from provenant.client import ProvenantClient
+from provenant.tracing._arguments import SessionOptions
 
 _TARGET_RATIO = 1.05
 _TARGET_CPU_US = 25.0
@@ -174,7 +175,7 @@ def _integration_layer_cpu(recorder: ProvenantClient) -> tuple[float, float]:
         _wrap_result(spec.MESSAGES, call, message, hide, kind, None, False)
 
     def core_only() -> None:
-        session, _ = tracer.session_for_call(agent_id="Bench Bot")
+        session, _ = tracer.session_for_call(SessionOptions(agent_id="Bench Bot"))
         session.add_turn("USER", _MESSAGES[0]["content"])
         session.add_turn(
             "ASSISTANT",

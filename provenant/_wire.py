@@ -1,6 +1,7 @@
 """
 Facts of the REST contract both sides use: the integer bound of its numeric fields, what
-an id looks like, and the decoding of the JSON-string columns it sends back.
+an id looks like, an API key's ``keyPrefix``, and the decoding of the JSON-string columns
+it sends back.
 
 The platform stores ``metadata``, ``tags``, ``toolCalls``, non-string turn
 ``content`` and eval payloads as JSON-encoded strings. The hosted server answers them
@@ -15,7 +16,16 @@ import json
 import re
 from typing import Any, Optional
 
-__all__ = ["JSON_STRING_FIELDS", "MAX_SAFE_INT", "clamp_int", "decode_record", "is_uuid"]
+__all__ = [
+    "API_KEY_MARK",
+    "JSON_STRING_FIELDS",
+    "MAX_SAFE_INT",
+    "clamp_int",
+    "decode_record",
+    "is_uuid",
+    "key_prefix",
+    "shown_key",
+]
 
 _UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -25,6 +35,29 @@ _UUID_RE = re.compile(
 def is_uuid(value: str) -> bool:
     """Tell whether ``value`` is written as a UUID (an id rather than an agent name)."""
     return bool(_UUID_RE.match(value))
+
+
+#: What an API key starts with (``pk_live_`` + 32 hex characters).
+API_KEY_MARK = "pk_live_"
+
+
+def key_prefix(key: str, chars: int = 8) -> str:
+    """
+    An API key's ``keyPrefix``: its first ``chars`` characters after ``pk_live_`` (of the
+    key itself when it lacks the mark). The store keeps the contract's 8; messages show 4
+    (:func:`shown_key`).
+    """
+    rest = key[len(API_KEY_MARK) :] if key.startswith(API_KEY_MARK) else key
+    return rest[:chars]
+
+
+def shown_key(key: Optional[str]) -> Optional[str]:
+    """What a message may show of an API key: its mark and 4 characters of its
+    :func:`key_prefix` (``"pk_live_0123"``), never the key; ``None`` for no key."""
+    if not key:
+        return None
+    mark = API_KEY_MARK if key.startswith(API_KEY_MARK) else ""
+    return mark + key_prefix(key, 4)
 
 
 #: The largest integer the contract's numeric fields take, and every JSON reader holds

@@ -20,6 +20,7 @@ import threading
 from typing import Any, Callable, Literal, Mapping, Optional
 
 from provenant._prices import PRICES_FILE_VARIABLE, ModelPrices, resolve_prices
+from provenant._wire import shown_key
 from provenant.errors import ConfigurationError
 
 __all__ = [
@@ -128,16 +129,7 @@ class Settings:
     @property
     def key_prefix(self) -> Optional[str]:
         """A prefix of the API key that is safe to print (never the key itself)."""
-        return key_prefix(self.api_key)
-
-
-def key_prefix(api_key: Optional[str]) -> Optional[str]:
-    """Return the printable prefix of an API key: ``pk_live_`` plus 4 characters at most."""
-    if not api_key:
-        return None
-    if api_key.startswith("pk_live_"):
-        return api_key[: len("pk_live_") + 4]
-    return api_key[:4]
+        return shown_key(self.api_key)
 
 
 def _env(name: str) -> Optional[str]:

@@ -34,6 +34,7 @@ from typing import Any, Mapping, Optional
 
 from provenant._json import request_body
 from provenant._version import __version__
+from provenant._wire import shown_key
 from provenant.backends._pacing import PaceInterrupted, PaceTooLong, RateLimit, pacer_for
 from provenant.backends._retry import EXPLICIT_CALLS, RetryPolicy
 from provenant.backends._transport import (
@@ -42,7 +43,6 @@ from provenant.backends._transport import (
     HttpResponse,
     Transport,
 )
-from provenant.config import key_prefix
 from provenant.errors import (
     APIError,
     ClientClosedError,
@@ -140,7 +140,7 @@ class HttpBackend:
         self._url = f"{parts.scheme}://{netloc}{self._prefix}"
         self._timeout = float(timeout)
         self._policy: RetryPolicy = EXPLICIT_CALLS.with_base(backoff_s)
-        self._key_prefix = key_prefix(api_key)
+        self._key_prefix = shown_key(api_key)
         # HTTP/1.1 keeps connections alive unless told otherwise; every header costs a
         # validated putheader() in http.client, so only those the contract needs go.
         headers = [("Host", host_header), ("User-Agent", USER_AGENT)]

@@ -33,8 +33,9 @@ The ``provenant eval run`` command wraps :func:`evaluate` as a CI gate.
 
 from __future__ import annotations
 
+from provenant.evals._evaluate import evaluate
 from provenant.evals._report import CaseResult, EvalReport
-from provenant.evals._runner import Task, evaluate
+from provenant.evals._runner import Task
 from provenant.evals._scorers import (
     BUILTIN_SCORERS,
     Score,

@@ -38,6 +38,7 @@ from typing import (
     Optional,
 )
 
+from provenant.evals._client import EvalClient
 from provenant.evals._progress import Progress
 from provenant.evals._report import CaseResult, EvalReport
 from provenant.evals._scorers import Score
@@ -51,13 +52,12 @@ from provenant.evals._scoring import (
     scorer_names,
 )
 from provenant.evals._submit import submit_all, wire_output
-from provenant.tracing._arguments import check_session_arguments
+from provenant.tracing._arguments import check_arguments
 
 if TYPE_CHECKING:
-    from provenant.client import ProvenantClient
     from provenant.tracing._session import Session
 
-__all__ = ["Task", "evaluate"]
+__all__ = ["Task", "run_suite"]
 
 #: A task: called with a case's ``input``; sync, or ``async def``.
 Task = Callable[[Any], Any]
@@ -70,7 +70,7 @@ _WAIT_TIMEOUT_S = 300.0
 class _Plan:
     """What every case of one run shares."""
 
-    client: ProvenantClient
+    client: EvalClient
     task: Task
     run_id: str
     agent_id: str
@@ -78,7 +78,8 @@ class _Plan:
     progress: Progress
 
 
-def evaluate(
+def run_suite(
+    client: EvalClient,
     suite_id: str,
     task: Task,
     *,
@@ -87,52 +88,8 @@ def evaluate(
     max_concurrency: int = 4,
     metadata: Optional[Mapping[str, Any]] = None,
     wait: bool = True,
-    client: Optional[ProvenantClient] = None,
 ) -> EvalReport:
-    """
-    Run every case of an eval suite through ``task``, score it, and record the run.
-
-    The cases are fetched, a run is created, and ``task(case["input"])`` is called for
-    each case, at most ``max_concurrency`` at a time: a plain function in a pool of
-    threads (each carrying a copy of the caller's context), an ``async def`` function on
-    one event loop. Each call runs in its own traced session whose metadata holds
-    ``evalRunId`` and ``caseId``. Each output is scored by the case's ``scoringFn``
-    (``exact_match``, ``contains``, ``json_match``, ``regex``; see
-    :mod:`provenant.evals`) unless ``scorers`` are given. A task that raises makes its
-    case a failed result with the error's text, and the run goes on; so does a scorer
-    that raises, the error then saying it came from the scorer. Every result is then
-    submitted and, with ``wait``, the run is waited for.
-
-    On a terminal, a progress line on standard error counts the cases done and the pass
-    rate so far; nothing is drawn when standard error is not a TTY.
-
-    Args:
-        suite_id: The suite's id.
-        task: ``(case_input) -> output``, sync or async.
-        agent_id: The agent evaluated (a UUID or a name). Default: the client's
-            ``agent_id`` (``PROVENANT_AGENT``), else the task's name.
-        scorers: Instead of each case's ``scoringFn``: a scorer
-            ``(output, expected, case) -> bool | float | dict`` (a dict gives
-            ``passed``, ``score``, ``reason``), a built-in's name, a list of those (a
-            case passes when all pass; its score is their mean), or a mapping of names
-            to them.
-        max_concurrency: The most cases running at once (at least 1).
-        metadata: A JSON object stored on the run.
-        wait: Wait for the run to complete (and report the platform's figures).
-        client: The client to use (default: :func:`provenant.get_client`).
-
-    Returns:
-        An :class:`~provenant.evals.EvalReport`.
-
-    Raises:
-        TypeError: An argument of the wrong type (named in the message).
-        ValueError: ``max_concurrency`` below 1, an unknown built-in name in
-            ``scorers``, or a suite without cases.
-        provenant.errors.ProvenantError: The platform refused or could not be reached.
-        provenant.errors.EvalTimeoutError: With ``wait``, the run did not complete.
-
-    .. versionadded:: 0.1
-    """
+    """:func:`provenant.evals.evaluate` through ``client`` (its arguments checked here)."""
     if not isinstance(suite_id, str):
         raise TypeError(f"suite_id must be a str; got {type(suite_id).__name__}.")
     if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int):
@@ -141,12 +98,8 @@ def evaluate(
         raise ValueError(f"max_concurrency must be at least 1; got {max_concurrency}.")
     if not callable(task):
         raise TypeError(f"task must be callable; got {type(task).__name__}.")
-    check_session_arguments("evaluate()", {"agent_id": agent_id, "metadata": metadata})
+    check_arguments("evaluate()", {"agent_id": agent_id, "metadata": metadata})
     named_scorers = normalise_scorers(scorers)
-    if client is None:
-        from provenant._default import get_client
-
-        client = get_client()
     started = time.monotonic()
 
     suite = client.get_eval_suite(suite_id)

@@ -29,6 +29,8 @@ import math
 import re
 from typing import Any, Callable, Dict, Mapping, Optional, Union
 
+from provenant.tracing._payload import jsonable
+
 __all__ = [
     "BUILTIN_SCORERS",
     "Score",
@@ -141,17 +143,6 @@ def _text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=repr)
 
 
-def _jsonish(value: Any) -> Any:
-    """The JSON form of a value, so that tuples equal lists and dataclasses their dicts."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
-    elif hasattr(value, "model_dump") and callable(value.model_dump):
-        value = value.model_dump()
-    return json.loads(json.dumps(value, default=repr))
-
-
 def _require_expected(name: str, expected: Any) -> None:
     if expected is None:
         raise ValueError(f"{name} needs the case's expectedOutput, and the case has none")
@@ -221,8 +212,8 @@ def exact_match(output: Any, expected: Any, case: Mapping[str, Any]) -> Score:
     .. versionadded:: 0.1
     """
     _require_expected("exact_match", expected)
-    out = _jsonish(output)
-    exp = _jsonish(expected)
+    out = jsonable(output)
+    exp = jsonable(expected)
     if not (isinstance(out, dict) and isinstance(exp, dict)):
         exp = _unwrap(exp)
         out = _unwrap(out) if isinstance(out, dict) and not isinstance(exp, dict) else out
@@ -255,8 +246,8 @@ def contains(output: Any, expected: Any, case: Mapping[str, Any]) -> Score:
     .. versionadded:: 0.1
     """
     _require_expected("contains", expected)
-    needles = _needles("contains", _jsonish(expected))
-    haystack = _text(_unwrap(_jsonish(output)))
+    needles = _needles("contains", jsonable(expected))
+    haystack = _text(_unwrap(jsonable(output)))
     missing = [needle for needle in needles if needle not in haystack]
     score = (len(needles) - len(missing)) / len(needles)
     reason = None if not missing else f"missing {', '.join(repr(m) for m in missing)}"
@@ -283,8 +274,8 @@ def regex(output: Any, expected: Any, case: Mapping[str, Any]) -> Score:
     .. versionadded:: 0.1
     """
     _require_expected("regex", expected)
-    patterns = _needles("regex", _jsonish(expected))
-    haystack = _text(_unwrap(_jsonish(output)))
+    patterns = _needles("regex", jsonable(expected))
+    haystack = _text(_unwrap(jsonable(output)))
     missing = []
     for pattern in patterns:
         try:
@@ -327,8 +318,8 @@ def json_match(output: Any, expected: Any, case: Mapping[str, Any]) -> Score:
             out = json.loads(text)
         except ValueError as exc:
             return Score(False, 0.0, f"output is not valid JSON ({exc})")
-    out = _jsonish(out)
-    exp = _jsonish(expected)
+    out = jsonable(out)
+    exp = jsonable(expected)
     if isinstance(exp, dict) and not isinstance(out, dict):
         exp = _unwrap(exp)
     if isinstance(exp, dict) and isinstance(out, dict) and exp:

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from provenant._json import compact_json
 from provenant.evals._report import CaseResult
-from provenant.evals._scorers import _jsonish
-from provenant.tracing._payload import to_jsonable
+from provenant.tracing._payload import jsonable
 
 if TYPE_CHECKING:
-    from provenant.client import ProvenantClient
+    from provenant.evals._client import EvalClient
 
 __all__ = ["submit_all", "wire_output"]
 
@@ -29,13 +28,8 @@ _MAX_OUTPUT_BYTES = 1_000_000
 
 def wire_output(output: Any) -> Any:
     """The output as JSON, as the platform stores it; an oversized one as truncated text."""
-    try:
-        value = _jsonish(output)
-        text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
-        # A cycle, NaN, an integer too long to write: the tracing's converter never raises.
-        value = to_jsonable(output, _MAX_OUTPUT_BYTES)[0]
-        text = compact_json(value)
+    value = jsonable(output)  # never raises: a cycle, NaN, a huge integer have JSON forms
+    text = compact_json(value)
     if len(text) <= _MAX_OUTPUT_BYTES:
         return value
     # A string is cut as itself; anything else as its JSON text.
@@ -43,7 +37,7 @@ def wire_output(output: Any) -> Any:
     return shown[:_MAX_OUTPUT_BYTES] + "... [truncated]"
 
 
-def submit_all(client: ProvenantClient, run_id: str, results: Sequence[CaseResult]) -> None:
+def submit_all(client: EvalClient, run_id: str, results: Sequence[CaseResult]) -> None:
     """Send every result, in chunks that stay well under the 5 MB body limit."""
     chunk: list[dict[str, Any]] = []
     size = 0

@@ -237,16 +237,16 @@ def instrument(
             raise TypeError(f"instrument() supports {_SUPPORTED}; got {_name(type(client))}.")
         if getattr(client, STATE_ATTRIBUTE, None) is not None:
             return client
-    session_kwargs = {
-        "agent_id": agent_id,
-        "user_id": user_id,
-        "external_id": external_id,
-        "agent_version_id": agent_version_id,
-        "environment_id": environment_id,
-        "metadata": metadata,
-        "tags": tags,
-    }
-    check_session_arguments("instrument()", session_kwargs)
+    options = check_session_arguments(
+        "instrument()",
+        agent_id,
+        user_id=user_id,
+        external_id=external_id,
+        agent_version_id=agent_version_id,
+        environment_id=environment_id,
+        metadata=metadata,
+        tags=tags,
+    )
     if provenant is not None:
         from provenant.client import ProvenantClient
 
@@ -255,11 +255,9 @@ def instrument(
                 "instrument(): provenant must be a ProvenantClient or None, "
                 f"not {type(provenant).__name__}"
             )
-    session_kwargs["metadata"] = dict(metadata) if metadata is not None else None
-    session_kwargs["tags"] = list(tags) if tags is not None else None
     integration = Integration(
         provenant=_recording_client(provenant, api_key, base_url, timeout),
-        session_kwargs=session_kwargs,
+        session=options,
         stream_usage=stream_usage,
     )
     if identity is not None:

@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping, Optional, Un
 
 from provenant._cost import price_reply
 from provenant._logging import log_fault
+from provenant.integrations._description import CallDescription, request_attributes
 from provenant.integrations._extract import MessageCopies, ReplyInfo, RequestInfo, copy_request
 from provenant.integrations._suppress import provider_recording_suppressed
+from provenant.tracing._arguments import SessionOptions
 from provenant.tracing._context import Frame, frame_path, get_frame
 from provenant.tracing._resume import seed_resumed
 from provenant.tracing._session import exit_status
@@ -83,12 +85,12 @@ class Integration:
     Args:
         provenant: The client that records (``None``: the default client, looked up at
             each call, so that ``provenant.configure()`` later is followed).
-        session_kwargs: The arguments of ``tracer.session_for_call``.
+        session: The session options of ``tracer.session_for_call``.
         stream_usage: Ask OpenAI chat streams for usage, hiding the extra chunk.
     """
 
     provenant: Optional[ProvenantClient]
-    session_kwargs: Mapping[str, Any]
+    session: SessionOptions
     stream_usage: bool
 
     def recorder(self) -> ProvenantClient:
@@ -201,7 +203,7 @@ class LlmCall:
         tracer = integration.recorder()._tracer
         if not tracer.enabled:
             return None
-        session, owned = tracer.session_for_call(**integration.session_kwargs)
+        session, owned = tracer.session_for_call(integration.session)
         try:
             if not session.sampled:
                 if owned:
@@ -217,7 +219,7 @@ class LlmCall:
                 snapshot = api.snapshot_request(kwargs, copies=copies)
             else:
                 snapshot = api.snapshot_request(kwargs)
-            # Frames are immutable tuples: the span path is read from it by the worker.
+            # A frame's path never changes: the worker reads the span path from it.
             frame = None if owned else get_frame()
             span: Optional[Span] = None
             request: Optional[RequestInfo] = None
@@ -227,14 +229,9 @@ class LlmCall:
             capture = observed and bool(tracer.capture_content)
             if observed:
                 request = api.read_request(snapshot, stream=stream)
-                attributes: dict[str, Any] = {
-                    "provider": api.provider,
-                    "operation": "chat",
-                    "request_model": request.model,
-                    "stream": stream,
-                }
-                if capture:
-                    attributes["input_messages"] = _span_messages(request)
+                attributes = request_attributes(
+                    api.provider, request, stream=stream, capture_content=capture
+                )
                 span = tracer.start_span(
                     f"chat {request.model}" if request.model else "chat",
                     kind="llm",
@@ -315,7 +312,7 @@ class LlmCall:
         if path is None:
             frame = self.frame
             session = self.session
-            path = self._path = frame_path(frame) if frame and frame[3] is session else []
+            path = self._path = frame_path(frame) if frame and frame.session is session else []
         return path
 
     def _input_turns(self) -> list[Turn]:
@@ -353,32 +350,13 @@ class LlmCall:
         bodies = [] if self.stream else self._input_turns()
         reply = _read(source)
         request = self._request_info()
-        metadata: dict[str, Any] = {
-            "model": reply.model or request.model,
-            "provider": reply.provider or request.provider or self.api.provider,
-            "stream": self.stream,
-        }
-        if metadata["provider"] != self.api.provider:
-            metadata["gateway"] = self.api.provider  # LiteLLM: the provider it routed to
-        if reply.stop_reason is not None:
-            metadata["stopReason"] = reply.stop_reason
-        if reply.request_id is not None:
-            metadata["requestId"] = reply.request_id
-        if reply.response_id is not None:
-            metadata["responseId"] = reply.response_id
-        if reply.cache_read_tokens:
-            metadata["cacheReadTokens"] = reply.cache_read_tokens
-        if reply.cache_creation_tokens:
-            metadata["cacheCreationTokens"] = reply.cache_creation_tokens
-        if reply.reasoning_tokens:
-            metadata["reasoningTokens"] = reply.reasoning_tokens
-        if reply.choices > 1:
-            metadata["choices"] = reply.choices
+        described = CallDescription(self.api.provider, request, reply, stream=self.stream)
+        metadata = described.turn_metadata()
         if self.session._processor is not None:  # on the worker (see add_deferred): price it
             cost = price_reply(
                 self.session._tracer.settings.prices,
                 self.api.provider,
-                metadata["model"],
+                described.model,
                 reply,
                 self.started,
                 request.model,
@@ -419,41 +397,17 @@ class LlmCall:
         if span is None:
             return
         try:
-            attributes: dict[str, Any] = {
-                "response_model": reply.model,
-                "response_id": reply.response_id,
-                "finish_reasons": [reply.stop_reason] if reply.stop_reason else [],
-                "input_tokens": reply.input_tokens,
-                "output_tokens": reply.output_tokens,
-                "cache_read_tokens": reply.cache_read_tokens or None,
-                "cache_creation_tokens": reply.cache_creation_tokens or None,
-                "tool_calls": [
-                    {"id": c.get("id"), "name": c.get("name"), "arguments": c.get("arguments")}
-                    for c in reply.tool_calls
-                ],
-            }
-            if stream_metadata and "timeToFirstTokenMs" in stream_metadata:
-                attributes["time_to_first_token_ms"] = stream_metadata["timeToFirstTokenMs"]
-            if self.capture_content:
-                content: Any = reply.text
-                if reply.thinking:  # a reasoning part before the answer's text
-                    content = [
-                        {"type": "thinking", "thinking": reply.thinking},
-                        {"type": "text", "text": reply.text},
-                    ]
-                attributes["output_messages"] = [{"role": "assistant", "content": content}]
-            span.set_attributes({k: v for k, v in attributes.items() if v is not None})
+            described = CallDescription(
+                self.api.provider, self._request_info(), reply, stream=self.stream
+            )
+            ttft = stream_metadata.get("timeToFirstTokenMs") if stream_metadata else None
+            span.set_attributes(
+                described.span_attributes(
+                    capture_content=self.capture_content, time_to_first_token_ms=ttft
+                )
+            )
         finally:
             span.end(error=error, status="error" if error is not None else None)
-
-
-def _span_messages(request: RequestInfo) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = []
-    if request.system is not None:
-        messages.append({"role": "system", "content": request.system})
-    for message in request.messages:
-        messages.append({"role": message.role.lower(), "content": message.content})
-    return messages
 
 
 def record_fault(kind: str, exc: BaseException) -> None:

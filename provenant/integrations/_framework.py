@@ -3,8 +3,8 @@ What the framework integrations (OpenAI Agents SDK, LangChain) share: a session 
 or joined for a run, spans under an explicit parent, TOOL turns, and model calls.
 
 A framework tells us where we are by ids (a trace's span ids, LangChain run ids), not by
-our context variable, so these helpers take the parent as a *frame* (the plain tuple of
-:mod:`provenant.tracing._context`) and never read the current one::
+our context variable, so these helpers take the parent as a
+:class:`~provenant.tracing._context.Frame` and never read the current one::
 
     session = open_session(tracer, "Triage", metadata={"traceId": ...})
     frame = root_frame(session)
@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 from provenant.integrations._call import ApiSpec, LlmCall
+from provenant.tracing._arguments import NO_OPTIONS, SessionOptions
 from provenant.tracing._context import Frame, frame_path, span_of
 from provenant.tracing._span import Span, notify_start
 from provenant.tracing._transcript import result_forms
@@ -64,7 +65,7 @@ def open_session(
     agent: str,
     *,
     metadata: Optional[Mapping[str, Any]] = None,
-    session_kwargs: Optional[Mapping[str, Any]] = None,
+    options: SessionOptions = NO_OPTIONS,
 ) -> Optional[Session]:
     """
     Start a session (not made current) for a framework run; ``None`` when nothing is
@@ -72,11 +73,9 @@ def open_session(
     """
     if not tracer.enabled:
         return None
-    kwargs = dict(session_kwargs or {})
-    given = kwargs.pop("metadata", None)
-    merged = dict(given) if given else {}
+    merged = dict(options.metadata) if options.metadata else {}
     merged.update(metadata or {})
-    session = tracer.new_session(agent, metadata=merged, **kwargs)
+    session = tracer.new_session(agent, options._replace(metadata=merged))
     if not session.sampled:
         return None
     session._start()
@@ -86,7 +85,7 @@ def open_session(
 def root_frame(session: Session) -> Frame:
     """The frame of a session's root span: the parent of the run's first spans."""
     root = session.root_span
-    return (root.name if root is not None else "invoke_agent", "session", None, session, root)
+    return Frame(root.name if root is not None else "invoke_agent", "session", None, session, root)
 
 
 def child_frame(
@@ -97,7 +96,7 @@ def child_frame(
     observers (the OpenTelemetry export) are registered, a real :class:`Span` they are
     told of. End the span with :func:`end_span`.
     """
-    session = parent[3]
+    session = parent.session
     observers = session._observers if session.sampled else None
     span: Optional[Span] = None
     if observers:
@@ -105,7 +104,7 @@ def child_frame(
         if attributes:
             span.attributes.update(attributes)
         notify_start(observers, span)
-    return (name, kind, parent, session, span), span
+    return Frame(name, kind, parent, session, span), span
 
 
 def end_span(
@@ -154,7 +153,7 @@ def record_tool(
         note: Note the result in the transcript (False: the caller recognises the result
             sent back by other means, such as its tool call id).
     """
-    session = frame[3]
+    session = frame.session
     if not session.sampled:
         return
     path = frame_path(frame)
@@ -194,7 +193,7 @@ def model_call(frame: Frame, api: ApiSpec, *, name: str = "chat") -> LlmCall:
     Set ``call.kwargs`` to the request (in ``api``'s form) before ending it with
     ``call.succeed(reply)`` or ``call.fail(exc)``; latency counts from now.
     """
-    session = frame[3]
+    session = frame.session
     tracer = session._tracer
     observed = bool(session._observers)
     capture = observed and bool(tracer.capture_content)

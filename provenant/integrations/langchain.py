@@ -118,27 +118,19 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         metadata: Optional[Mapping[str, Any]] = None,
         tags: Optional[Sequence[str]] = None,
     ) -> None:
-        check_session_arguments(
+        # The agent is resolved per run (a framework names its own): not in the options.
+        self._options = check_session_arguments(
             "ProvenantCallbackHandler()",
-            {
-                "agent_id": agent_id,
-                "user_id": user_id,
-                "agent_version_id": agent_version_id,
-                "environment_id": environment_id,
-                "metadata": metadata,
-                "tags": tags,
-            },
-        )
+            agent_id,
+            user_id=user_id,
+            agent_version_id=agent_version_id,
+            environment_id=environment_id,
+            metadata=metadata,
+            tags=tags,
+        )._replace(agent_id=None)
         super().__init__()
         self._agent_id = agent_id
         self._provenant = provenant
-        self._session_kwargs: dict[str, Any] = {
-            "user_id": user_id,
-            "agent_version_id": agent_version_id,
-            "environment_id": environment_id,
-            "metadata": dict(metadata) if metadata else None,
-            "tags": list(tags) if tags else None,
-        }
         self._lock = threading.Lock()
         self._nodes: dict[UUID, RunNode] = {}
         self._skipped: dict[UUID, Optional[UUID]] = {}  # run id -> its parent's (no span)
@@ -190,7 +182,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         """A run with no recorded parent: ``(parent frame, root, joined)`` or ``None``."""
         joined = get_frame()
         if joined is not None:
-            session = joined[3]
+            session = joined.session
             if not session.sampled:
                 return None
             return joined, RunRoot(session, False, None), True
@@ -207,7 +199,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         extra: dict[str, Any] = {"framework": "langchain", "runName": name}
         if thread_id is not None:
             extra["threadId"] = thread_id
-        opened = open_session(tracer, agent, metadata=extra, session_kwargs=self._session_kwargs)
+        opened = open_session(tracer, agent, metadata=extra, options=self._options)
         if opened is None:
             return None
         if thread_id is None:
@@ -386,7 +378,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
             (metadata or {}).get("ls_model_name") or params.get("model") or params.get("model_name")
         )
         provider = (metadata or {}).get("ls_provider")
-        session = node.frame[3]
+        session = node.frame.session
         with self._lock:
             skip = self._tool_ids.setdefault(session, set())
         call = model_call(
@@ -492,7 +484,7 @@ class ProvenantCallbackHandler(BaseCallbackHandler):
         if output is not None and type(output).__name__ in ("ToolMessage", "Command"):
             call_id = call_id or getattr(output, "tool_call_id", None)
             content = getattr(output, "content", output)
-        session = node.frame[3]
+        session = node.frame.session
         on_worker = None
         if call_id is not None:
             with self._lock:

@@ -155,26 +155,18 @@ class ProvenantTracingProcessor(TracingProcessor):
         metadata: Optional[Mapping[str, Any]] = None,
         tags: Optional[Sequence[str]] = None,
     ) -> None:
-        check_session_arguments(
+        # The agent is resolved per run (a framework names its own): not in the options.
+        self._options = check_session_arguments(
             "ProvenantTracingProcessor()",
-            {
-                "agent_id": agent_id,
-                "user_id": user_id,
-                "agent_version_id": agent_version_id,
-                "environment_id": environment_id,
-                "metadata": metadata,
-                "tags": tags,
-            },
-        )
+            agent_id,
+            user_id=user_id,
+            agent_version_id=agent_version_id,
+            environment_id=environment_id,
+            metadata=metadata,
+            tags=tags,
+        )._replace(agent_id=None)
         self._agent_id = agent_id
         self._provenant = provenant
-        self._session_kwargs: dict[str, Any] = {
-            "user_id": user_id,
-            "agent_version_id": agent_version_id,
-            "environment_id": environment_id,
-            "metadata": dict(metadata) if metadata else None,
-            "tags": list(tags) if tags else None,
-        }
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
         self._nodes: dict[str, _Node] = {}
@@ -208,7 +200,7 @@ class ProvenantTracingProcessor(TracingProcessor):
             return run.frame
         joined = run.joined
         if joined is not None:
-            run.session = joined[3]
+            run.session = joined.session
             if not run.session.sampled:
                 return None
             run.frame = joined
@@ -230,9 +222,7 @@ class ProvenantTracingProcessor(TracingProcessor):
         trace_metadata = getattr(trace, "metadata", None)
         if trace_metadata:
             metadata["traceMetadata"] = trace_metadata
-        session = open_session(
-            tracer, agent, metadata=metadata, session_kwargs=self._session_kwargs
-        )
+        session = open_session(tracer, agent, metadata=metadata, options=self._options)
         run.owned = session is not None
         if session is None:
             return None
@@ -350,9 +340,9 @@ def _record_handoff(node: _Node, data: HandoffSpanData, latency_ms: int) -> None
     target = data.to_agent
     frame = node.frame
     if target is not None:
-        frame = (f"handoff to {target}", frame[1], frame[2], frame[3], frame[4])
+        frame = Frame(f"handoff to {target}", frame.kind, frame.parent, frame.session, frame.span)
         if node.span is not None:
-            node.span.name = frame[0]
+            node.span.name = frame.name
             node.span.set_attribute("to_agent", target)
     # The SDK's transfer message (``Handoff.get_transfer_message``): noted as the result,
     # so that the same output sent back to the next agent's model is not recorded again.

@@ -29,6 +29,7 @@ import time
 import uuid
 from typing import Any, Iterator, Optional
 
+from provenant._wire import API_KEY_MARK, key_prefix
 from provenant.server._session_index import ensure_session_index
 
 __all__ = [
@@ -50,7 +51,6 @@ _LOCAL_USER_ID = "00000000-0000-4000-8000-000000000002"
 # every installation: removed from any store opened now, so no server accepts it.
 _RETIRED_LOCAL_KEY = "pk_live_" + "10ca1" + "0" * 27
 
-_KEY_PREFIX = "pk_live_"
 _POOL_SIZE = 16
 _CACHE_KIB = 16 * 1024
 # Readers get a small page cache: a write by anyone empties it anyway, and each
@@ -244,12 +244,6 @@ def new_id() -> str:
 def hash_key(key: str) -> str:
     """The SHA-256 hex digest under which an API key is stored."""
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def key_prefix(key: str) -> str:
-    """The ``keyPrefix`` of a key: the first 8 characters after ``pk_live_``."""
-    rest = key[len(_KEY_PREFIX) :] if key.startswith(_KEY_PREFIX) else key
-    return rest[:8]
 
 
 class Store:
@@ -516,7 +510,7 @@ class Store:
         .. versionadded:: 0.1
         """
         if key is None:
-            key = _KEY_PREFIX + secrets.token_hex(16)
+            key = API_KEY_MARK + secrets.token_hex(16)
         now = now_iso()
         with self.write() as conn:
             row = conn.execute(

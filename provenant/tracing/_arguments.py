@@ -8,16 +8,55 @@ where the fields are given (``session()``, ``start_session()``, ``instrument()``
 string given as ``tags`` would otherwise be stored as a list of its letters) and raise a
 :class:`TypeError` that names the argument::
 
-    check_session_arguments("session()", {"user_id": 42})
-    # TypeError: session(): user_id must be a str or None, not int
+    check_arguments("create_session()", {"user_id": 42})
+    # TypeError: create_session(): user_id must be a str or None, not int
+
+The eight session keyword arguments of ``session()``, ``start_session()``,
+``instrument()`` and the framework integrations are checked once, where the caller gave
+them, into one :class:`SessionOptions` value that is passed down as it is::
+
+    options = check_session_arguments("session()", "Support Bot", user_id="u1")
+    tracer.session(options)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple, Optional, Sequence
 
-__all__ = ["check_session_arguments", "check_text"]
+__all__ = [
+    "NO_OPTIONS",
+    "SessionOptions",
+    "check_arguments",
+    "check_session_arguments",
+    "check_text",
+]
+
+
+class SessionOptions(NamedTuple):
+    """
+    The options of a session as its caller gave them, checked (see
+    :func:`check_session_arguments`), with ``metadata`` and ``tags`` copied.
+
+    Immutable, one value for all the layers between the public keyword arguments and
+    the :class:`~provenant.tracing.Session` they make. A ``NamedTuple`` rather than a
+    frozen dataclass: a session block builds one, and a frozen dataclass's ``__init__``
+    costs about three times as much (one ``object.__setattr__`` a field).
+    """
+
+    agent_id: Optional[str] = None
+    session_id: Optional[str] = None
+    user_id: Optional[str] = None
+    external_id: Optional[str] = None
+    agent_version_id: Optional[str] = None
+    environment_id: Optional[str] = None
+    metadata: Optional[Mapping[str, Any]] = None
+    tags: Optional[Sequence[str]] = None
+
+
+#: No options: a session of the client's default agent, with nothing else given.
+NO_OPTIONS = SessionOptions()
+_new_options = tuple.__new__
 
 
 def check_text(caller: str, name: str, value: Any) -> None:
@@ -26,16 +65,94 @@ def check_text(caller: str, name: str, value: Any) -> None:
         raise TypeError(f"{caller}: {name} must be a str or None, not {type(value).__name__}")
 
 
-def check_session_arguments(caller: str, fields: Mapping[str, Any]) -> None:
+def check_session_arguments(
+    caller: str,
+    agent_id: Optional[str] = None,
+    *,
+    session_id: Optional[str] = None,
+    user_id: Optional[str] = None,
+    external_id: Optional[str] = None,
+    agent_version_id: Optional[str] = None,
+    environment_id: Optional[str] = None,
+    metadata: Optional[Mapping[str, Any]] = None,
+    tags: Optional[Sequence[str]] = None,
+) -> SessionOptions:
     """
-    Check the fields of a session as a caller gave them.
+    Check a session's keyword arguments as a caller gave them, into one value.
 
     Args:
         caller: What the caller called, for the message (``"session()"``).
-        fields: Any of ``agent_id``, ``session_id``, ``user_id``, ``external_id``,
-            ``agent_version_id``, ``environment_id`` (each a ``str`` or ``None``),
-            ``metadata`` (a mapping or ``None``), ``tags`` (strings, not one string) and
-            ``tool_calls`` (mappings, not one mapping or a string); any other name is
+        agent_id: The agent (an id or a name), or ``None``; the others likewise are the
+            public keyword arguments of :meth:`provenant.ProvenantClient.session`.
+
+    Returns:
+        The options, ``metadata`` copied into a dict and ``tags`` into a tuple (so that
+        the caller changing its own objects later changes nothing recorded).
+
+    Raises:
+        TypeError: The first argument of the wrong type, by name.
+    """
+    if (
+        metadata is None
+        and tags is None
+        and (agent_id is None or type(agent_id) is str)
+        and (session_id is None or type(session_id) is str)
+        and (user_id is None or type(user_id) is str)
+        and (external_id is None or type(external_id) is str)
+        and (agent_version_id is None or type(agent_version_id) is str)
+        and (environment_id is None or type(environment_id) is str)
+    ):
+        # The common case, on every session block: tested inline, built without the
+        # NamedTuple's Python-level __new__.
+        return _new_options(
+            SessionOptions,
+            (
+                agent_id,
+                session_id,
+                user_id,
+                external_id,
+                agent_version_id,
+                environment_id,
+                None,
+                None,
+            ),
+        )
+    check_arguments(
+        caller,
+        {
+            "agent_id": agent_id,
+            "session_id": session_id,
+            "user_id": user_id,
+            "external_id": external_id,
+            "agent_version_id": agent_version_id,
+            "environment_id": environment_id,
+            "metadata": metadata,
+            "tags": tags,
+        },
+    )
+    return SessionOptions(
+        agent_id,
+        session_id,
+        user_id,
+        external_id,
+        agent_version_id,
+        environment_id,
+        None if metadata is None else dict(metadata),
+        None if tags is None else tuple(tags),
+    )
+
+
+def check_arguments(caller: str, fields: Mapping[str, Any]) -> None:
+    """
+    Check the fields of a session, a turn or an agent as a caller gave them.
+
+    Args:
+        caller: What the caller called, for the message (``"create_session()"``).
+        fields: Any of ``agent_id``,
+            ``session_id``, ``user_id``, ``external_id``, ``agent_version_id``,
+            ``environment_id`` (each a ``str`` or ``None``), ``metadata`` (a mapping or
+            ``None``), ``tags`` (strings, not one string) and ``tool_calls`` (mappings,
+            not one mapping or a string); any other name is
             checked as text (a ``str`` or ``None``).
 
     Raises:

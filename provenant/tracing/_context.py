@@ -7,29 +7,58 @@ The one process-wide context of the tracing layer: which span (and so which sess
     session = current_session()    # Optional[Session], whichever client opened it
     current_span_path()            # ["plan", "search"]: spans below the session, outermost first
 
-A single :class:`contextvars.ContextVar` holds the current *frame*: a plain tuple
-``(name, kind, parent frame, session, span or None)``. A traced call joining a session
-with no observers pushes a frame without building a :class:`~provenant.tracing.Span`
-(a tuple costs a fraction of an object with four attributes: this is the hot path); the
-span is built from its frame only when someone asks for it (:func:`current_span`, a
-span started inside it). asyncio tasks copy the context; threads get it through
-:func:`provenant.wrap_context` and :class:`provenant.ThreadPoolExecutor`.
+A single :class:`contextvars.ContextVar` holds the current :class:`Frame`: a name, a
+kind, the parent frame, the session and the span, if one was built. A traced call
+joining a session with no observers pushes a frame without building a
+:class:`~provenant.tracing.Span` (a frame costs a fraction of a span: this is the hot
+path); the span is built from its frame only when someone asks for it
+(:func:`current_span`, a span started inside it). asyncio tasks copy the context;
+threads get it through :func:`provenant.wrap_context` and
+:class:`provenant.ThreadPoolExecutor`.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar, Token
-from typing import TYPE_CHECKING, Any, Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 if TYPE_CHECKING:
     from provenant.tracing._session import Session
     from provenant.tracing._span import Span
 
-__all__ = ["current_session", "current_span", "current_span_path"]
+__all__ = ["Frame", "current_session", "current_span", "current_span_path"]
 
-# (name, kind, parent frame, session, span or None); typed loosely: it nests.
-Frame = Tuple[str, str, Any, "Session", Optional["Span"]]
 
+class Frame:
+    """
+    One level of the context: a traced call, an LLM call or a session block's root.
+
+    Attributes:
+        name: The span's name.
+        kind: ``"session"``, ``"agent"``, ``"step"``, ``"tool"`` or ``"llm"``.
+        parent: The frame it was entered under, if any.
+        session: The session it records into.
+        span: Its span, once built (kept by :func:`get_current` when asked for).
+    """
+
+    __slots__ = ("kind", "name", "parent", "session", "span")
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        parent: Optional[Frame],
+        session: Session,
+        span: Optional[Span] = None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.parent = parent
+        self.session = session
+        self.span = span
+
+
+_new = object.__new__
 _current: ContextVar[Optional[Frame]] = ContextVar("provenant.current_frame", default=None)
 
 # The session blocks entered in this context, innermost first, as a linked list of
@@ -44,34 +73,39 @@ reset_current = _current.reset
 
 def frame_of(span: Span) -> Frame:
     """The frame that makes ``span`` current, under the frame current now."""
-    return (span.name, span.kind, _current.get(), span.session, span)
+    return Frame(span.name, span.kind, _current.get(), span.session, span)
 
 
 def set_current(span: Span) -> Token[Optional[Frame]]:
     """Make ``span`` current; undo with :func:`reset_current` and the token returned."""
-    return _current.set((span.name, span.kind, _current.get(), span.session, span))
+    frame = _new(Frame)  # filled without an __init__ call: a session block's hot path
+    frame.name = span.name
+    frame.kind = span.kind
+    frame.parent = _current.get()
+    frame.session = span.session
+    frame.span = span
+    return _current.set(frame)
 
 
 def span_of(frame: Optional[Frame]) -> Optional[Span]:
     """The span of a frame, built (with its parents) when the frame has none."""
     if frame is None:
         return None
-    span = frame[4]
+    span = frame.span
     if span is None:
         from provenant.tracing._span import new_span
 
-        span = new_span(frame[0], frame[1], span_of(frame[2]), frame[3])
+        span = new_span(frame.name, frame.kind, span_of(frame.parent), frame.session)
     return span
 
 
 def get_current() -> Optional[Span]:
     """Return the current span, building it once if the current frame has none."""
     frame = _current.get()
-    if frame is None or frame[4] is not None:
-        return None if frame is None else frame[4]
-    span = span_of(frame)
-    # Keep it for the rest of this frame: its pusher resets the variable past this value.
-    _current.set((frame[0], frame[1], frame[2], frame[3], span))
+    if frame is None or frame.span is not None:
+        return None if frame is None else frame.span
+    # Kept for the rest of this frame, in every context that shares it.
+    span = frame.span = span_of(frame)
     return span
 
 
@@ -91,7 +125,7 @@ def current_session() -> Optional[Session]:
     .. versionadded:: 0.1
     """
     frame = _current.get()
-    return None if frame is None else frame[3]
+    return None if frame is None else frame.session
 
 
 def span_path(span: Optional[Span]) -> list[str]:
@@ -113,12 +147,12 @@ def span_path(span: Optional[Span]) -> list[str]:
 def frame_path(frame: Optional[Frame]) -> list[str]:
     """:func:`span_path` of a frame, without building any span."""
     names: list[str] = []
-    session = None if frame is None else frame[3]
-    while frame is not None and frame[1] != "session" and frame[3] is session:
-        span = frame[4]
+    session = None if frame is None else frame.session
+    while frame is not None and frame.kind != "session" and frame.session is session:
+        span = frame.span
         if span is None or not span._opening:
-            names.append(frame[0])
-        frame = frame[2]
+            names.append(frame.name)
+        frame = frame.parent
     names.reverse()
     return names
 

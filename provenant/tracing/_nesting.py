@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from typing_extensions import Protocol
+
 if TYPE_CHECKING:
-    from provenant.tracing._session import Session
-    from provenant.tracing._tracer import Tracer
+    from provenant.tracing._types import TracerRef
 
 __all__ = ["CHILD", "JOIN", "NEW", "nesting"]
 
@@ -36,9 +37,18 @@ CHILD = "child"
 NEW = "new"
 
 
+class _Opened(Protocol):
+    """A session open where something starts: only its agent is read."""
+
+    @property
+    def agent(self) -> Optional[str]:
+        """The agent as given (a name or an id)."""
+        ...
+
+
 def nesting(
-    tracer: Tracer,
-    outer: Optional[Session],
+    tracer: TracerRef,
+    outer: Optional[_Opened],
     agent: Optional[str],
     *,
     identified: bool = False,

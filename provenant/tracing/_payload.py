@@ -20,6 +20,7 @@ import dataclasses
 import datetime
 import enum
 import math
+import sys
 import uuid
 from decimal import Decimal
 from math import isfinite
@@ -29,7 +30,14 @@ from provenant._json import compact_json
 from provenant._logging import log_fault
 from provenant._wire import MAX_SAFE_INT
 
-__all__ = ["MASK_FAILED", "prepare_content", "safe_int", "safe_text", "to_jsonable"]
+__all__ = [
+    "MASK_FAILED",
+    "jsonable",
+    "prepare_content",
+    "safe_int",
+    "safe_text",
+    "to_jsonable",
+]
 
 _MAX_DEPTH = 32
 _MAX_REPR_CHARS = 1000
@@ -80,7 +88,13 @@ def safe_int(value: int) -> Union[int, str]:
         return f"<int of {value.bit_length()} bits>"
 
 
-def _convert(value: Any, depth: int, seen: set[int]) -> Any:
+def _convert(
+    value: Any,
+    depth: int,
+    seen: set[int],
+    max_items: int = _MAX_ITEMS,
+    show: Callable[[Any], str] = _safe_repr,
+) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -94,7 +108,7 @@ def _convert(value: Any, depth: int, seen: set[int]) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<bytes: {len(value)}>"
     if isinstance(value, enum.Enum):
-        return _convert(value.value, depth + 1, seen)
+        return _convert(value.value, depth + 1, seen, max_items, show)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, (uuid.UUID, Decimal)):
@@ -104,40 +118,42 @@ def _convert(value: Any, depth: int, seen: set[int]) -> Any:
         return "<cycle>"
     seen.add(ident)
     try:
-        return _convert_container(value, depth, seen)
+        return _convert_container(value, depth, seen, max_items, show)
     finally:
         seen.discard(ident)
 
 
-def _convert_container(value: Any, depth: int, seen: set[int]) -> Any:
+def _convert_container(
+    value: Any, depth: int, seen: set[int], max_items: int, show: Callable[[Any], str]
+) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for index, (key, item) in enumerate(value.items()):
-            if index >= _MAX_ITEMS:
-                out["..."] = f"<{len(value) - _MAX_ITEMS} more items>"
+            if index >= max_items:
+                out["..."] = f"<{len(value) - max_items} more items>"
                 break
-            name = safe_text(key) if isinstance(key, str) else _safe_repr(key)
-            out[name] = _convert(item, depth + 1, seen)
+            name = safe_text(key) if isinstance(key, str) else show(key)
+            out[name] = _convert(item, depth + 1, seen, max_items, show)
         return out
     if isinstance(value, (list, tuple, set, frozenset)):
         items = list(value)
         if isinstance(value, (set, frozenset)):
             with contextlib.suppress(Exception):
                 items = sorted(items)
-        converted = [_convert(item, depth + 1, seen) for item in items[:_MAX_ITEMS]]
-        if len(items) > _MAX_ITEMS:
-            converted.append(f"<{len(items) - _MAX_ITEMS} more items>")
+        converted = [_convert(item, depth + 1, seen, max_items, show) for item in items[:max_items]]
+        if len(items) > max_items:
+            converted.append(f"<{len(items) - max_items} more items>")
         return converted
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
-        return _convert(fields, depth + 1, seen)
+        return _convert(fields, depth + 1, seen, max_items, show)
     model_dump = getattr(value, "model_dump", None)
     if callable(model_dump) and not isinstance(value, type):
         try:
-            return _convert(model_dump(), depth + 1, seen)
+            return _convert(model_dump(), depth + 1, seen, max_items, show)
         except Exception:
-            return _safe_repr(value)
-    return _safe_repr(value)
+            return show(value)
+    return show(value)
 
 
 def _truncate(value: Any, text: str, max_bytes: int) -> Any:
@@ -251,6 +267,25 @@ def _plain_copy(value: Any, budget: int) -> Any:
             return None
         out[key] = item
     return out if size <= budget else None
+
+
+def jsonable(value: Any) -> Any:
+    """
+    The JSON form of any value, whole: the rules of :func:`to_jsonable` (dataclasses and
+    pydantic models as dicts, tuples and sets as lists, dates ISO, ``"<bytes: N>"``,
+    ``"<cycle>"``, ``repr`` for the rest), with no size cut and every item kept (only
+    the depth is bounded).
+
+    Used where two values are compared as JSON and sent whole (the eval scorers and
+    results), so that a value is compared in the form it is recorded in. Unlike
+    :func:`to_jsonable`, it raises what a ``repr`` raises: an output that cannot be
+    shown fails the eval run rather than being stored as a placeholder.
+    """
+    return _convert(value, 0, set(), sys.maxsize, _repr_text)
+
+
+def _repr_text(value: Any) -> str:
+    return safe_text(repr(value))
 
 
 def to_jsonable(value: Any, max_bytes: int, *, keep_shape: bool = False) -> tuple[Any, bool]:

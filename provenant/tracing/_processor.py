@@ -48,7 +48,9 @@ from provenant.backends._records import ExportResult, Record, SessionStart, Turn
 if TYPE_CHECKING:
     from provenant.backends._records import Exporter
     from provenant.config import Settings
-    from provenant.tracing._session import Session
+
+    # What the processor reads of a session (a protocol: _session.py imports this module).
+    from provenant.tracing._types import Delivered as Session
 
 __all__ = ["BatchProcessor"]
 
@@ -279,6 +281,7 @@ class BatchProcessor:
     def emit_create(self, session: Session, metadata: Optional[dict[str, Any]]) -> None:
         """Enqueue a session's create, with a snapshot of its metadata (the rest is built,
         and the agent resolved, by the worker)."""
+        session.delivery.awaiting = True
         event = _Event("create", session, metadata)
         event.ticket = next(self._tickets)
         self._emit(event)
@@ -290,6 +293,7 @@ class BatchProcessor:
     def emit_record(self, session: Session, work: Callable[[], Sequence[TurnRecord]]) -> None:
         """Enqueue deferred work of a session: the worker runs it in the session's order
         and delivers the turn records it returns (counted as enqueued then)."""
+        session.delivery.deferred += 1
         event = _Event("record", session, None)
         event.work = work
         self._emit(event, 0)
@@ -356,15 +360,15 @@ class BatchProcessor:
             count = self._dropped[reason] = self._dropped.get(reason, 0) + 1
         if event.kind == "create":
             # Remembered so that its turns' drops (session_not_created) can say why.
-            event.session.create_dropped = reason
+            event.session.delivery.dropped = reason
         if log:
-            cause = event.session.create_dropped if reason == "session_not_created" else None
+            cause = event.session.delivery.dropped if reason == "session_not_created" else None
             self._log_drops(reason, count, cause)
         if event.kind == "create":
-            event.session._mark_created(None)
+            event.session.delivery.mark_created(None)
             self._finish_create(event.ticket)
         elif event.kind == "record":
-            event.session._deferred_finished()
+            event.session.delivery.deferred_finished()
 
     # -- threads ----------------------------------------------------------------------
 
@@ -507,9 +511,9 @@ class BatchProcessor:
                     server_id = result.session_ids.get(record.key)
                     if server_id is None and self._watch_create is not None:
                         # Spooled, not sent yet: the id comes when the forwarder has it.
-                        self._watch_create(record.key, event.session._mark_created)
+                        self._watch_create(record.key, event.session.delivery.mark_created)
                     else:
-                        event.session._mark_created(server_id)
+                        event.session.delivery.mark_created(server_id)
                     self._finish_create(event.ticket)
             else:
                 self._drop(event, outcome)
@@ -521,7 +525,7 @@ class BatchProcessor:
     def _with_id(session: Session, record: TurnRecord) -> TurnRecord:
         """A turn names its session's id when known (a resumed session's, say)."""
         if record.session_id is None:
-            record.session_id = session.server_id
+            record.session_id = session.delivery.server_id
         return record
 
     def _start_record(self, event: _Event) -> SessionStart:
@@ -530,7 +534,7 @@ class BatchProcessor:
         if parent is not None and parent._processor is not self:
             # Another client's parent may still be on its way: wait for it, briefly (the
             # worker's time only). This client's parent went first on this worker.
-            created = parent._creation()
+            created = parent.delivery.creation()
             if created is not None:
                 with self._waiting():
                     created.wait(_PARENT_WAIT_S)
@@ -546,7 +550,7 @@ class BatchProcessor:
             log_fault("deferred-record", "could not record a call's turns; they were dropped", exc)
             self._drop(event, "record_failed")
             return ()
-        event.session._deferred_finished()
+        event.session.delivery.deferred_finished()
         if turns:
             with self._lock:  # the callers' counter is not locked: the workers keep their own
                 self._expanded += len(turns)

@@ -17,12 +17,12 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
 from provenant._wire import clamp_int
 from provenant.backends._records import SessionEnd, SessionStart, TurnRecord
+from provenant.tracing._arguments import NO_OPTIONS, SessionOptions
 from provenant.tracing._context import (
     frame_path,
     get_current,
@@ -31,6 +31,7 @@ from provenant.tracing._context import (
     push_block,
     span_of,
 )
+from provenant.tracing._delivery import Delivery
 from provenant.tracing._ids import new_id
 from provenant.tracing._nesting import CHILD, JOIN, nesting
 from provenant.tracing._payload import safe_text, to_jsonable
@@ -42,8 +43,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from provenant.tracing._processor import BatchProcessor
-    from provenant.tracing._tracer import Tracer
     from provenant.tracing._transcript import Transcript
+    from provenant.tracing._types import TracerRef
 
 __all__ = ["Session", "exit_status"]
 
@@ -102,12 +103,7 @@ class Session:
 
     __slots__ = (
         "__weakref__",
-        "_awaiting_create",
-        "_caught_up",
         "_cost",
-        "_created",
-        "_deferred",
-        "_deferred_done",
         "_ended",
         "_external_id",
         "_identified",
@@ -118,7 +114,6 @@ class Session:
         "_observers",
         "_output_tokens",
         "_processor",
-        "_server_id",
         "_started",
         "_status",
         "_tracer",
@@ -126,8 +121,7 @@ class Session:
         "_turns",
         "agent",
         "agent_version_id",
-        "create_dropped",
-        "create_failed",
+        "delivery",
         "environment_id",
         "key",
         "metadata",
@@ -142,37 +136,35 @@ class Session:
 
     def __init__(
         self,
-        tracer: Tracer,
+        tracer: TracerRef,
         agent: Optional[str],
+        options: SessionOptions = NO_OPTIONS,
         *,
-        session_id: Optional[str] = None,
-        user_id: Optional[str] = None,
-        external_id: Optional[str] = None,
-        agent_version_id: Optional[str] = None,
-        environment_id: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        tags: Optional[Sequence[str]] = None,
         sampled: bool = True,
     ) -> None:
+        # ``options`` as checked where the caller gave them; ``agent`` may differ from
+        # ``options.agent_id`` (the client's default agent, filled in by the tracer).
+        session_id = options.session_id
+        external_id = options.external_id
+        metadata = options.metadata
+        tags = options.tags
         self._tracer = tracer
         self._processor: Optional[BatchProcessor] = tracer._processor
         self._observers = tracer._observers
         self.agent = agent
         self._external_id = external_id
         self._identified = external_id is not None or session_id is not None
-        self.user_id = user_id
-        self.agent_version_id = agent_version_id
-        self.environment_id = environment_id
+        self.user_id = options.user_id
+        self.agent_version_id = options.agent_version_id
+        self.environment_id = options.environment_id
         self.metadata: dict[str, Any] = dict(metadata) if metadata else {}
         self.tags: list[str] = list(tags) if tags else []
         self.parent: Optional[Session] = None
         self.sampled = sampled and tracer.enabled
-        self._server_id = session_id
-        self._created: Optional[threading.Event] = None
-        self._awaiting_create = False
-        self.create_failed = False
-        # Why its create was dropped (a stats key), when it was: said by its turns' drops.
-        self.create_dropped: Optional[str] = None
+        # Written by the batch processor only: the destination's id, the create's outcome.
+        self.delivery = Delivery()
+        if session_id is not None:
+            self.delivery.server_id = session_id
         self._started = False
         self._ended = False
         self._status: Optional[str] = None
@@ -184,11 +176,6 @@ class Session:
         self._transcript: Optional[Transcript] = None
         # The integrations' copies of this session's last request's messages.
         self._message_copies: Any = None
-        # Deferred records enqueued (by callers) and run or dropped (by the worker), and
-        # the event a reader of usage waits on meanwhile (made only when someone waits).
-        self._deferred = 0
-        self._deferred_done = 0
-        self._caught_up: Optional[threading.Event] = None
         self.root_span: Optional[Span] = None
         self.shard = 0
         # The handle of this session in its records (set when it starts, with a processor).
@@ -227,23 +214,7 @@ class Session:
 
     def wait_for_id(self, timeout: float) -> Optional[str]:
         """The server's id, waiting at most ``timeout`` seconds for the background create."""
-        created = self._creation()
-        if created is not None:
-            created.wait(timeout)
-        return self._server_id
-
-    def _creation(self) -> Optional[threading.Event]:
-        """The event set when the background create ends, or ``None`` when there is
-        nothing to wait for (the id is known, the create failed or was never sent)."""
-        if self._server_id is not None or not self._started or not self._awaiting_create:
-            return None
-        # The event is made only when someone waits (most sessions never ask), and the
-        # answer is checked again after publishing it: see _mark_created for the order.
-        with self._lock:
-            created = self._created
-            if created is None:
-                created = self._created = threading.Event()
-        return created if self._awaiting_create else None
+        return self.delivery.wait_created(timeout)
 
     @property
     def usage(self) -> dict[str, int]:
@@ -255,8 +226,9 @@ class Session:
 
         .. versionadded:: 0.1
         """
-        if self._deferred_done < self._deferred:
-            self._await_deferred(_ID_WAIT_S)
+        delivery = self.delivery
+        if delivery.deferred_done < delivery.deferred:
+            delivery.await_deferred(_ID_WAIT_S)
         with self._lock:
             return {
                 "input_tokens": self._input_tokens,
@@ -274,8 +246,9 @@ class Session:
 
         .. versionadded:: 0.1
         """
-        if self._deferred_done < self._deferred:
-            self._await_deferred(_ID_WAIT_S)
+        delivery = self.delivery
+        if delivery.deferred_done < delivery.deferred:
+            delivery.await_deferred(_ID_WAIT_S)
         # Never set on the caller's thread (the hot path): unset until a call is priced.
         cost_usd, partial = getattr(self, "_cost", None) or (None, False)
         return {"cost_usd": cost_usd, "cost_partial": partial}
@@ -340,9 +313,8 @@ class Session:
         if processor is None:
             return
         self.key = str(next(_session_keys))
-        if self._server_id is not None:
+        if self.delivery.server_id is not None:
             return
-        self._awaiting_create = True
         parent = self.parent
         self.shard = processor.next_shard() if parent is None else parent.shard
         metadata = self.metadata
@@ -359,7 +331,7 @@ class Session:
             processor.emit_create(self, snapshot)
         except Exception as exc:  # a fault of ours never reaches the host's block
             log_fault("session-start", "could not enqueue a session's create; not recorded", exc)
-            self._mark_created(None)
+            self.delivery.mark_created(None)
 
     def start_record(self, metadata: Optional[dict[str, Any]]) -> SessionStart:
         """The record of this session's start (built by the worker, from the metadata
@@ -372,7 +344,7 @@ class Session:
             meta.setdefault("parentSessionExternalId", parent.external_id)
             parent_key = parent.key or None
             # The processor waited (bounded) for another client's parent before asking.
-            parent_id = parent.server_id
+            parent_id = parent.delivery.server_id
         # The caller's text, as UTF-8 can carry it (a lone surrogate is escaped).
         return SessionStart(
             self.key,
@@ -400,7 +372,7 @@ class Session:
             status=status,
             total_tokens=clamp_int(total_tokens) if total_tokens else None,
             total_latency_ms=clamp_int(latency_ms) if latency_ms else None,
-            session_id=self._server_id,
+            session_id=self.delivery.server_id,
         )
 
     def set_status(self, status: str) -> None:
@@ -453,13 +425,13 @@ class Session:
             self._push(None)
             return self
         frame = get_frame()
-        outer = None if frame is None else frame[3]
+        outer = None if frame is None else frame.session
         how = nesting(
             self._tracer,
             outer,
             self.agent,
             identified=self._identified,
-            resumed=self._server_id is not None,
+            resumed=self.delivery.server_id is not None,
         )
         if how == JOIN:
             push_block(None, None)
@@ -467,10 +439,10 @@ class Session:
         if how == CHILD and outer is not None:
             self.parent = outer
             self.sampled = outer.sampled and self._tracer.enabled  # one decision per tree
-        if self.agent is None and self._server_id is None:
+        if self.agent is None and self.delivery.server_id is None:
             self.agent = self._tracer.default_agent()
         # A resumed session (session_id=) is not ended by its block, only by end().
-        resumed = self._server_id is not None
+        resumed = self.delivery.server_id is not None
         self._start(span_of(frame))
         self._push(None if resumed else self)
         return self
@@ -570,7 +542,7 @@ class Session:
         path: Optional[list[str]] = None
         if processor is not None and self._started and (metadata is None or "span" not in metadata):
             frame = get_frame()
-            if frame is not None and frame[3] is self:
+            if frame is not None and frame.session is self:
                 path = frame_path(frame)
         body = self.build_turn(
             role,
@@ -657,7 +629,7 @@ class Session:
                     self.transcript.note_tool_result(result)
                 return
             frame = get_frame()
-            path = frame_path(frame) if frame is not None and frame[3] is self else None
+            path = frame_path(frame) if frame is not None and frame.session is self else None
             body = self.build_turn(
                 "TOOL", content, latency_ms=latency_ms, metadata=metadata, span_path=path
             )
@@ -670,7 +642,6 @@ class Session:
                 transcript.note_result_forms(forms)
                 return (body,)
 
-            self._deferred += 1
             processor.emit_record(self, work)
         except Exception as exc:
             log_fault("add-turn", "could not record a turn; it was dropped", exc)
@@ -689,7 +660,6 @@ class Session:
             return
         processor = self._processor
         if processor is not None and self._started:
-            self._deferred += 1
             processor.emit_record(self, work)
             return
         try:
@@ -697,40 +667,7 @@ class Session:
         except Exception as exc:
             log_fault("deferred-record", "could not record a call's turns; they were dropped", exc)
 
-    def _await_deferred(self, timeout: float) -> None:
-        """Wait (bounded) until the worker has run every deferred record enqueued so far."""
-        deadline = time.monotonic() + timeout
-        target = self._deferred
-        while self._deferred_done < target:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            caught_up = self._caught_up = threading.Event()
-            # Checked again after publishing the event: see _deferred_finished for the order.
-            if self._deferred_done < target:
-                caught_up.wait(min(remaining, 0.05))
-
-    # -- used by the processor --------------------------------------------------------
-
-    def _deferred_finished(self) -> None:
-        """A deferred record was run or dropped (on the worker): wake a reader of usage."""
-        self._deferred_done += 1  # one worker per session: no lost update
-        caught_up = self._caught_up
-        if caught_up is not None:
-            caught_up.set()
-
-    def _mark_created(self, server_id: Optional[str]) -> None:
-        """Record the server's id (or the create's failure) and wake waiters on ``id``."""
-        if server_id is None:
-            self.create_failed = True
-        else:
-            self._server_id = server_id
-        self._awaiting_create = False  # published before the event is read: no lost wake-up
-        created = self._created
-        if created is not None:
-            created.set()
-
     @property
     def server_id(self) -> Optional[str]:
         """The server id if known now, without waiting."""
-        return self._server_id
+        return self.delivery.server_id

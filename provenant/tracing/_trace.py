@@ -24,6 +24,7 @@ from typing import Any, Callable, Literal, Optional, TypeVar, cast
 from provenant.tracing._arguments import check_text
 from provenant.tracing._calls import Call, Spec, begin
 from provenant.tracing._context import (
+    Frame,
     get_current,
     get_frame,
     reset_current,
@@ -55,13 +56,19 @@ def _wrap_function(spec: Spec) -> Callable[..., Any]:
     def traced(*args: Any, **kwargs: Any) -> Any:
         frame = get()
         if fast and frame is not None:
-            session = frame[3]
+            session = frame.session
             if not session.sampled:
                 return func(*args, **kwargs)
             if not session._observers:
-                # The hot path: nobody observes spans, so the call's frame is a plain
-                # tuple (its span is built only if asked for), current for the call.
-                token = set_((name, kind, frame, session, None))
+                # The hot path: nobody observes spans, so the call gets a frame only (its
+                # span is built if asked for), filled here without an __init__ call.
+                child = _new(Frame)
+                child.name = name
+                child.kind = kind
+                child.parent = frame
+                child.session = session
+                child.span = None
+                token = set_(child)
                 try:
                     if kwargs:
                         return func(*args, **kwargs)
@@ -95,11 +102,11 @@ def _wrap_coroutine(spec: Spec) -> Callable[..., Any]:
     async def traced(*args: Any, **kwargs: Any) -> Any:
         frame = get_frame()
         if fast and frame is not None:
-            session = frame[3]
+            session = frame.session
             if not session.sampled:
                 return await func(*args, **kwargs)
             if not session._observers:
-                token = set_frame((name, kind, frame, session, None))
+                token = set_frame(Frame(name, kind, frame, session))
                 try:
                     return await func(*args, **kwargs)
                 finally:

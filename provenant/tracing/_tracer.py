@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from provenant._logging import log_fault
 from provenant.errors import ConfigurationError
-from provenant.tracing._arguments import check_session_arguments
+from provenant.tracing._arguments import NO_OPTIONS, SessionOptions
 from provenant.tracing._context import get_current, get_frame
 from provenant.tracing._nesting import JOIN, nesting
 from provenant.tracing._processor import BatchProcessor
@@ -113,105 +113,42 @@ class Tracer:
 
     # -- sessions ---------------------------------------------------------------------
 
-    def new_session(
-        self,
-        agent: Optional[str],
-        *,
-        session_id: Optional[str] = None,
-        user_id: Optional[str] = None,
-        external_id: Optional[str] = None,
-        agent_version_id: Optional[str] = None,
-        environment_id: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        tags: Optional[Sequence[str]] = None,
-    ) -> Session:
+    def new_session(self, agent: Optional[str], options: SessionOptions = NO_OPTIONS) -> Session:
         """Build a session handle (not started), its sampling decided now.
 
         A resumed one (``session_id=``) has its transcript seeded from the server's turns
         by the worker, before its first LLM call is de-duplicated (``_resume``).
         """
-        session = Session(
-            self,
-            agent,
-            session_id=session_id,
-            user_id=user_id,
-            external_id=external_id,
-            agent_version_id=agent_version_id,
-            environment_id=environment_id,
-            metadata=metadata,
-            tags=tags,
-            sampled=self.enabled and self._sample(),
-        )
-        if session_id is not None and session.sampled and self._processor is not None:
+        session = Session(self, agent, options, sampled=self.enabled and self._sample())
+        if options.session_id is not None and session.sampled and self._processor is not None:
             session.transcript.expect_seed(functools.partial(recorded_content, self.settings))
         return session
 
-    def session(
-        self,
-        agent_id: Optional[str] = None,
-        *,
-        session_id: Optional[str] = None,
-        user_id: Optional[str] = None,
-        external_id: Optional[str] = None,
-        agent_version_id: Optional[str] = None,
-        environment_id: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        tags: Optional[Sequence[str]] = None,
-        start: bool = False,
-    ) -> Session:
+    def session(self, options: SessionOptions, *, start: bool = False) -> Session:
         """
         Build the handle of :meth:`ProvenantClient.session` (``start=False``) or
-        :meth:`~ProvenantClient.start_session` (``start=True``, started, not current).
+        :meth:`~ProvenantClient.start_session` (``start=True``, started, not current),
+        from the options the client checked (``check_session_arguments``).
 
         Raises:
             ConfigurationError: No agent given, none configured, and no session to join.
-            TypeError: An argument of the wrong type (named in the message).
 
         .. versionadded:: 0.1
         """
-        check_session_arguments(
-            "start_session()" if start else "session()",
-            {
-                "agent_id": agent_id,
-                "session_id": session_id,
-                "user_id": user_id,
-                "external_id": external_id,
-                "agent_version_id": agent_version_id,
-                "environment_id": environment_id,
-                "metadata": metadata,
-                "tags": tags,
-            },
-        )
-        needs_agent = session_id is None and (start or get_frame() is None)
+        agent_id = options.agent_id
+        needs_agent = options.session_id is None and (start or get_frame() is None)
         if self.enabled and agent_id is None and needs_agent:
             agent_id = self.default_agent()
-        session = self.new_session(
-            agent_id,
-            session_id=session_id,
-            user_id=user_id,
-            external_id=external_id,
-            agent_version_id=agent_version_id,
-            environment_id=environment_id,
-            metadata=metadata,
-            tags=tags,
-        )
+        session = self.new_session(agent_id, options)
         if start and self.enabled:
             session._start()
         return session
 
-    def session_for_call(
-        self,
-        agent_id: Optional[str] = None,
-        user_id: Optional[str] = None,
-        external_id: Optional[str] = None,
-        agent_version_id: Optional[str] = None,
-        environment_id: Optional[str] = None,
-        metadata: Optional[Mapping[str, Any]] = None,
-        tags: Optional[Sequence[str]] = None,
-    ) -> tuple[Session, bool]:
+    def session_for_call(self, options: SessionOptions = NO_OPTIONS) -> tuple[Session, bool]:
         """
         The session an LLM call records into: the current one (whichever client opened
-        it), or a new single-call session, started but not current, that the caller ends.
+        it), or a new single-call session, started but not current, that the caller ends
+        (``options`` as ``instrument()`` checked them; ``session_id`` is not one of them).
 
         Never raises: with no agent at all the call gets a no-op session.
 
@@ -221,11 +158,11 @@ class Tracer:
         .. versionadded:: 0.1
         """
         frame = get_frame()
-        if frame is not None and nesting(self, frame[3], None) == JOIN:
-            return frame[3], False  # an LLM call names no agent here: it joins
+        if frame is not None and nesting(self, frame.session, None) == JOIN:
+            return frame.session, False  # an LLM call names no agent here: it joins
         if not self.enabled:
-            return Session(self, agent_id, sampled=False), False
-        agent = agent_id if agent_id is not None else self.settings.agent_id
+            return Session(self, options.agent_id, sampled=False), False
+        agent = options.agent_id if options.agent_id is not None else self.settings.agent_id
         if agent is None:
             log_fault(
                 "no-agent",
@@ -234,15 +171,7 @@ class Tracer:
             )
             return Session(self, None, sampled=False), False
         try:
-            session = self.new_session(
-                agent,
-                user_id=user_id,
-                external_id=external_id,
-                agent_version_id=agent_version_id,
-                environment_id=environment_id,
-                metadata=metadata,
-                tags=tags,
-            )
+            session = self.new_session(agent, options)
             session._start()
         except Exception as exc:  # a fault of ours: the call goes unrecorded, never fails
             log_fault("call-session", "could not open a session for an LLM call", exc)

@@ -10,13 +10,13 @@ from typing import Iterator
 import pytest
 
 from provenant import config
+from provenant._wire import shown_key
 from provenant.client import ProvenantClient
 from provenant.config import (
     DEFAULT_HOSTED_URL,
     DEFAULT_LOCAL_DB_PATH,
     ENVIRONMENT_VARIABLES,
     Destination,
-    key_prefix,
     resolve_destination,
     resolve_settings,
 )
@@ -139,8 +139,8 @@ def test_the_key_is_hidden_from_the_settings_repr() -> None:
     settings = resolve_settings(api_key=KEY, base_url="http://127.0.0.1:1")
     assert KEY not in repr(settings)
     assert settings.key_prefix == "pk_live_0123"
-    assert key_prefix(None) is None
-    assert key_prefix("sk-abcdefgh") == "sk-a"
+    assert shown_key(None) is None
+    assert shown_key("sk-abcdefgh") == "sk-a"
 
 
 def test_implicit_local_store_is_announced_once(caplog: pytest.LogCaptureFixture) -> None:

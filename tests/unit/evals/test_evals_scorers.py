@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Any
 
 import pytest
 
 from provenant.evals import Score, contains, exact_match, json_match, regex
 from provenant.evals._scorers import to_score
+from provenant.evals._submit import wire_output
 
 CASE: dict[str, Any] = {"id": "c1", "name": "case"}
 
@@ -171,3 +173,18 @@ def test_to_score_refuses_scores_not_finite_or_outside_0_1(value: Any) -> None:
     """A score that is NaN, infinite or outside 0..1 is a ValueError, in every shape."""
     with pytest.raises(ValueError, match=r"non-finite|outside 0\.\.1"):
         to_score(value)
+
+
+def test_outputs_are_compared_in_the_form_they_are_recorded_in() -> None:
+    """A date equals its ISO text and a set its sorted list, as tracing records them."""
+    moment = datetime.datetime(2024, 5, 1, 12, 30)
+    assert exact_match(moment, "2024-05-01T12:30:00", CASE).passed
+    assert exact_match({3, 1, 2}, [1, 2, 3], CASE).passed
+
+
+def test_a_cyclic_output_is_scored_and_submitted_not_raised() -> None:
+    """An output that holds itself is compared and sent with the cycle cut."""
+    looped: list[object] = [1]
+    looped.append(looped)
+    assert exact_match(looped, [1, "<cycle>"], CASE).passed
+    assert wire_output(looped) == [1, "<cycle>"]

@@ -13,6 +13,7 @@ from provenant._logging import fault_counts
 from provenant.client import ProvenantClient
 from provenant.errors import ConfigurationError
 from provenant.tracing import current_session, current_span
+from provenant.tracing._arguments import SessionOptions
 
 Sessions = Callable[[], "list[dict[str, Any]]"]
 
@@ -197,7 +198,7 @@ def test_current_session_answers_whichever_client_opened_it(
     try:
         with client.session("Bot") as session:
             assert provenant.current_session() is session
-            joined, owned = other._tracer.session_for_call(agent_id="Else")
+            joined, owned = other._tracer.session_for_call(SessionOptions(agent_id="Else"))
             assert joined is session and not owned
     finally:
         other.shutdown()
