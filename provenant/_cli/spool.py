@@ -91,7 +91,7 @@ def _describe(numbers: Dict[str, Any]) -> str:
     age = numbers.get("oldest_age_s")
     limit = numbers.get("rate_limit") or {}
     limit_text = (
-        ", ".join(f"{name}={value}" for name, value in limit.items() if name != "at")
+        ", ".join(f"{name}={value}" for name, value in limit.items() if name != "seen_at")
         if limit
         else "-"
     )

@@ -59,19 +59,17 @@ _BACKLOG_EVERY_S = 10.0
 OLD_BACKLOG_S = 300.0
 # Outcomes of the HTTP exporter after which the record is kept and tried again later.
 _KEEP = frozenset({"retries_exhausted", "shutdown", "unauthorized", "internal_error"})
-_RATE_HEADERS = ("ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after")
 
 
 class ObservedTransport:
     """
     A :class:`~provenant.backends._transport.Transport` that remembers what the
-    forwarder reports: the last error and the last ``RateLimit-*`` headers seen.
+    forwarder reports: the last error (the rate limit last seen is the backend's pacer's).
     """
 
     def __init__(self, inner: Transport) -> None:
         self._inner = inner
         self.last_error: Optional[str] = None
-        self.rate_limit: Optional[Dict[str, Any]] = None
         self.failures = 0  # exchanges that failed (each is tried again)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -82,14 +80,6 @@ class ObservedTransport:
             self.last_error = f"{type(exc).__name__}: {exc}"
             self.failures += 1
             raise
-        headers = answer.headers
-        seen: Dict[str, Any] = {
-            name: headers.get(name) for name in _RATE_HEADERS if headers.get(name)
-        }
-        if seen:
-            seen["status"] = answer.status
-            seen["at"] = time.time()
-            self.rate_limit = seen
         if answer.status >= 400:
             self.failures += answer.status >= 429
             target = request.target.split("?", 1)[0]
@@ -200,6 +190,19 @@ class Forwarder:
             self._exporter.shutdown()
         except Exception as exc:
             log_fault("forwarder-close", "closing the forwarder's connections failed", exc)
+
+    @property
+    def rate_limit(self) -> Any:
+        """The rate limit the API last announced to this process (the backend's pacer's
+        :class:`~provenant.backends._pacing.RateLimit`), or ``None``."""
+        return getattr(self._backend, "rate_limit", None)
+
+    def _rate_limit_seen(self) -> Optional[Dict[str, Any]]:
+        """:attr:`rate_limit` for the status table, once the API announced one."""
+        seen = self.rate_limit
+        if seen is None or seen.limit is None:
+            return None
+        return dict(seen._asdict())
 
     def rate(self) -> float:
         """Records delivered per second over the last minute."""
@@ -489,7 +492,7 @@ class Forwarder:
                     "last_error": self.last_error,
                     "last_error_at": self.last_error_at,
                     "next_retry_at": self.next_retry_at,
-                    "rate_limit": self._transport.rate_limit,
+                    "rate_limit": self._rate_limit_seen(),
                 }
             )
         except Exception as exc:

@@ -45,6 +45,7 @@ import time
 import weakref
 from typing import NamedTuple, Optional, Tuple
 
+from provenant._logging import log_fault
 from provenant.backends._transport import Headers
 from provenant.errors import parse_retry_after
 
@@ -116,7 +117,8 @@ class Pacer:
     parent had learnt (the quota is the address's) with a fresh lock.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, origin: str = "the API") -> None:
+        self._origin = origin
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._paced = False  # an answer carried the headers, and pacing is on
@@ -243,6 +245,12 @@ class Pacer:
                     # ends then, whatever its Reset said.
                     self._budget = 0
                     self._window_end = until
+        if status == 429:  # one line a minute, whoever sent (logged outside the lock)
+            log_fault(
+                "rate-limited",
+                f"{self._origin} answered 429 (rate limited); requests to it wait "
+                f"{retry_after or 0:.0f} s as it says, and nothing is dropped for it",
+            )
 
     def _learn(
         self, ticket: Ticket, received: float, limit: int, remaining: int, reset: int
@@ -318,7 +326,7 @@ def pacer_for(scheme: str, host: str, port: int) -> Pacer:
     with _pacers_lock:
         pacer = _pacers.get(key)
         if pacer is None:
-            pacer = _pacers[key] = Pacer()
+            pacer = _pacers[key] = Pacer(f"{scheme}://{host}:{port}")
         return pacer
 
 

@@ -36,6 +36,7 @@ from provenant._logging import log_fault
 from provenant.backends._agents import AgentDirectory
 from provenant.backends._forwarder import Forwarder, ObservedTransport
 from provenant.backends._http_exporter import HttpExporter
+from provenant.backends._pacing import Pacer
 from provenant.backends._records import ExportResult, Record, SessionEnd
 from provenant.backends._spool import Spool, encode_record, spool_path
 from provenant.backends._transport import HttpClientTransport
@@ -183,6 +184,7 @@ class SpoolExporter:
         self._spool: Optional[Spool] = None
         self._reader: Optional[Spool] = None
         self._forwarder: Optional[Forwarder] = None
+        self._last_forwarder: Optional[Forwarder] = None  # its rate limit, after shutdown
         self._full_sessions: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._full = 0
         self._errors = 0
@@ -316,6 +318,7 @@ class SpoolExporter:
         """Stop the forwarder (what is pending stays spooled) and close the files."""
         self._check_pid()
         forwarder, self._forwarder = self._forwarder, None
+        self._last_forwarder = forwarder or self._last_forwarder
         if forwarder is not None:
             forwarder.stop()
             self._retired_retries += forwarder._transport.failures
@@ -357,6 +360,15 @@ class SpoolExporter:
             return False
         return True
 
+    @property
+    def rate_limit(self) -> Any:
+        """The rate limit the API last announced to this process's forwarder (nothing
+        seen before it started): ``stats()["rate_limit"]``."""
+        forwarder = self._forwarder or self._last_forwarder
+        if forwarder is None:  # nothing sent yet: nothing seen
+            return Pacer().snapshot()
+        return forwarder.rate_limit
+
     def stats(self) -> Dict[str, Any]:
         """The spool's numbers (``stats()["spool"]``) and the forwarder's drops."""
         self._check_pid()
@@ -379,7 +391,7 @@ class SpoolExporter:
                 rate_per_s=round(forwarder.rate(), 3),
                 last_error=forwarder.last_error,
                 next_retry_at=forwarder.next_retry_at,
-                rate_limit=forwarder._transport.rate_limit,
+                rate_limit=forwarder._rate_limit_seen(),
                 resent=forwarder.resent,
             )
             for reason, count in forwarder.dropped.items():

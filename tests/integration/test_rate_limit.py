@@ -141,10 +141,32 @@ def test_a_429_without_any_header_waits_a_while_and_drops_nothing(
     _assert_complete_and_in_order(provenant_server, provenant_api_key, external_ids, turns=1)
 
 
+def test_shutdown_ends_the_wait_for_the_limit_and_keeps_what_is_left_spooled(
+    provenant_server: LocalServer, provenant_api_key: str, proxies: list[RateLimitProxy]
+) -> None:
+    """Shutdown does not wait out a 60 s window; what is left stays in the spool for the
+    next process (nothing dropped)."""
+    proxy = _proxy(provenant_server, limit=5, window_s=60.0)
+    proxies.append(proxy)
+    client = ProvenantClient(base_url=proxy.url, api_key=provenant_api_key)
+    proxy.exhaust()
+    _record(client, sessions=2, turns=1)
+    time.sleep(0.3)  # the first request is refused; the forwarder waits for the window
+    started = time.monotonic()
+    assert not client.shutdown(timeout=0.5)
+    assert time.monotonic() - started < 5.0
+    stats = client.stats()
+    assert stats["dropped"] == {} and stats["delivered"] == 0
+    assert stats["spool"]["records"] == 6  # two sessions: create, turn, end each
+    assert stats["rate_limit"]["throttled"] == 1 and stats["rate_limit"]["hold_s"] > 50
+
+
+@pytest.mark.usefixtures("in_memory_queue")
 def test_shutdown_ends_the_wait_for_the_limit_and_counts_what_is_left(
     provenant_server: LocalServer, provenant_api_key: str, proxies: list[RateLimitProxy]
 ) -> None:
-    """Shutdown does not wait out a 60 s window: what is left is counted as `shutdown`."""
+    """Without a spool, shutdown does not wait out a 60 s window: what is left is counted
+    as `shutdown`."""
     proxy = _proxy(provenant_server, limit=5, window_s=60.0)
     proxies.append(proxy)
     client = ProvenantClient(base_url=proxy.url, api_key=provenant_api_key)
