@@ -18,10 +18,6 @@ the host application: it enqueues events for a background exporter.
 from __future__ import annotations
 
 import threading
-
-# wait_for_completion (in _rest/_evals.py) sleeps through this module, which callers and
-# tests reach as provenant.client.time to speed its polling up.
-import time  # noqa: F401
 from typing import (
     TYPE_CHECKING,
     Any,

@@ -437,7 +437,7 @@ def test_wait_for_completion_waits_never_shrink(
         if len(waits) == len(expected):
             raise _StopPolling
 
-    monkeypatch.setattr("provenant.client.time.sleep", record)
+    monkeypatch.setattr("provenant._rest._evals.time.sleep", record)
     with pytest.raises(_StopPolling):
         client.wait_for_completion(run["id"], poll_interval_seconds=first, timeout_seconds=300)
     assert waits == pytest.approx(expected)
