@@ -26,7 +26,6 @@ import collections
 import contextlib
 import logging
 import os
-import random
 import threading
 import time
 import weakref
@@ -36,6 +35,7 @@ from provenant._logging import log_fault
 from provenant._sigterm import keep_off_this_thread
 from provenant.backends._agents import AgentDirectory
 from provenant.backends._records import Record, SessionEnd, SessionStart
+from provenant.backends._retry import SPOOL_FORWARDING
 from provenant.backends._spool import Spool, SpoolRow, decode_record
 from provenant.backends._transport import HttpRequest, HttpResponse, Transport
 
@@ -51,8 +51,6 @@ _LOCK_RETRY_S = 1.0
 _IDLE_POLL_S = 0.1
 _WATCH_POLL_S = 0.05
 _STATUS_EVERY_S = 1.0
-_BACKOFF_FIRST_S = 0.5
-_BACKOFF_MAX_S = 30.0
 _RATE_WINDOW_S = 60.0
 _BACKLOG_EVERY_S = 10.0
 #: A backlog whose oldest record is older than this is logged (once, not per record).
@@ -436,11 +434,10 @@ class Forwarder:
         self.last_error_at = time.time()
 
     def _back_off(self) -> None:
-        """Wait before the next try: doubling, with jitter, up to 30 s."""
+        """Wait before the next try: the one retry policy's `SPOOL_FORWARDING` backoff."""
         self._failures += 1
         self.retried += 1
-        ceiling = min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * (2 ** min(self._failures - 1, 10)))
-        wait_s = ceiling / 2 + random.uniform(0, ceiling / 2)
+        wait_s = SPOOL_FORWARDING.wait_s(min(self._failures - 1, 16)) or 0.0
         self.next_retry_at = time.time() + wait_s
         if self._failures == 1:
             log_fault(

@@ -8,7 +8,8 @@ The one retry policy: what is worth another attempt, and how long to wait before
         wait_s = policy.wait_s(attempt, retry_after_s)   # None: give up now
 
 Every caller that repeats a request asks this module: :class:`~provenant.backends.http.
-HttpBackend` for explicit calls, and the background exporter for recorded events.
+HttpBackend` for explicit calls, the background exporter for recorded events, and the
+spool's forwarder between its rounds of tries (``SPOOL_FORWARDING``).
 
 **Retryable.** No answer at all (a refused or broken connection, a timeout), ``429``
 (honouring ``Retry-After``) and the gateway statuses ``502``/``503``/``504``.
@@ -39,7 +40,7 @@ from __future__ import annotations
 import random
 from typing import Optional
 
-__all__ = ["BACKGROUND_DELIVERY", "EXPLICIT_CALLS", "RetryPolicy"]
+__all__ = ["BACKGROUND_DELIVERY", "EXPLICIT_CALLS", "SPOOL_FORWARDING", "RetryPolicy"]
 
 _GATEWAY_STATUSES = frozenset({502, 503, 504})
 
@@ -113,4 +114,10 @@ EXPLICIT_CALLS = RetryPolicy(
 #: Recorded events on the background worker: nobody waits, so try harder.
 BACKGROUND_DELIVERY = RetryPolicy(
     base_s=0.1, cap_s=5.0, retry_500=True, retry_after_limit_s=60.0, give_up_beyond_limit=False
+)
+
+#: The spool's forwarder, between rounds of a record's tries: the record is safe on disk
+#: and is never given up while the process lives, so it backs off further, up to 30 s.
+SPOOL_FORWARDING = RetryPolicy(
+    base_s=0.5, cap_s=30.0, retry_500=True, retry_after_limit_s=900.0, give_up_beyond_limit=False
 )
