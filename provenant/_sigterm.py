@@ -32,7 +32,7 @@ from typing import Any, Optional, Tuple
 __all__ = ["FLUSH_BOUND_S", "keep_off_this_thread", "watch"]
 
 #: The longest a terminating process waits for its events to reach the local disk.
-FLUSH_BOUND_S = 2.0
+FLUSH_BOUND_S = 5.0
 
 _flushers: weakref.WeakSet[Any] = weakref.WeakSet()
 _installed = False
