@@ -257,6 +257,7 @@ class Forwarder:
         # it goes again with its key (a duplicate only where keys are not honoured).
         self.resent += spool.resent_count()
         spool.forget_old_sessions()
+        self._write_status(spool, force=True)  # `provenant spool status` names it at once
         return True
 
     def _release(self) -> None:
