@@ -232,7 +232,7 @@ class Forwarder:
                 except Exception as exc:  # a fault of ours, or of the disk: keep going
                     log_fault("forwarder", "the forwarder failed; trying again", exc)
                     self._note_error(f"{type(exc).__name__}: {exc}")
-                    self._back_off()
+                    self._back_off(spool)
                 self._write_status(spool)
         finally:
             with contextlib.suppress(Exception):  # the delivered record's delete
@@ -258,6 +258,7 @@ class Forwarder:
         self.resent += spool.resent_count()
         spool.forget_old_sessions()
         self._write_status(spool, force=True)  # `provenant spool status` names it at once
+        self._status_at = 0.0  # and the first round's outcome is written when it ends
         return True
 
     def _release(self) -> None:
@@ -304,7 +305,7 @@ class Forwarder:
                     return
                 if not self._deliver(spool, row, record, carriers.get(index)):
                     self._settle(spool)
-                    self._back_off()
+                    self._back_off(spool)
                     return
                 after = row.seq
             self._write_status(spool)
@@ -434,13 +435,15 @@ class Forwarder:
         self.last_error = error
         self.last_error_at = time.time()
 
-    def _back_off(self) -> None:
-        """Wait before the next try: the one retry policy's `SPOOL_FORWARDING` backoff."""
+    def _back_off(self, spool: Spool) -> None:
+        """Wait before the next try (the one retry policy's `SPOOL_FORWARDING` backoff);
+        the status table says why and until when, meanwhile."""
         self._failures += 1
         self.retried += 1
         wait_s = SPOOL_FORWARDING.wait_s(min(self._failures - 1, 16)) or 0.0
         self.next_retry_at = time.time() + wait_s
         if self._failures == 1:
+            self._write_status(spool, force=True)
             log_fault(
                 "forwarder-paused",
                 f"delivery paused ({self.last_error}); records wait in the spool "
