@@ -29,7 +29,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Optional, Tuple, cast
 
 from provenant._logging import log_fault
 from provenant._sigterm import keep_off_this_thread
@@ -57,6 +57,29 @@ _BACKLOG_EVERY_S = 10.0
 OLD_BACKLOG_S = 300.0
 # Outcomes of the HTTP exporter after which the record is kept and tried again later.
 _KEEP = frozenset({"retries_exhausted", "shutdown", "unauthorized", "internal_error"})
+
+
+#: How long a fork waits for the forwarder to leave SQLite (it never waits on the network
+#: holding the gate); past it, the fork goes on rather than hang.
+_FORK_WAIT_S = 5.0
+
+
+class _GatedSpool:
+    """The forwarder's :class:`Spool`, each call made holding the forwarder's fork gate."""
+
+    def __init__(self, spool: Spool, forwarder: Forwarder) -> None:
+        self._spool = spool
+        self._forwarder = forwarder
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._spool, name)
+        forwarder = self._forwarder
+
+        def gated(*args: Any, **kwargs: Any) -> Any:
+            with forwarder._gate:
+                return method(*args, **kwargs)
+
+        return gated
 
 
 class ObservedTransport:
@@ -149,17 +172,36 @@ class Forwarder:
         # A delivered record whose delete waits for the next commit (seq, created): it is
         # settled with the next record's try, in one transaction, before that is sent.
         self._done: Optional[Tuple[int, Optional[Tuple[str, str]]]] = None
+        # Held while this thread is inside SQLite (never while it waits on the network):
+        # a fork takes it first, so a child never inherits SQLite's mutexes mid-use.
+        self._gate = threading.Lock()
+        self._fork_holds = False
         if hasattr(os, "register_at_fork"):
             # A forked child must not keep the lock alive through its copy of the
             # descriptor (its parent may die; the child's own forwarder takes over).
             ref = weakref.ref(self)
 
+            def before_fork() -> None:
+                forwarder = ref()
+                if forwarder is not None and threading.current_thread() is not forwarder._thread:
+                    forwarder._fork_holds = forwarder._gate.acquire(timeout=_FORK_WAIT_S)
+
+            def after_in_parent() -> None:
+                forwarder = ref()
+                if forwarder is not None and forwarder._fork_holds:
+                    forwarder._fork_holds = False
+                    forwarder._gate.release()
+
             def close_in_child() -> None:
                 forwarder = ref()
                 if forwarder is not None:
+                    forwarder._gate = threading.Lock()
+                    forwarder._fork_holds = False
                     forwarder._release()
 
-            os.register_at_fork(after_in_child=close_in_child)
+            os.register_at_fork(
+                before=before_fork, after_in_parent=after_in_parent, after_in_child=close_in_child
+            )
         self._backlog_at = 0.0
         self._backlog_logged = False
 
@@ -218,7 +260,9 @@ class Forwarder:
     def _run(self) -> None:
         keep_off_this_thread()  # SIGTERM goes to the main thread (see _sigterm.py)
         try:
-            spool = Spool(self._path)
+            with self._gate:
+                opened = Spool(self._path)
+            spool = cast(Spool, _GatedSpool(opened, self))
         except Exception as exc:
             log_fault("forwarder-open", f"the forwarder cannot open {self._path}", exc)
             return
