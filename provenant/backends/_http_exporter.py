@@ -223,7 +223,7 @@ class HttpExporter:
                 # next attempt (interrupted by shutdown); a backend without one waits
                 # here. Either way the attempt does not count towards max_attempts.
                 if not hasattr(self._backend, "rate_limit"):  # else its pacer logs it
-                    self.log_throttled(exc)
+                    self._log_throttled(exc)
                 if self._stop.is_set():
                     raise Dropped("shutdown") from None
                 tally[0] += 1
@@ -258,7 +258,7 @@ class HttpExporter:
             f"dropping an event after {self._max_attempts} attempts",
         )
 
-    def log_throttled(self, exc: RateLimitError) -> None:
+    def _log_throttled(self, exc: RateLimitError) -> None:
         """One line per minute while the API's rate limit holds delivery back."""
         log_fault(
             "exporter-rate-limited",

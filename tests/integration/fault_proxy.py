@@ -9,7 +9,7 @@ import threading
 import time
 from typing import Optional
 
-from raw_http import read_message
+from raw_http import read_message, request_line_and_key
 
 _STALL_S = 1.0
 
@@ -79,14 +79,9 @@ class FaultProxy:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _note(self, request: bytes) -> None:
-        lines = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-        key = None
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "idempotency-key":
-                key = value.strip()
+        first_line, key = request_line_and_key(request)
         with self.lock:
-            self.seen.append((lines[0], key))
+            self.seen.append((first_line, key))
             self.seen_at.append(time.monotonic())
 
     def _next_fault(self) -> str:

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Optional
 
-from raw_http import read_message
+from raw_http import read_message, request_line_and_key
 
 _REFUSAL = b"Too many requests, please try again later."
 
@@ -112,12 +112,7 @@ class RateLimitProxy:
 
     def _decide(self, request: bytes) -> tuple[int, bytes]:
         """The request's fate: (status, the rate-limit header lines to add)."""
-        head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-        key = None
-        for line in head[1:]:
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "idempotency-key":
-                key = value.strip()
+        first_line, key = request_line_and_key(request)
         with self.lock:
             now = time.monotonic()
             self._count(now)
@@ -125,7 +120,7 @@ class RateLimitProxy:
             reset = max(0, math.ceil(self._window_end - now))
             remaining = max(0, self.limit - self._hits)
             status = 200 if allowed else 429
-            self.seen.append(Seen(now, self._window, head[0], key, status))
+            self.seen.append(Seen(now, self._window, first_line, key, status))
             if allowed:
                 self.passed += 1
             else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from typing import Optional
+from typing import Optional, Tuple
 
 
 def _fill(sock: socket.socket, buffer: bytearray, size: int) -> bool:
@@ -66,3 +66,14 @@ def read_message(sock: socket.socket, buffer: bytearray) -> Optional[bytes]:
     message = bytes(buffer[:end])
     del buffer[:end]
     return message
+
+
+def request_line_and_key(request: bytes) -> Tuple[str, Optional[str]]:
+    """A raw request's first line, and its ``Idempotency-Key`` header when it has one."""
+    lines = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    key = None
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "idempotency-key":
+            key = value.strip()
+    return lines[0], key
